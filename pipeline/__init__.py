@@ -1,0 +1,1 @@
+"""qmark's domain and flow: parse, classify, escalate, render; no infrastructure imports."""

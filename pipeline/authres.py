@@ -1,0 +1,91 @@
+"""Read Authentication-Results headers (RFC 8601) and decide whether a sender is authenticated.
+
+``From:`` proves nothing. A sender counts as authenticated only when a header
+from an authserv-id we trust (our own edge MTA) says DMARC passed for the From
+domain, or DKIM passed with a signing domain aligned to it. Headers from other
+authserv-ids are ignored: anyone can write one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+_COMMENT = re.compile(r"\([^()]*\)")
+_RESULT = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*=\s*([A-Za-z0-9_-]+)(.*)$", re.S)
+_PROPERTY = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\s*=\s*(\"[^\"]*\"|[^\s;]+)")
+
+
+@dataclass(frozen=True)
+class AuthResult:
+    """One ``method=result`` clause with its properties (``header.from`` -> ``acme.test``)."""
+
+    authserv_id: str
+    method: str
+    result: str
+    properties: dict[str, str]
+
+
+def parse_header(value: str) -> list[AuthResult]:
+    """All results in one Authentication-Results value; malformed clauses are skipped."""
+    text = value
+    for _ in range(5):  # comments may nest a little; more is not worth honouring
+        text = _COMMENT.sub(" ", text)
+    head, _, rest = text.partition(";")
+    parts = head.split()
+    if not parts:
+        return []
+    authserv_id = parts[0].lower()
+    results: list[AuthResult] = []
+    for clause in rest.split(";"):
+        match = _RESULT.match(clause)
+        if match is None:
+            continue
+        method, result, tail = match.groups()
+        props = {
+            f"{ptype.lower()}.{name.lower()}": val.strip('"').lower()
+            for ptype, name, val in _PROPERTY.findall(tail)
+        }
+        results.append(AuthResult(authserv_id, method.lower(), result.lower(), props))
+    return results
+
+
+def _aligned(domain: str, from_domain: str) -> bool:
+    """Relaxed alignment: equal, or one is a subdomain of the other."""
+    domain, from_domain = domain.lower().rstrip("."), from_domain.lower().rstrip(".")
+    return domain == from_domain or from_domain.endswith("." + domain) or domain.endswith("." + from_domain)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether the sender is authenticated, and why in words."""
+
+    authenticated: bool
+    reason: str
+
+
+def verify_sender(headers: Iterable[str], from_email: str, trusted: Iterable[str]) -> Verdict:
+    """Check ``from_email`` against the Authentication-Results ``headers`` from ``trusted`` ids.
+
+    A DMARC result, when the trusted MTA gave one, decides. Without one, a DKIM
+    pass whose signing domain is aligned with the From domain counts.
+    """
+    trusted_ids = {t.lower() for t in trusted}
+    from_domain = from_email.rpartition("@")[2].lower()
+    results = [r for value in headers for r in parse_header(value) if r.authserv_id in trusted_ids]
+    if not results:
+        return Verdict(False, "no Authentication-Results header from a trusted authserv-id")
+    dmarc = [r for r in results if r.method == "dmarc"]
+    for r in dmarc:
+        if r.result == "pass" and _aligned(r.properties.get("header.from", from_domain), from_domain):
+            return Verdict(True, f"dmarc=pass for {from_domain} from {r.authserv_id}")
+    if not dmarc:
+        for r in results:
+            domain = r.properties.get("header.d", "")
+            if r.method == "dkim" and r.result == "pass" and domain and _aligned(domain, from_domain):
+                return Verdict(True, f"dkim=pass aligned with {from_domain} from {r.authserv_id}")
+    seen = ", ".join(f"{r.method}={r.result}" for r in results if r.method in {"dmarc", "dkim"})
+    return Verdict(
+        False, f"authentication did not pass for {from_domain} ({seen or 'no dmarc or dkim result'})"
+    )

@@ -1,0 +1,94 @@
+"""The ``qmark`` command: parse arguments, load config, hand over to the right role or report.
+
+Server roles live in ``workers/`` and are imported only when their command
+runs, so the domain stays free of Dramatiq and aiosmtpd.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from pipeline import log
+from pipeline.config import ConfigError, load_settings
+from rules.errors import RulesError
+
+EX_OK = 0
+EX_DATAERR = 65
+EX_TEMPFAIL = 75
+EX_CONFIG = 78
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", help="path to qmark.toml (default: $QMARK_CONFIG or ./qmark.toml)")
+    parser = argparse.ArgumentParser(prog="qmark", description=__doc__, parents=[common])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("run", parents=[common], help="all roles in one process tree")
+    sub.add_parser("smtp", parents=[common], help="the SMTP intake only")
+    sub.add_parser("worker", parents=[common], help="one worker process")
+    sub.add_parser("scheduler", parents=[common], help="the scheduler tick and sweeper")
+
+    inject = sub.add_parser("inject", parents=[common], help="store one raw message (MTA pipe)")
+    inject.add_argument("file", help="a file with one RFC 5322 message, or - for standard input")
+    inject.add_argument("--mail-from", help="envelope sender (default: Return-Path, else From)")
+    inject.add_argument("--rcpt", action="append", help="envelope recipient (default: the intake address)")
+
+    db = sub.add_parser("db", parents=[common], help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", parents=[common], help="migrate the database to the newest schema")
+
+    esc = sub.add_parser("escalations", parents=[common], help="list or show escalations")
+    esc_sub = esc.add_subparsers(dest="esc_command", required=True)
+    esc_list = esc_sub.add_parser("list", parents=[common])
+    esc_list.add_argument("--state", help="only escalations in this state")
+    esc_list.add_argument("--json", action="store_true")
+    esc_show = esc_sub.add_parser("show", parents=[common])
+    esc_show.add_argument("id", help="Q-<n> or <n>")
+    esc_show.add_argument("--json", action="store_true")
+
+    rules = sub.add_parser("rules", parents=[common], help="check or explain the rules")
+    rules_sub = rules.add_subparsers(dest="rules_command", required=True)
+    check = rules_sub.add_parser("check", parents=[common])
+    check.add_argument("dir", nargs="?", help="rules directory (default: [rules] path)")
+    explain = rules_sub.add_parser("explain", parents=[common])
+    explain.add_argument("file", help="a .eml file")
+    explain.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    log.configure()
+    try:
+        return _dispatch(args)
+    except (ConfigError, RulesError) as error:
+        print(f"qmark: {error}", file=sys.stderr)
+        return EX_CONFIG
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from pipeline import commands
+
+    if args.command == "rules" and args.rules_command == "check" and args.dir:
+        return commands.rules_check(args.dir)
+    settings = load_settings(args.config)
+    if args.command == "rules":
+        if args.rules_command == "check":
+            return commands.rules_check(settings.rules.path)
+        return commands.rules_explain(settings, args.file, as_json=args.json)
+    if args.command == "db":
+        return commands.db_upgrade(settings)
+    if args.command == "escalations":
+        if args.esc_command == "list":
+            return commands.escalations_list(settings, state=args.state, as_json=args.json)
+        return commands.escalations_show(settings, args.id, as_json=args.json)
+    if args.command == "inject":
+        return commands.inject(settings, args.file, mail_from=args.mail_from, rcpts=args.rcpt)
+    return commands.serve(settings, args.command, args.config)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

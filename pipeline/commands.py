@@ -1,0 +1,225 @@
+"""What each ``qmark`` sub-command does; cli.py only parses arguments and picks one."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from email.utils import getaddresses, parseaddr
+from pathlib import Path
+from typing import Any
+
+from pipeline import log
+from pipeline.config import Settings
+from pipeline.escalation import State, parse_ref, ref
+from pipeline.mail import Envelope
+from pipeline.store import escalations
+from pipeline.store.db import Database
+
+logger = log.get(__name__)
+
+EX_OK, EX_DATAERR, EX_NOTFOUND, EX_TEMPFAIL, EX_CONFIG = 0, 65, 66, 75, 78
+
+
+def serve(settings: Settings, role: str, config: str | None) -> int:
+    """Start a server role; ``run`` starts them all under a supervisor."""
+    from pipeline.store.migrate import current_head, schema_revision
+
+    if schema_revision(settings.storage.database_url) != current_head():
+        print("qmark: the database schema is not current. Fix: run `qmark db upgrade`", file=sys.stderr)
+        return EX_CONFIG
+    if role == "run":
+        from workers import supervisor
+        from workers.bootstrap import build
+
+        build(settings=settings)  # validate config and rules once, before any child starts
+        return supervisor.run(config, settings.worker.processes)
+    from workers.bootstrap import build
+
+    app = build(settings=settings)
+    if role == "smtp":
+        import asyncio
+
+        from workers import smtp_server
+
+        asyncio.run(smtp_server.serve(app))
+    elif role == "worker":
+        from workers import worker
+
+        worker.serve(app)
+    else:
+        from workers import scheduler
+
+        scheduler.serve(app)
+    return EX_OK
+
+
+def db_upgrade(settings: Settings) -> int:
+    from pipeline.store.migrate import upgrade
+
+    upgrade(settings.storage.database_url)
+    print(f"database at head: {settings.storage.database_url}")
+    return EX_OK
+
+
+def _envelope_for(raw: bytes, mail_from: str | None, rcpts: list[str] | None, settings: Settings) -> Envelope:
+    from email.parser import BytesHeaderParser
+
+    headers = BytesHeaderParser().parsebytes(raw)
+    if mail_from is None:
+        return_path = headers.get("Return-Path")
+        mail_from = parseaddr(str(return_path or headers.get("From") or ""))[1]
+        if return_path is not None and str(return_path).strip() == "<>":
+            mail_from = ""
+    return Envelope(
+        mail_from=mail_from,
+        rcpt_tos=tuple(rcpts or [settings.service.intake_addresses[0]]),
+        peer="inject",
+        received_at=datetime.now(UTC),
+        channel="inject",
+    )
+
+
+def inject(settings: Settings, file: str, *, mail_from: str | None, rcpts: list[str] | None) -> int:
+    """Store one message like an MTA pipe: 0 stored, 75 try again, 65 unusable input."""
+    try:
+        raw = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    except OSError as error:
+        print(f"qmark inject: cannot read {file}: {error.strerror}", file=sys.stderr)
+        return EX_DATAERR
+    if not raw.strip() or b":" not in raw.split(b"\n", 1)[0]:
+        print("qmark inject: input is not an RFC 5322 message (no header on the first line)", file=sys.stderr)
+        return EX_DATAERR
+    if len(raw) > settings.smtp.max_message_size:
+        print(f"qmark inject: message of {len(raw)} bytes is over smtp.max_message_size", file=sys.stderr)
+        return EX_DATAERR
+    envelope = _envelope_for(raw, mail_from, rcpts, settings)
+    try:
+        from workers.bootstrap import build
+        from workers.ingest import store_one
+
+        app = build(settings=settings)
+        message_id = store_one(app.services.db, raw, envelope)
+    except Exception as error:
+        print(f"qmark inject: temporary failure, message not stored: {error}", file=sys.stderr)
+        return EX_TEMPFAIL
+    try:
+        app.graph.enqueue_process([message_id])
+    except Exception as error:
+        logger.warning("enqueue_failed_sweeper_will_retry", message_id=message_id, error=str(error))
+    print(f"stored as message {message_id}")
+    return EX_OK
+
+
+def _summary(row: Any) -> dict[str, Any]:
+    return {
+        "id": ref(row.id),
+        "state": row.state,
+        "executive": row.executive,
+        "owner": row.owner,
+        "deadline": row.deadline.isoformat(),
+        "opened_at": row.opened_at.isoformat(),
+        "closed_at": row.closed_at.isoformat() if row.closed_at else None,
+        "route": row.route,
+        "subject": row.subject,
+        "customer": row.customer,
+    }
+
+
+def escalations_list(settings: Settings, *, state: str | None, as_json: bool) -> int:
+    try:
+        wanted = State(state) if state else None
+    except ValueError:
+        print(f"qmark: unknown state {state!r}; one of: {', '.join(s.value for s in State)}", file=sys.stderr)
+        return EX_DATAERR
+    db = Database(settings.storage.database_url)
+    with db.transaction() as session:
+        rows = [_summary(r) for r in escalations.list_all(session, state=wanted)]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return EX_OK
+    if not rows:
+        print("no escalations")
+        return EX_OK
+    print(f"{'ID':<8} {'STATE':<22} {'OWNER':<28} {'DEADLINE (UTC)':<17} SUBJECT")
+    for r in rows:
+        deadline = r["deadline"][:16].replace("T", " ")
+        print(f"{r['id']:<8} {r['state']:<22} {r['owner']:<28} {deadline:<17} {r['subject'][:50]}")
+    return EX_OK
+
+
+def escalations_show(settings: Settings, ident: str, *, as_json: bool) -> int:
+    number = parse_ref(ident) or (int(ident) if ident.isdigit() else None)
+    if number is None:
+        print(f"qmark: {ident!r} is not an escalation id (Q-<n>)", file=sys.stderr)
+        return EX_DATAERR
+    db = Database(settings.storage.database_url)
+    with db.transaction() as session:
+        row = escalations.get(session, number=number)
+        if row is None:
+            print(f"qmark: no escalation {ref(number)}", file=sys.stderr)
+            return EX_NOTFOUND
+        data = _summary(row)
+        data["events"] = [
+            {"at": e.at.isoformat(), "kind": e.kind, "actor": e.actor, "detail": e.detail}
+            for e in escalations.list_events(session, number=number)
+        ]
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return EX_OK
+    for key in ("id", "state", "executive", "owner", "route", "deadline", "opened_at", "subject", "customer"):
+        print(f"{key + ':':<11} {data[key]}")
+    print("history:")
+    for event in data["events"]:
+        detail = ", ".join(f"{k}={v}" for k, v in event["detail"].items())
+        print(f"  {event['at'][:19].replace('T', ' ')}  {event['kind']:<16} {event['actor']:<26} {detail}")
+    return EX_OK
+
+
+def rules_check(directory: str | Path) -> int:
+    from rules.loader import check_rules
+
+    errors = check_rules(directory)
+    for error in errors:
+        print(str(error))
+    if errors:
+        print(f"{len(errors)} problem(s) in {directory}", file=sys.stderr)
+        return EX_CONFIG
+    print(f"rules in {directory} are valid")
+    return EX_OK
+
+
+def rules_explain(settings: Settings, file: str, *, as_json: bool) -> int:
+    """Say what qmark would do with a .eml file: verdict, route, owner, deadline, and why."""
+    from pipeline.explain import explain
+
+    try:
+        raw = Path(file).read_bytes()
+    except OSError as error:
+        print(f"qmark: cannot read {file}: {error.strerror}", file=sys.stderr)
+        return EX_DATAERR
+    headers = raw.split(b"\n\n", 1)[0].decode("latin-1")
+    rcpts = [
+        a
+        for _, a in getaddresses(
+            [
+                line.partition(":")[2]
+                for line in headers.splitlines()
+                if line.lower().startswith(("to:", "cc:"))
+            ]
+        )
+        if a
+    ]
+    envelope = _envelope_for(raw, None, rcpts or None, settings)
+    report = explain(settings, raw, envelope)
+    if as_json:
+        print(json.dumps(report, indent=2))
+    else:
+        for key, value in report.items():
+            if isinstance(value, list):
+                print(f"{key}:")
+                for item in value:
+                    print(f"  - {item}")
+            else:
+                print(f"{key + ':':<10} {value}")
+    return EX_OK

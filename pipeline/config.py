@@ -1,0 +1,451 @@
+"""One typed Settings object from qmark.toml + QMARK_* env; nobody else reads os.environ.
+
+Every key has an embedded default, so qmark starts without any file. The file is
+``--config PATH``, else ``$QMARK_CONFIG``, else ``./qmark.toml`` when present;
+``QMARK_<SECTION>__<KEY>`` overrides it. Any mistake raises :class:`ConfigError`
+naming the file and line (or the variable) and the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Annotated, Any, cast
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import ValidationError as _ValidationError
+from pydantic_core import PydanticCustomError
+
+from pipeline.deadlines import parse_duration, zone
+
+__all__ = ["ConfigError", "Settings", "load_settings", "parse_size"]
+
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(?:([KMG])(?:i?B)?|B)?\s*", re.IGNORECASE)
+_LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+class ConfigError(Exception):
+    """A bad setting: ``file`` (or the env variable), ``line`` (1-based or None), ``message``, ``fix``."""
+
+    def __init__(self, file: str, line: int | None, message: str, fix: str) -> None:
+        self.file, self.line = file, line
+        self.message = message.rstrip(". ")
+        self.fix = fix if fix.endswith((".", "?", "!")) else f"{fix}."
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        return f"{where}: {self.message}. Fix: {self.fix}"
+
+
+# Value types --------------------------------------------------------------------------------------
+
+
+def _invalid(value: object, what: str, fix: str) -> PydanticCustomError:
+    message = f"{json.dumps(value, default=str)} {what}"
+    return PydanticCustomError("qmark", "{message}", {"message": message, "fix": fix})
+
+
+def parse_size(value: object) -> int:
+    """Bytes from ``"25MB"``, ``"512KB"``, ``"1GB"``, ``"100"`` or an int (KB = 1024); else ValueError."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    match = _SIZE.fullmatch(value) if isinstance(value, str) else None
+    if match and float(match.group(1)) > 0:
+        return int(float(match.group(1)) * 1024 ** " KMG".index((match.group(2) or " ").upper()))
+    raise _invalid(value, "is not a size", 'use a number with KB, MB or GB, e.g. "25MB"')
+
+
+def _seconds(value: object) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    try:
+        seconds = parse_duration(value).seconds if isinstance(value, str) else None
+    except ValueError:
+        seconds = None
+    if not seconds:
+        raise _invalid(value, "is not a duration", 'use a number with ms, s, m or h, e.g. "15s"')
+    return seconds
+
+
+def _host_port(value: str) -> tuple[str, int]:
+    match = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:(\d{1,5})|([^:\[\]\s]+):(\d{1,5})", value)
+    if not match or int(match.group(2) or match.group(4)) > 65535:
+        raise _invalid(value, "is not host:port", 'write e.g. "127.0.0.1:2525" or "[::1]:2525"')
+    return match.group(1) or match.group(3), int(match.group(2) or match.group(4))
+
+
+def _listen(value: str) -> str:
+    _host_port(value)
+    return value
+
+
+def _address(value: str) -> str:
+    if value.count("@") != 1 or re.search(r"[\s<>]", value):
+        raise _invalid(value, "is not an email address", 'write e.g. "escalations@acme.test"')
+    return value.lower()
+
+
+def _mailbox(value: str) -> str:
+    _address(parseaddr(value)[1] or value)
+    return value.strip()
+
+
+def _timezone(value: str) -> str:
+    try:
+        return zone(value).key
+    except ValueError:
+        raise _invalid(value, "is not an IANA timezone", 'write e.g. "UTC" or "Europe/Berlin"') from None
+
+
+def _whole(value: object) -> object:
+    if isinstance(value, bool):
+        raise _invalid(value, "is not a whole number", "write a number without quotes, e.g. 2")
+    return value
+
+
+def _url(*schemes: str, example: str) -> Callable[[str | None], str | None]:
+    """A validator accepting ``maildir:PATH`` (if listed) and ``scheme://[user:pass@]host:port``."""
+
+    def check(value: str | None) -> str | None:
+        if value is None or ("maildir" in schemes and value.startswith("maildir:") and value[8:].strip()):
+            return value
+        try:
+            parts = urlsplit(value)
+            ok = parts.scheme in schemes and bool(parts.hostname) and bool(parts.port)
+        except ValueError:
+            ok = False
+        if not ok:
+            shown = re.sub(r"//[^@/]*@", "//***@", value)  # never echo a password
+            kinds = ", ".join(
+                "maildir:PATH" if scheme == "maildir" else f"{scheme}://host:port" for scheme in schemes
+            )
+            raise _invalid(shown, f"is not one of {kinds}", f"write e.g. {example}")
+        return value
+
+    return check
+
+
+Size = Annotated[int, BeforeValidator(parse_size)]
+Seconds = Annotated[float, BeforeValidator(_seconds)]
+Listen = Annotated[str, AfterValidator(_listen)]
+Addresses = Annotated[tuple[Annotated[str, AfterValidator(_address)], ...], Field(min_length=1)]
+Count = Annotated[int, BeforeValidator(_whole), Field(ge=1)]
+
+
+# Sections -----------------------------------------------------------------------------------------
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True)
+
+
+class ServiceSettings(_Section):
+    domain: str = Field(default="acme.test", min_length=1)
+    intake_addresses: Addresses = ("escalations@acme.test",)
+    secret_key: SecretStr | None = None
+    timezone: Annotated[str, AfterValidator(_timezone)] = "UTC"
+
+
+class StorageSettings(_Section):
+    database_url: str = Field(default="sqlite:///var/qmark.db", min_length=1, repr=False)
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", min_length=1, repr=False)
+
+
+class SmtpSettings(_Section):
+    listen: Listen = "127.0.0.1:2525"
+    max_message_size: Size = 25 * 1024 * 1024
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        """``listen`` as (host, port); an IPv6 host comes without brackets."""
+        return _host_port(self.listen)
+
+
+class ImapSettings(_Section):
+    url: Annotated[
+        str | None, AfterValidator(_url("imaps", "imap", example='"imaps://mail.acme.test:993"'))
+    ] = None
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    folder: str = Field(default="INBOX", min_length=1)
+    done_folder: str | None = None
+    poll_interval: Seconds = 30.0
+
+
+class OutboundSettings(_Section):
+    url: Annotated[
+        str,
+        AfterValidator(
+            _url("smtp", "smtp+starttls", "maildir", example='"smtp://127.0.0.1:25" or "maildir:var/sent"')
+        ),
+    ] = Field(default="maildir:var/sent", repr=False)
+    from_address: Annotated[str, AfterValidator(_mailbox)] = Field(
+        default="qmark <escalations@acme.test>", alias="from"
+    )
+
+
+class AuthSettings(_Section):
+    trusted_authserv_ids: tuple[str, ...] = ("mx.acme.test",)
+    require_dmarc: bool = True
+
+
+class HttpSettings(_Section):
+    listen: Listen = "127.0.0.1:9108"
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        """``listen`` as (host, port); an IPv6 host comes without brackets."""
+        return _host_port(self.listen)
+
+
+class SchedulerSettings(_Section):
+    tick: Seconds = 15.0
+    sweep_after: Seconds = 30.0
+
+
+class WorkerSettings(_Section):
+    processes: Count = 2
+    threads: Count = 8
+    poll_timeout: Seconds = 0.1
+    max_attempts: Count = 5
+    lease: Seconds = 120.0
+
+
+class RulesSettings(_Section):
+    path: Path = Path("rules/examples/acme")
+
+
+class Settings(BaseModel):
+    """All of qmark's settings. Relative paths are relative to the working directory."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    imap: ImapSettings = Field(default_factory=ImapSettings)
+    outbound: OutboundSettings = Field(default_factory=OutboundSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    rules: RulesSettings = Field(default_factory=RulesSettings)
+    _source_file: Path | None = PrivateAttr(default=None)
+
+    @property
+    def source_file(self) -> Path | None:
+        """The TOML file these settings came from; None when only defaults and env applied."""
+        return self._source_file
+
+    def warnings(self) -> list[str]:
+        """Start-up warnings: settings that work but are unsafe or surprising."""
+        found = []
+        if not self.auth.require_dmarc:
+            found.append(
+                "auth.require_dmarc is false: any sender claiming an executive address is trusted; "
+                "use only for local demos"
+            )
+        elif not self.auth.trusted_authserv_ids:
+            found.append("auth.trusted_authserv_ids is empty: no executive's mail can be trusted")
+        imap, relay = urlsplit(self.imap.url or ""), urlsplit(self.outbound.url)
+        if imap.scheme == "imap" and imap.hostname not in _LOOPBACK:
+            found.append(
+                f"imap.url uses imap:// to {imap.hostname}: the password travels in clear; use imaps://"
+            )
+        if relay.scheme == "smtp" and relay.password and relay.hostname not in _LOOPBACK:
+            found.append(
+                f"outbound.url sends a password to {relay.hostname} without TLS; use smtp+starttls://"
+            )
+        return found
+
+
+_SECTIONS = {name: cast(type[BaseModel], info.annotation) for name, info in Settings.model_fields.items()}
+#: TOML key -> attribute name, per section.
+_KEYS = {
+    section: {info.alias or name: name for name, info in model.model_fields.items()}
+    for section, model in _SECTIONS.items()
+}
+
+
+# Reading the file and the environment -------------------------------------------------------------
+
+
+def _close(word: str, choices: Iterable[str]) -> str | None:
+    found = difflib.get_close_matches(word.lower(), list(choices), n=1)
+    return found[0] if found else None
+
+
+def _line_of(text: str, section: str, key: str | None = None) -> int | None:
+    """The line of ``key =`` in ``[section]``, else of the ``[section]`` header; None if neither is there."""
+    current, header = "", None
+    for number, line in enumerate(text.splitlines(), start=1):
+        table = re.match(r"\s*\[\s*([\w\-\"']+)\s*\]\s*(#.*)?$", line)
+        if table:
+            current = table.group(1).strip("\"'")
+            header = number if current == section and header is None else header
+        elif current == section and key and re.match(rf"\s*[\"']?{re.escape(key)}[\"']?\s*=", line):
+            return number
+        elif current == "" and re.match(rf"\s*{re.escape(section)}\s*[.=]", line):
+            header = header or number  # dotted keys or an inline table at the top
+    return header
+
+
+def _read_toml(path: Path, label: str) -> tuple[dict[str, Any], str]:
+    try:
+        text = path.read_bytes().decode("utf-8")
+        return tomllib.loads(text), text
+    except FileNotFoundError:
+        fix = "create it (deploy/qmark.example.toml shows every key) or name an existing file"
+        raise ConfigError(label, None, "config file not found", fix) from None
+    except OSError as exc:
+        raise ConfigError(
+            label, None, f"cannot read the config file: {exc.strerror}", "name a readable file"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            label, None, f"not UTF-8 text (byte {exc.start})", "save the file as UTF-8"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        at = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+        problem = re.sub(r"\s*\(at .*?\)", "", str(exc)) or "invalid TOML"
+        message = f"TOML syntax error: {problem[0].lower()}{problem[1:]}" + (
+            f" (column {at[2]})" if at else ""
+        )
+        fix = 'write key = value, strings in double quotes, e.g. listen = "127.0.0.1:2525"'
+        raise ConfigError(label, int(at[1]) if at else None, message, fix) from None
+
+
+def _check_names(data: Mapping[str, Any], text: str, label: str) -> None:
+    """Unknown sections and keys are errors with a suggestion."""
+    for section, table in data.items():
+        if section not in _KEYS:
+            home = next((name for name, keys in _KEYS.items() if section in keys), None)
+            close = _close(section, _KEYS)
+            fix = f"put it under [{home}]" if home else f'did you mean "[{close}]"?' if close else "remove it"
+            what = (
+                f'unknown section "[{section}]"'
+                if isinstance(table, dict)
+                else f'"{section}" is outside any section'
+            )
+            raise ConfigError(label, _line_of(text, section), what, fix)
+        if not isinstance(table, dict):
+            fix = f"write [{section}] on its own line, then key = value lines"
+            raise ConfigError(label, _line_of(text, section), f"[{section}] must be a table", fix)
+        for key in table:
+            if key not in _KEYS[section]:
+                close = _close(key, _KEYS[section])
+                fix = (
+                    f'did you mean "{close}"?' if close else f"[{section}] takes {', '.join(_KEYS[section])}"
+                )
+                raise ConfigError(
+                    label, _line_of(text, section, key), f'[{section}] unknown key "{key}"', fix
+                )
+
+
+def _from_env(env: Mapping[str, str]) -> dict[tuple[str, str], tuple[str, object]]:
+    """(section, key) -> (variable, value) for each QMARK_<SECTION>__<KEY>; unknown ones are errors."""
+    found: dict[tuple[str, str], tuple[str, object]] = {}
+    for variable, value in sorted(env.items()):
+        if not variable.startswith("QMARK_") or variable == "QMARK_CONFIG":
+            continue
+        section, sep, key = variable.removeprefix("QMARK_").lower().partition("__")
+        if not sep:  # QMARK_SMTP_LISTEN is a typo; QMARK_ANYTHING_ELSE is not ours
+            home = next((name for name in _KEYS if section.startswith(f"{name}_")), None)
+            if home:
+                fix = f"write QMARK_{home.upper()}__{section[len(home) + 1 :].upper()} (two underscores)"
+                raise ConfigError(variable, None, "not a qmark setting", fix)
+            continue
+        if section not in _KEYS or key not in _KEYS[section]:
+            choices = [f"{s}__{k}" for s in _KEYS for k in _KEYS[s]]
+            close = _close(f"{section}__{key}", choices)
+            fix = (
+                f"did you mean QMARK_{close.upper()}?"
+                if close
+                else "see deploy/qmark.example.toml for the keys"
+            )
+            raise ConfigError(variable, None, f"no such setting [{section}] {key}", fix)
+        default = _SECTIONS[section].model_fields[_KEYS[section][key]].default
+        found[(section, key)] = (variable, _env_value(variable, value, default))
+    return found
+
+
+def _env_value(variable: str, value: str, default: object) -> object:
+    """An env string as the setting's type wants it: lists as JSON or comma-separated, "" as unset."""
+    if value == "" and default is None:
+        return None
+    if not isinstance(default, tuple):
+        return value
+    if not value.lstrip().startswith("["):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(variable, None, f"not a JSON list ({exc.msg})", 'write ["a", "b"] or a,b') from None
+
+
+def _described(error: Mapping[str, Any]) -> str:
+    kind, context = str(error["type"]), error.get("ctx") or {}
+    words = {"bool": "is not true or false", "int": "is not a whole number", "float": "is not a number"}
+    words |= {"tuple": "is not a list", "list": "is not a list", "string_type": "is not a string"}
+    words |= {"path": "is not a path"}
+    if "ge" in context:
+        return f"is less than {context['ge']}"
+    if "min_length" in context:
+        return "is empty"
+    return next(
+        (text for prefix, text in words.items() if kind.startswith(prefix)), str(error["msg"]).lower()
+    )
+
+
+def _default_fix(section: str, key: str) -> str:
+    default = Settings().model_dump(mode="json", by_alias=True)[section].get(key)
+    if default in (None, "**********"):
+        return f'write a quoted string, e.g. {key} = "..."'
+    return f"write it like the default: {key} = {json.dumps(default)}"
+
+
+def _problem(
+    exc: _ValidationError, label: str, text: str, variables: Mapping[tuple[str, str], str]
+) -> ConfigError:
+    """The first validation error, at the line (or variable) it came from, with a fix."""
+    error = exc.errors()[0]
+    section, key = str(error["loc"][0]), str(error["loc"][1]) if len(error["loc"]) > 1 else ""
+    if error["type"] == "qmark":
+        message, fix = str(error["ctx"]["message"]), str(error["ctx"]["fix"])
+    else:
+        message = f"{json.dumps(error['input'], default=str)} {_described(error)}"
+        fix = _default_fix(section, key)
+    if (section, key) in variables:
+        return ConfigError(variables[(section, key)], None, message, fix)
+    return ConfigError(label, _line_of(text, section, key), f"[{section}] {key}: {message}", fix)
+
+
+def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from ``path`` (else $QMARK_CONFIG, else ./qmark.toml if present), overridden by env."""
+    env = os.environ if env is None else env
+    chosen = path if path is not None else env.get("QMARK_CONFIG") or None
+    if chosen is None and Path("qmark.toml").is_file():
+        chosen = "qmark.toml"
+    data: dict[str, Any] = {}
+    text, label = "", str(chosen or "defaults")
+    if chosen is not None:
+        data, text = _read_toml(Path(chosen), label)
+        _check_names(data, text, label)
+    overrides = _from_env(env)
+    for (section, key), (_variable, value) in overrides.items():
+        data.setdefault(section, {})[key] = value
+    try:
+        settings = Settings.model_validate(data)
+    except _ValidationError as exc:
+        variables = {where: variable for where, (variable, _value) in overrides.items()}
+        raise _problem(exc, label, text, variables) from None
+    settings._source_file = Path(chosen) if chosen is not None else None
+    return settings

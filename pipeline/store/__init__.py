@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy models, the session scope, repository functions and migrations."""

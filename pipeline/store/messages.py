@@ -1,0 +1,151 @@
+"""Repository functions for stored inbound messages: store, claim, finish, find lost ones."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from pipeline.mail import Envelope
+from pipeline.store.models import Message
+
+_MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.I | re.M)
+
+
+def header_message_id(raw: bytes) -> str:
+    """The Message-ID header of ``raw`` without angle brackets, found without a full parse."""
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0][:262144]
+    match = _MESSAGE_ID.search(head)
+    if match is None:
+        return ""
+    value = b" ".join(match.group(1).split()).decode("ascii", "replace").strip()
+    return value.strip("<>")[:998]
+
+
+def message_row(raw: bytes, envelope: Envelope) -> dict[str, object]:
+    """The column values of a new stored message (pending processing)."""
+    return {
+        "received_at": envelope.received_at,
+        "channel": envelope.channel,
+        "mail_from": envelope.mail_from[:998],
+        "rcpt_tos": list(envelope.rcpt_tos),
+        "peer": envelope.peer[:255],
+        "raw": raw,
+        "size": len(raw),
+        "sha256": hashlib.sha256(raw).hexdigest(),
+        "header_message_id": header_message_id(raw),
+        "state": "pending",
+        "attempts": 0,
+    }
+
+
+def store_many(session: Session, *, rows: Sequence[dict[str, object]]) -> list[int]:
+    """Insert prepared rows; returns their ids in order."""
+    result = session.execute(insert(Message).returning(Message.id, sort_by_parameter_order=True), list(rows))
+    return [row[0] for row in result]
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A message claimed for processing by one worker."""
+
+    id: int
+    raw: bytes
+    envelope: Envelope
+    attempts: int
+    last_error: str | None
+
+
+def claim(session: Session, *, message_id: int, now: datetime, lease: timedelta) -> Claimed | None:
+    """Take ``message_id`` for processing unless it is done or another worker's lease is live."""
+    result = session.execute(
+        update(Message)
+        .where(
+            Message.id == message_id,
+            or_(
+                Message.state == "pending",
+                (Message.state == "processing") & (Message.lease_until < now),
+            ),
+        )
+        .values(state="processing", attempts=Message.attempts + 1, lease_until=now + lease)
+        .returning(
+            Message.raw,
+            Message.mail_from,
+            Message.rcpt_tos,
+            Message.peer,
+            Message.received_at,
+            Message.channel,
+            Message.attempts,
+            Message.last_error,
+        )
+    ).first()
+    if result is None:
+        return None
+    raw, mail_from, rcpt_tos, peer, received_at, channel, attempts, last_error = result
+    envelope = Envelope(mail_from, tuple(rcpt_tos), peer, received_at, channel)
+    return Claimed(message_id, raw, envelope, attempts, last_error)
+
+
+def finish(
+    session: Session,
+    *,
+    message_id: int,
+    outcome: str,
+    reason: str,
+    now: datetime,
+    escalation_id: int | None = None,
+) -> None:
+    """Record the message's final outcome and reason (I2)."""
+    session.execute(
+        update(Message)
+        .where(Message.id == message_id)
+        .values(
+            state="done",
+            outcome=outcome,
+            reason=reason,
+            processed_at=now,
+            lease_until=None,
+            escalation_id=escalation_id,
+        )
+    )
+
+
+def release(session: Session, *, message_id: int, error: str) -> None:
+    """Give a claimed message back after a failure, keeping the error for ops."""
+    session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.state == "processing")
+        .values(state="pending", lease_until=None, last_error=error[:4000])
+    )
+
+
+def list_lost(session: Session, *, now: datetime, older_than: timedelta, limit: int = 500) -> list[int]:
+    """Messages nobody is working on whose last enqueue is older than ``older_than``.
+
+    These are the jobs whose Redis message was lost (Redis wiped, worker killed);
+    the sweeper enqueues them again and stamps ``enqueued_at``.
+    """
+    cutoff = now - older_than
+    rows = session.execute(
+        select(Message.id)
+        .where(
+            Message.state.in_(("pending", "processing")),
+            Message.received_at < cutoff,
+            or_(Message.enqueued_at.is_(None), Message.enqueued_at < cutoff),
+            or_(Message.lease_until.is_(None), Message.lease_until < now),
+        )
+        .order_by(Message.id)
+        .limit(limit)
+    )
+    return [row[0] for row in rows]
+
+
+def mark_enqueued(session: Session, *, message_ids: Sequence[int], now: datetime) -> None:
+    """Stamp when these messages were last handed to the broker."""
+    if message_ids:
+        session.execute(update(Message).where(Message.id.in_(message_ids)).values(enqueued_at=now))

@@ -1,0 +1,126 @@
+"""The tables. Every unit of work is a row with a state; Redis only rings the bell.
+
+``messages`` holds each accepted message byte for byte plus its envelope, and
+its processing state (the outbox row for the process step). ``escalations`` and
+``events`` are the domain's record and audit trail. ``outbound_mails`` holds
+every mail qmark will send, rendered once with a stable Message-ID: the outbox
+row for the send step. Portable to PostgreSQL: no SQLite-only SQL.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from pipeline.store.types import UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Message(Base):
+    """One accepted inbound message and where it is in processing."""
+
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    channel: Mapped[str] = mapped_column(String(16))
+    mail_from: Mapped[str] = mapped_column(String(998))
+    rcpt_tos: Mapped[list[str]] = mapped_column(JSON)
+    peer: Mapped[str] = mapped_column(String(255))
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    header_message_id: Mapped[str] = mapped_column(String(998), index=True)
+    # pending -> processing -> done. outcome/reason say what became of it.
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    escalation_id: Mapped[int | None] = mapped_column(ForeignKey("escalations.id"))
+
+    __table_args__ = (Index("ix_messages_state_received", "state", "received_at"),)
+
+
+class Escalation(Base):
+    """One escalation ``Q-<id>``: who asked, who owns it, by when, and its state."""
+
+    __tablename__ = "escalations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    state: Mapped[str] = mapped_column(String(32))
+    executive: Mapped[str] = mapped_column(String(320))
+    executive_name: Mapped[str] = mapped_column(String(200))
+    owner: Mapped[str] = mapped_column(String(320))
+    owner_name: Mapped[str] = mapped_column(String(200))
+    route: Mapped[str] = mapped_column(String(100))
+    deadline: Mapped[datetime] = mapped_column(UTCDateTime())
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    subject: Mapped[str] = mapped_column(Text)
+    customer: Mapped[str] = mapped_column(String(320))
+    executive_note: Mapped[str] = mapped_column(Text)
+    source_message_id: Mapped[int] = mapped_column(Integer, index=True)
+    # The executive's Message-ID (or a hash of the raw bytes): one escalation per mail.
+    dedupe_key: Mapped[str] = mapped_column(String(1000), unique=True)
+
+    __table_args__ = (Index("ix_escalations_state_deadline", "state", "deadline"),)
+
+
+class Event(Base):
+    """One line of an escalation's audit trail."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    escalation_id: Mapped[int] = mapped_column(ForeignKey("escalations.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    kind: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(320))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class OutboundMail(Base):
+    """One mail qmark sends, rendered once; the send step's outbox row."""
+
+    __tablename__ = "outbound_mails"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    escalation_id: Mapped[int] = mapped_column(ForeignKey("escalations.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    step: Mapped[str] = mapped_column(String(40), default="")
+    recipient: Mapped[str] = mapped_column(String(320))
+    envelope_from: Mapped[str] = mapped_column(String(320))
+    message_id: Mapped[str] = mapped_column(String(998), unique=True)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    # pending -> sending -> sent, or dead after max attempts.
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        # I3: one mail per escalation, kind, step and recipient, however often a job runs.
+        UniqueConstraint("escalation_id", "kind", "step", "recipient", name="uq_outbound_mails_step"),
+        Index("ix_outbound_mails_state_created", "state", "created_at"),
+    )

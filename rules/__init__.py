@@ -1,0 +1,1 @@
+"""The rule language: schema, loader with precise errors, and routing predicates."""

@@ -1,0 +1,59 @@
+"""Shared fixtures: real Redis, a migrated SQLite database, the relay sink, the corpora."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.support.servers import RedisServer
+
+ROOT = Path(__file__).resolve().parent.parent
+MAIL = ROOT / "tests" / "mail"
+CORPORA = ROOT.parent / "shared" / "corpora"
+ACME = ROOT / "rules" / "examples" / "acme"
+
+pytest_plugins = ["tests.support.sink"]
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """A running, empty Redis (restarted if a previous test stopped it)."""
+    if redis_server.process is None or redis_server.process.poll() is not None:
+        redis_server.start()
+    redis.Redis.from_url(redis_server.url).flushall()
+    return redis_server.url
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    from pipeline.store.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'qmark.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def corpora() -> Path:
+    if not CORPORA.is_dir():
+        if os.environ.get("CI"):
+            raise AssertionError(f"the shared corpora are missing at {CORPORA}")
+        pytest.skip("shared corpora not present beside the checkout")
+    return CORPORA
+
+
+def mail_fixture(name: str) -> bytes:
+    """The bytes of tests/mail/<name>."""
+    return (MAIL / name).read_bytes()

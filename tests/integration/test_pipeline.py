@@ -1,0 +1,160 @@
+"""The task graph on a real Redis and a real relay sink: escalations open, mail goes out once."""
+
+from __future__ import annotations
+
+import email
+import smtplib
+
+import pytest
+import redis
+
+from pipeline.transport import crlf
+from tests.conftest import mail_fixture
+from tests.support.db import rows, scalar
+from tests.support.runners import qmark_env, role_in_thread, settings_from, smtp_in_thread, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def env(database_url, redis_url, relay_sink):
+    return qmark_env(
+        database_url=database_url, redis_url=redis_url, outbound_url=f"smtp://127.0.0.1:{relay_sink.port}"
+    )
+
+
+def build(env, **extra):
+    from workers.bootstrap import build as build_app
+
+    return build_app(settings=settings_from({**env, **extra}))
+
+
+def send(app, raw: bytes, rcpts=("escalations@acme.test",)):
+    host, port = app.settings.smtp.host_port
+    with smtplib.SMTP(host, port, timeout=10) as client:
+        client.sendmail("dana.chief@acme.test", list(rcpts), crlf(raw))
+
+
+def test_a_forward_becomes_an_escalation_the_owners_forward_and_the_executives_ack(
+    env, relay_sink, database_url
+):
+    from workers import worker
+
+    app = build(env)
+    with smtp_in_thread(app), role_in_thread(worker.serve, app):
+        send(app, mail_fixture("gmail-forward.eml"))
+        received = relay_sink.wait_for(2)
+    by_rcpt = {r.rcpt_tos[0]: email.message_from_bytes(r.data) for r in received}
+    assert set(by_rcpt) == {"pat.owner@acme.test", "dana.chief@acme.test"}
+    forward = by_rcpt["pat.owner@acme.test"]
+    assert forward["Subject"].startswith("[Q-1]")
+    assert forward["X-Qmark-Escalation"] == "Q-1"
+    [(state, owner, route)] = rows(database_url, "select state, owner, route from escalations")
+    assert (state, owner, route) == ("awaiting_explanation", "pat.owner@acme.test", "billing")
+    kinds = [r[0] for r in rows(database_url, "select kind from events order by id")]
+    assert kinds[0] == "opened" and kinds.count("mail_sent") == 2
+    assert scalar(database_url, "select outcome from messages") == "escalation"
+
+
+def test_every_job_run_twice_changes_nothing_and_sends_nothing_twice(env, relay_sink, database_url):
+    from pipeline import flow
+    from pipeline.mail import Envelope
+    from workers.ingest import store_one
+
+    app = build(env)
+    envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", flow.utcnow(), "inject")
+    message_id = store_one(app.services.db, mail_fixture("outlook-forward.eml"), envelope)
+    mail_ids = flow.process_message(app.services, message_id)
+    assert len(mail_ids) == 2
+    assert flow.process_message(app.services, message_id) == []  # second run: nothing to claim
+    for mail_id in mail_ids + mail_ids:
+        flow.deliver_mail(app.services, app.transport(), mail_id)
+    assert len(relay_sink.wait_for(2)) == 2
+    assert scalar(database_url, "select count(*) from escalations") == 1
+    assert scalar(database_url, "select count(*) from outbound_mails where state = 'sent'") == 2
+    assert len(relay_sink.messages) == 2
+
+
+def test_the_same_message_delivered_twice_becomes_one_escalation(env, relay_sink, database_url):
+    from workers import worker
+
+    app = build(env)
+    raw = mail_fixture("apple-forward.eml")
+    with smtp_in_thread(app), role_in_thread(worker.serve, app):
+        send(app, raw)
+        send(app, raw)
+        wait_until(
+            lambda: scalar(database_url, "select count(*) from messages where state = 'done'") == 2,
+            what="both copies processed",
+        )
+        relay_sink.wait_for(2)
+    assert scalar(database_url, "select count(*) from escalations") == 1
+    outcomes = sorted(r[0] for r in rows(database_url, "select outcome from messages"))
+    assert outcomes == ["duplicate", "escalation"]
+    assert len(relay_sink.messages) == 2
+
+
+def test_jobs_lost_with_a_wiped_redis_are_recovered_by_the_sweeper(
+    env, relay_sink, database_url, redis_server
+):
+    from workers import scheduler, worker
+
+    app = build(env)
+    fixtures = ["gmail-forward.eml", "apple-forward.eml", "thunderbird-forward.eml", "attached-rfc822.eml"]
+    with smtp_in_thread(app):
+        for name in fixtures:
+            send(app, mail_fixture(name))
+    assert redis.Redis.from_url(redis_server.url).llen("qmark:process") == 4
+    # Given Redis dies and comes back empty: every queued job is gone
+    redis_server.restart_wiped()
+    assert redis.Redis.from_url(redis_server.url).llen("qmark:process") == 0
+    # When workers and the scheduler run
+    app = build(env)
+    with role_in_thread(worker.serve, app), role_in_thread(scheduler.serve, app):
+        relay_sink.wait_for(8, timeout=30)
+    # Then nothing was lost and nothing was sent twice
+    assert scalar(database_url, "select count(*) from escalations") == 4
+    ids = [email.message_from_bytes(r.data)["Message-ID"] for r in relay_sink.messages]
+    assert len(ids) == 8 == len(set(ids))
+
+
+def test_a_job_that_keeps_failing_lands_in_the_dead_letters_with_its_error(
+    env, database_url, redis_url, monkeypatch
+):
+    from pipeline import flow
+    from workers import worker
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("classifier exploded on purpose")
+
+    monkeypatch.setattr(flow, "classify", broken)  # a fault in our own code, not a fake server
+    app = build(env, QMARK_WORKER__MAX_ATTEMPTS="50")
+    with smtp_in_thread(app), role_in_thread(worker.serve, app):
+        send(app, mail_fixture("gmail-forward.eml"))
+        client = redis.Redis.from_url(redis_url)
+        wait_until(
+            lambda: client.zcard("qmark:process.XQ") == 1, timeout=30, what="the job in the dead letters"
+        )
+    [(state, attempts, error)] = rows(database_url, "select state, attempts, last_error from messages")
+    assert state == "pending" and attempts == 4  # first try + max_retries=3
+    assert error == "RuntimeError: classifier exploded on purpose"
+
+
+def test_a_message_that_fails_more_than_max_attempts_is_quarantined_not_retried_forever(
+    env, database_url, monkeypatch
+):
+    from pipeline import flow
+    from pipeline.mail import Envelope
+    from workers.ingest import store_one
+
+    monkeypatch.setattr(flow, "classify", lambda *a, **k: (_ for _ in ()).throw(ValueError("bad state")))
+    app = build(env, QMARK_WORKER__MAX_ATTEMPTS="2")
+    envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", flow.utcnow(), "inject")
+    message_id = store_one(app.services.db, mail_fixture("gmail-forward.eml"), envelope)
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            flow.process_message(app.services, message_id)
+    assert flow.process_message(app.services, message_id) == []
+    [(state, outcome, reason)] = rows(database_url, "select state, outcome, reason from messages")
+    assert (state, outcome) == ("done", "quarantined")
+    assert "processing failed 2 times" in reason and "ValueError: bad state" in reason

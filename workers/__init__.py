@@ -1,0 +1,1 @@
+"""Processes and Dramatiq actors: thin adapters over pipeline/."""

@@ -1,0 +1,102 @@
+"""Wire adapters to the domain once at start-up: settings, rules, database, broker, graph."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from dramatiq.brokers.redis import RedisBroker
+
+from pipeline import log
+from pipeline.classify import Policy
+from pipeline.config import Settings, load_settings
+from pipeline.flow import Services
+from pipeline.mail import Address
+from pipeline.outbound import Identity
+from pipeline.parse import ParseLimits
+from pipeline.store.db import Database
+from pipeline.transport import Transport, open_transport
+from rules.loader import load_rules
+from workers import broker as broker_module
+from workers import graph as graph_module
+
+logger = log.get(__name__)
+
+
+@dataclass
+class App:
+    """Everything one qmark process uses, built from the configuration."""
+
+    settings: Settings
+    services: Services
+    broker: RedisBroker
+    graph: graph_module.Graph
+    _transport: threading.local
+
+    def transport(self) -> Transport:
+        """One outbound transport per thread (SMTP connections are reused, not shared)."""
+        current: Transport | None = getattr(self._transport, "value", None)
+        if current is None:
+            current = open_transport(self.settings.outbound.url)
+            self._transport.value = current
+        return current
+
+    def runtime(self) -> graph_module.Runtime:
+        return graph_module.Runtime(services=self.services, transport=self.transport)
+
+
+def secret_key(settings: Settings) -> bytes:
+    """The configured secret, or one generated once and kept beside the database."""
+    if settings.service.secret_key is not None:
+        return settings.service.secret_key.get_secret_value().encode()
+    path = Path("var") / "secret.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(32))
+    return path.read_text().strip().encode()
+
+
+def identity(settings: Settings, secret: bytes) -> Identity:
+    from email.utils import parseaddr
+
+    name, email = parseaddr(settings.outbound.from_address)
+    intake = settings.service.intake_addresses[0].lower()
+    return Identity(
+        from_address=Address(email.lower(), name),
+        reply_local=intake.partition("@")[0],
+        domain=settings.service.domain.lower(),
+        secret=secret,
+    )
+
+
+def build(config: str | None = None, *, settings: Settings | None = None) -> App:
+    """Load and validate everything; raises ConfigError or RulesError with file and line."""
+    settings = settings or load_settings(config)
+    rules = load_rules(settings.rules.path)
+    for warning in settings.warnings():
+        logger.warning("config_warning", warning=warning)
+    db = Database(settings.storage.database_url)
+    services = Services(
+        db=db,
+        rules=rules,
+        policy=Policy.from_settings(settings),
+        identity=identity(settings, secret_key(settings)),
+        limits=ParseLimits(),
+        max_attempts=settings.worker.max_attempts,
+        lease=timedelta(seconds=settings.worker.lease),
+    )
+    broker = broker_module.build_broker(settings.storage.redis_url)
+    app: App
+
+    def runtime() -> graph_module.Runtime:  # resolved when a job runs, after ``app`` exists
+        return app.runtime()
+
+    graph = graph_module.build(broker, runtime, lease=settings.worker.lease)
+    app = App(settings=settings, services=services, broker=broker, graph=graph, _transport=threading.local())
+    return app

@@ -1,0 +1,98 @@
+"""The task graph in one readable place.
+
+    stored message ──process──► (parse → classify → open escalation) ──send──► owner, executive
+                                          │
+                              sweeper re-enqueues anything whose Redis message was lost
+
+Two hops, on purpose: each Dramatiq hop costs about 2 ms of CPU, so parse,
+classify and open-escalation run in one job (they share one parse), and sending
+is its own job so a slow or failing relay is retried without redoing the rest.
+Jobs carry only ids; the rows in the database are the work (transactional
+outbox), and every actor is safe to run twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import dramatiq
+
+from pipeline import flow, log
+from pipeline.transport import Transport
+
+logger = log.get(__name__)
+
+# Retries are for passing faults (database busy, relay 4xx). The database's own
+# attempt counter quarantines a message that keeps failing, so nothing loops forever.
+# A job is interrupted a second before its lease ends, so no other worker can take over
+# a row that is still being worked on.
+PROCESS_OPTIONS: dict[str, Any] = {"max_retries": 3, "min_backoff": 200, "max_backoff": 5_000}
+SEND_OPTIONS: dict[str, Any] = {"max_retries": 6, "min_backoff": 1_000, "max_backoff": 60_000}
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What actors need inside a worker process."""
+
+    services: flow.Services
+    transport: Callable[[], Transport]
+
+
+@dataclass(frozen=True)
+class Graph:
+    """The actors, bound to one broker, and helpers to ring them."""
+
+    process: dramatiq.Actor[[int], None]
+    send: dramatiq.Actor[[int], None]
+
+    def enqueue_process(self, message_ids: Iterable[int]) -> None:
+        for message_id in message_ids:
+            self.process.send(message_id)
+
+    def enqueue_send(self, mail_ids: Iterable[int]) -> None:
+        for mail_id in mail_ids:
+            self.send.send(mail_id)
+
+
+def build(broker: dramatiq.Broker, runtime: Callable[[], Runtime], *, lease: float = 120.0) -> Graph:
+    """Declare the actors on ``broker``; ``runtime`` is looked up when a job runs."""
+    time_limit = max(1_000, int(lease * 1000) - 1_000)
+
+    def process_message(message_id: int) -> None:
+        mail_ids = flow.process_message(runtime().services, message_id)
+        ring(lambda: graph.enqueue_send(mail_ids), what="send", ids=mail_ids)
+
+    def send_mail(mail_id: int) -> None:
+        rt = runtime()
+        flow.deliver_mail(rt.services, rt.transport(), mail_id)
+
+    process = dramatiq.Actor(
+        process_message,
+        broker=broker,
+        actor_name="process_message",
+        queue_name="process",
+        priority=0,
+        options={**PROCESS_OPTIONS, "time_limit": time_limit},
+    )
+    send = dramatiq.Actor(
+        send_mail,
+        broker=broker,
+        actor_name="send_mail",
+        queue_name="send",
+        priority=0,
+        options={**SEND_OPTIONS, "time_limit": time_limit},
+    )
+    graph = Graph(process=process, send=send)
+    return graph
+
+
+def ring(enqueue: Callable[[], None], *, what: str, ids: list[int]) -> None:
+    """Enqueue after commit; if Redis is unavailable the sweeper will ring later, so only log."""
+    if not ids:
+        return
+    try:
+        enqueue()
+    except Exception as error:
+        logger.warning("enqueue_failed_sweeper_will_retry", queue=what, ids=ids, error=str(error))

@@ -1,0 +1,31 @@
+"""The scheduler process (``qmark scheduler``): a tick that runs the sweeper (and, later, due timers)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from datetime import timedelta
+
+from pipeline import log
+from workers.bootstrap import App
+from workers.sweeper import sweep
+
+logger = log.get(__name__)
+
+
+def serve(app: App, *, stop: threading.Event | None = None) -> None:
+    """Tick every ``[scheduler] tick`` until SIGTERM; a failing tick is logged and retried next time."""
+    settings = app.settings.scheduler
+    stop = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+    older_than = timedelta(seconds=settings.sweep_after)
+    logger.info("scheduler_started", tick=settings.tick, sweep_after=settings.sweep_after)
+    while not stop.is_set():
+        try:
+            sweep(app.services, app.graph, older_than=older_than)
+        except Exception as error:
+            logger.error("tick_failed", error=f"{type(error).__name__}: {error}")
+        stop.wait(settings.tick)
+    logger.info("scheduler_stopped")

@@ -1,0 +1,87 @@
+"""``qmark run``: every role in one process tree, restarted if one dies, stopped cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+from pipeline import log
+
+logger = log.get(__name__)
+
+MAX_RESTARTS_PER_MINUTE = 5
+STOP_GRACE_SECONDS = 40.0
+
+
+@dataclass
+class Child:
+    """One role's process and its restart history."""
+
+    name: str
+    argv: list[str]
+    process: subprocess.Popen[bytes] | None = None
+    restarts: list[float] = field(default_factory=list)
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.argv)
+        logger.info("role_started", role=self.name, pid=self.process.pid)
+
+
+def roles(config: str | None, worker_processes: int) -> list[Child]:
+    """The children of ``qmark run``: SMTP, the workers and the scheduler."""
+    base = [sys.executable, "-m", "pipeline.cli"]
+    suffix = ["--config", config] if config else []
+    children = [Child("smtp", [*base, "smtp", *suffix])]
+    children += [Child(f"worker-{n}", [*base, "worker", *suffix]) for n in range(1, worker_processes + 1)]
+    children.append(Child("scheduler", [*base, "scheduler", *suffix]))
+    return children
+
+
+def run(config: str | None, worker_processes: int) -> int:
+    """Start every role and watch them until SIGTERM/SIGINT; returns the exit code."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    children = roles(config, worker_processes)
+    for child in children:
+        child.start()
+    code = 0
+    while not stop.wait(0.5):
+        for child in children:
+            assert child.process is not None
+            status = child.process.poll()
+            if status is None:
+                continue
+            now = time.monotonic()
+            child.restarts = [t for t in child.restarts if now - t < 60] + [now]
+            if len(child.restarts) > MAX_RESTARTS_PER_MINUTE:
+                logger.error("role_keeps_dying_stopping_all", role=child.name, status=status)
+                stop.set()
+                code = 1
+                break
+            logger.error("role_died_restarting", role=child.name, status=status)
+            child.start()
+    shutdown(children)
+    return code
+
+
+def shutdown(children: list[Child]) -> None:
+    """SIGTERM every child, wait for graceful exits, SIGKILL what is left after the grace period."""
+    for child in children:
+        if child.process is not None and child.process.poll() is None:
+            child.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for child in children:
+        if child.process is None:
+            continue
+        try:
+            child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            logger.error("role_killed_after_grace", role=child.name)
+            child.process.kill()
+            child.process.wait()
+    logger.info("stopped")

@@ -1,0 +1,37 @@
+"""A worker process (``qmark worker``): runs the graph's actors until SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+from dramatiq import Worker
+
+from pipeline import log
+from workers.bootstrap import App
+from workers.broker import QUEUES
+
+logger = log.get(__name__)
+
+
+def serve(app: App, *, stop: threading.Event | None = None) -> None:
+    """Consume the process and send queues; on SIGTERM finish running jobs, then exit."""
+    settings = app.settings.worker
+    worker = Worker(
+        app.broker,
+        queues=set(QUEUES),
+        worker_threads=settings.threads,
+        # Idle consumers poll Redis with back-off up to this: it bounds pick-up latency.
+        worker_timeout=max(10, int(settings.poll_timeout * 1000)),
+    )
+    stop = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+    worker.start()
+    logger.info("worker_started", threads=settings.threads, queues=sorted(QUEUES))
+    stop.wait()
+    logger.info("worker_stopping")
+    worker.stop(timeout=30_000)
+    app.broker.close()
+    logger.info("worker_stopped")
