@@ -1,4 +1,4 @@
-"""Every message of ../shared/corpora through the real process step: no crash, no escalation, an outcome each."""
+"""Every corpus message through the real process step: no crash, no escalation, an outcome each."""
 
 from __future__ import annotations
 
