@@ -6,14 +6,13 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from rules.routing import Complaint, choose_route
-
 from pipeline.classify import Policy, Verdict, classify
 from pipeline.config import Settings
 from pipeline.deadlines import deadline_after
 from pipeline.mail import Envelope
 from pipeline.parse import Unparseable, parse_mail
 from rules.loader import load_rules
+from rules.routing import Complaint, choose_route
 
 
 def explain(

@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from pipeline.config import Settings, load_settings
-
 from tests.support.servers import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
