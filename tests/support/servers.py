@@ -6,9 +6,11 @@ never skipped (DESIGN §7).
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -81,3 +83,66 @@ class RedisServer:
         """Kill Redis and start an empty one on the same port: every queued job is lost."""
         self.stop()
         self.start()
+
+
+def _pg_bin(name: str) -> str:
+    for version in ("17", "16", "15"):
+        candidate = Path(f"/usr/lib/postgresql/{version}/bin/{name}")
+        if candidate.exists():
+            return str(candidate)
+    raise AssertionError("PostgreSQL is not installed: run `make test` (or apt-get install -y postgresql)")
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL cluster on a free port (run as the postgres user when we are root)."""
+
+    def __init__(self) -> None:
+        # Not under pytest's tmp_path: that is private to root, and the server runs as postgres.
+        self.workdir = Path(tempfile.mkdtemp(prefix="qmark-pg-"))
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        self._as_user: list[str] = []
+        if os.geteuid() == 0:  # initdb refuses root
+            self._as_user = ["runuser", "-u", "postgres", "--"]
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://qmark@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> None:
+        data, sockets = self.workdir / "data", self.workdir / "run"
+        sockets.mkdir(parents=True, exist_ok=True)
+        if self._as_user:
+            shutil.chown(self.workdir, "postgres")
+            shutil.chown(sockets, "postgres")
+        subprocess.run(
+            [*self._as_user, _pg_bin("initdb"), "-D", str(data), "-U", "qmark", "--auth=trust", "-E", "UTF8"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        self.process = subprocess.Popen(
+            [
+                *self._as_user,
+                _pg_bin("postgres"),
+                "-D",
+                str(data),
+                "-p",
+                str(self.port),
+                "-k",
+                str(sockets),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "fsync=off",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port, timeout=30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+        self.process = None
+        shutil.rmtree(self.workdir, ignore_errors=True)

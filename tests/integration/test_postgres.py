@@ -1,0 +1,76 @@
+"""The schema and the flow on a real PostgreSQL: no SQLite-only SQL anywhere."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, text
+
+from pipeline import flow
+from pipeline.mail import Envelope
+from pipeline.store.models import Base
+from tests.conftest import mail_fixture
+from tests.support.servers import PostgresServer
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    server = PostgresServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(postgres):
+    engine = create_engine(postgres.url)
+    with engine.begin() as connection:
+        connection.execute(text("drop schema public cascade; create schema public"))
+    engine.dispose()
+    from pipeline.store.migrate import upgrade
+
+    upgrade(postgres.url)
+    return postgres.url
+
+
+def test_the_migrations_build_exactly_the_models_on_postgresql(pg_url):
+    engine = create_engine(pg_url)
+    with engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+    engine.dispose()
+
+
+def test_a_forward_becomes_an_escalation_on_postgresql_and_a_second_run_claims_nothing(pg_url, tmp_path):
+    from tests.support.runners import qmark_env, settings_from
+    from workers.bootstrap import build
+    from workers.ingest import GroupCommitter
+
+    env = qmark_env(
+        database_url=pg_url, redis_url="redis://127.0.0.1:1/0", outbound_url=f"maildir:{tmp_path}/sent"
+    )
+    app = build(settings=settings_from(env))
+    committed: list[int] = []
+    committer = GroupCommitter(app.services.db, committed.extend)
+    envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", datetime.now(UTC), "smtp")
+    futures = [
+        committer.submit(mail_fixture(name), envelope) for name in ("gmail-forward.eml", "apple-forward.eml")
+    ]
+    ids = [f.result(timeout=10) for f in futures]
+    committer.close()
+    assert ids == committed and len(set(ids)) == 2
+    mail_ids = flow.process_message(app.services, ids[0])
+    assert len(mail_ids) == 2
+    assert flow.process_message(app.services, ids[0]) == []
+    for mail_id in mail_ids * 2:
+        flow.deliver_mail(app.services, app.transport(), mail_id)
+    assert len(list((tmp_path / "sent" / "new").iterdir())) == 2
+    engine = create_engine(pg_url)
+    with engine.connect() as connection:
+        state, deadline = connection.execute(text("select state, deadline from escalations")).one()
+        assert state == "awaiting_explanation" and deadline.tzinfo is not None
+    engine.dispose()
