@@ -71,6 +71,7 @@ def configure(level: str = "INFO", stream: Any = None) -> None:
     root.setLevel(level)
     # aiosmtpd logs every SMTP line at DEBUG/INFO; keep its warnings only.
     logging.getLogger("mail.log").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def get(name: str) -> Any:
