@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
 from pipeline.mail import Envelope
+from pipeline.store import work
 from pipeline.store.models import Message
 
 _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.I | re.M)
@@ -65,13 +66,7 @@ def claim(session: Session, *, message_id: int, now: datetime, lease: timedelta)
     """Take ``message_id`` for processing unless it is done or another worker's lease is live."""
     result = session.execute(
         update(Message)
-        .where(
-            Message.id == message_id,
-            or_(
-                Message.state == "pending",
-                (Message.state == "processing") & (Message.lease_until < now),
-            ),
-        )
+        .where(work.claimable(Message, message_id, now))
         .values(state="processing", attempts=Message.attempts + 1, lease_until=now + lease)
         .returning(
             Message.raw,
@@ -125,27 +120,10 @@ def release(session: Session, *, message_id: int, error: str) -> None:
 
 
 def list_lost(session: Session, *, now: datetime, older_than: timedelta, limit: int = 500) -> list[int]:
-    """Messages nobody is working on whose last enqueue is older than ``older_than``.
-
-    These are the jobs whose Redis message was lost (Redis wiped, worker killed);
-    the sweeper enqueues them again and stamps ``enqueued_at``.
-    """
-    cutoff = now - older_than
-    rows = session.execute(
-        select(Message.id)
-        .where(
-            Message.state.in_(("pending", "processing")),
-            Message.received_at < cutoff,
-            or_(Message.enqueued_at.is_(None), Message.enqueued_at < cutoff),
-            or_(Message.lease_until.is_(None), Message.lease_until < now),
-        )
-        .order_by(Message.id)
-        .limit(limit)
-    )
-    return [row[0] for row in rows]
+    """Messages whose processing job was lost (Redis wiped, worker killed); see ``work.list_lost``."""
+    return work.list_lost(session, Message, now=now, older_than=older_than, limit=limit)
 
 
 def mark_enqueued(session: Session, *, message_ids: Sequence[int], now: datetime) -> None:
     """Stamp when these messages were last handed to the broker."""
-    if message_ids:
-        session.execute(update(Message).where(Message.id.in_(message_ids)).values(enqueued_at=now))
+    work.mark_enqueued(session, Message, ids=message_ids, now=now)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from pipeline.mail import OutgoingMail
+from pipeline.store import work
 from pipeline.store.models import OutboundMail
 
 
@@ -39,13 +40,7 @@ def claim(
     """Take a pending mail for sending: (mail, escalation id, attempt number), or None."""
     row = session.execute(
         update(OutboundMail)
-        .where(
-            OutboundMail.id == mail_id,
-            or_(
-                OutboundMail.state == "pending",
-                (OutboundMail.state == "sending") & (OutboundMail.lease_until < now),
-            ),
-        )
+        .where(work.claimable(OutboundMail, mail_id, now))
         .values(state="sending", attempts=OutboundMail.attempts + 1, lease_until=now + lease)
         .returning(
             OutboundMail.kind,
@@ -90,25 +85,13 @@ def release(session: Session, *, mail_id: int, error: str) -> None:
 
 
 def list_lost(session: Session, *, now: datetime, older_than: timedelta, limit: int = 500) -> list[int]:
-    """Unsent mails nobody is working on whose last enqueue is older than ``older_than``."""
-    cutoff = now - older_than
-    rows = session.execute(
-        select(OutboundMail.id)
-        .where(
-            OutboundMail.state.in_(("pending", "sending")),
-            OutboundMail.created_at < cutoff,
-            or_(OutboundMail.enqueued_at.is_(None), OutboundMail.enqueued_at < cutoff),
-            or_(OutboundMail.lease_until.is_(None), OutboundMail.lease_until < now),
-        )
-        .order_by(OutboundMail.id)
-        .limit(limit)
-    )
-    return [row[0] for row in rows]
+    """Unsent mails whose send job was lost; see ``work.list_lost``."""
+    return work.list_lost(session, OutboundMail, now=now, older_than=older_than, limit=limit)
 
 
 def mark_enqueued(session: Session, *, mail_ids: Sequence[int], now: datetime) -> None:
-    if mail_ids:
-        session.execute(update(OutboundMail).where(OutboundMail.id.in_(mail_ids)).values(enqueued_at=now))
+    """Stamp when these mails were last handed to the broker."""
+    work.mark_enqueued(session, OutboundMail, ids=mail_ids, now=now)
 
 
 def list_dead(session: Session, *, limit: int = 200) -> list[OutboundMail]:

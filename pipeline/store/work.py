@@ -1,0 +1,56 @@
+"""Claim, lease and sweep mechanics shared by every work row (stored messages, outgoing mail).
+
+A work row is ``pending`` until a worker claims it, which sets its busy state
+and a lease; a worker killed mid-job leaves a lease that expires, after which
+the row can be claimed again. The sweeper finds rows nobody holds whose last
+enqueue is old: their Redis message was lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy.orm import Session
+
+from pipeline.store.models import Message, OutboundMail
+
+WorkRow = type[Message] | type[OutboundMail]
+BUSY: dict[WorkRow, str] = {Message: "processing", OutboundMail: "sending"}
+
+
+def _created(model: WorkRow) -> Any:
+    return Message.received_at if model is Message else OutboundMail.created_at
+
+
+def claimable(model: WorkRow, row_id: int, now: datetime) -> ColumnElement[bool]:
+    """Pending, or busy under a lease that has run out."""
+    busy = (model.state == BUSY[model]) & (model.lease_until < now)
+    return (model.id == row_id) & or_(model.state == "pending", busy)
+
+
+def list_lost(
+    session: Session, model: WorkRow, *, now: datetime, older_than: timedelta, limit: int
+) -> list[int]:
+    """Unfinished rows nobody holds a lease on, neither created nor enqueued within ``older_than``."""
+    cutoff = now - older_than
+    query = (
+        select(model.id)
+        .where(
+            model.state.in_(("pending", BUSY[model])),
+            _created(model) < cutoff,
+            or_(model.enqueued_at.is_(None), model.enqueued_at < cutoff),
+            or_(model.lease_until.is_(None), model.lease_until < now),
+        )
+        .order_by(model.id)
+        .limit(limit)
+    )
+    return [row[0] for row in session.execute(query)]
+
+
+def mark_enqueued(session: Session, model: WorkRow, *, ids: Sequence[int], now: datetime) -> None:
+    """Stamp when these rows were last handed to the broker."""
+    if ids:
+        session.execute(update(model).where(model.id.in_(ids)).values(enqueued_at=now))
