@@ -20,6 +20,9 @@ __all__ = ["from_attached", "split_inline"]
 SCAN_LINES = 2000
 # A forwarded header block is a handful of lines; a longer run of field-like lines is not one.
 MAX_BLOCK_LINES = 30
+# Longer marker lines or field values are cut: they are hostile or useless, and regexes stay linear.
+MAX_MARKER = 200
+MAX_VALUE = 1000
 
 # Header-field labels clients write above a forwarded message, by meaning.
 _FIELDS: dict[str, str] = {
@@ -49,6 +52,7 @@ _DASHED: dict[str, str] = {
     "forwarded message": "",
     "original message": "",
     "weitergeleitete nachricht": "inline", "ursprüngliche nachricht": "inline",
+    "original-nachricht": "inline",
     "message transféré": "inline", "message d'origine": "inline", "message d’origine": "inline",
     "mensaje reenviado": "inline", "mensaje original": "inline",
     "messaggio inoltrato": "inline", "messaggio originale": "inline",
@@ -73,7 +77,7 @@ _DASH_LINE = re.compile(r"^(-{3,})\s*([^-].*?)\s*(-{3,})$")
 _RULE_LINE = re.compile(r"^(?:_{8,}|-{8,}|={8,})$")
 _FIELD_LINE = re.compile(r"^\*{0,2}([^\W\d_][^:：*]{0,24}?)\*{0,2}\s*[:：]\*{0,2}\s*(.*)$")
 _EMAIL = re.compile(r"[^\s<>\[\]():;,\"'@]+@[^\s<>\[\]():;,\"'@]+\.[^\s<>\[\]():;,\"'@]+")
-_BRACKETED = re.compile(r"[<\[]\s*(?:mailto:\s*)?([^\s<>\[\]:]+@[^\s<>\[\]]+?)\s*[>\]]", re.I)
+_BRACKETED = re.compile(r"[<\[]\s*(?:mailto:\s*)?([^\s<>\[\]:@]+@[^\s<>\[\]@]+?)\s*[>\]]", re.I)
 
 
 @dataclass(frozen=True)
@@ -99,7 +103,7 @@ def _field(text: str) -> tuple[str, str, str] | None:
         return None
     label = " ".join(match.group(1).lower().split())
     meaning = _FIELDS.get(label)
-    return (meaning, label, match.group(2).strip()) if meaning else None
+    return (meaning, label, match.group(2).strip()[:MAX_VALUE]) if meaning else None
 
 
 def _dashed_shape(text: str) -> str | None:
@@ -119,6 +123,8 @@ def _dashed_shape(text: str) -> str | None:
 
 def _marker_shape(text: str) -> str | None:
     """The shape named by a separator line such as "Begin forwarded message:", else None."""
+    if len(text) > MAX_MARKER:
+        return None
     if text.startswith("-"):
         return _dashed_shape(text)
     if text.endswith(":"):
@@ -152,7 +158,7 @@ def _read_block(lines: list[_Line], start: int, limit: int = 3) -> _Block:
             fields[last] = value
             labels.append(label)
         elif not found and text and last in ("to", "cc", "from", "bcc") and "@" in text:
-            fields[last] = f"{fields[last]} {text}"  # a wrapped address list
+            fields[last] = f"{fields[last]} {text}"[:MAX_VALUE]  # a wrapped address list
         else:
             break
         index += 1
@@ -201,8 +207,19 @@ def _find(cleaned: list[_Line]) -> tuple[int, str, _Block] | None:
             block = _read_block(cleaned, index, limit=0)
             if _is_bare_block(block):
                 english = all(label in _ENGLISH for label in block.labels)
-                return index, "outlook" if english else "inline", block
+                return _separator_above(cleaned, index), "outlook" if english else "inline", block
     return None
+
+
+def _separator_above(cleaned: list[_Line], index: int) -> int:
+    """The index of a separator line we did not recognise just above a header block, else ``index``."""
+    above = index - 1
+    while above >= 0 and not cleaned[above].text:
+        above -= 1
+    text = cleaned[above].text if above >= 0 else ""
+    if len(text) <= MAX_MARKER and (_DASH_LINE.match(text) or _RULE_LINE.match(text)):
+        return above
+    return index
 
 
 def split_inline(text: str) -> tuple[str, Original | None]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import binascii
 import codecs
 import functools
+import itertools
 import quopri
 import re
 from dataclasses import dataclass
@@ -63,6 +64,7 @@ _POLICY = _RawPolicy()
 
 _ADDRESS_HEADERS = frozenset({b"from", b"to", b"cc", b"bcc", b"reply-to", b"sender"})
 _HEADER_FIELD = re.compile(rb"^[^ \t\n][^\n]*(?:\n[ \t][^\n]*)*", re.M)
+_CONTENT_TYPE = re.compile(rb"^content-type[ \t]*:[^\n]*(?:\n[ \t][^\n]*)*", re.M | re.I)
 _STRUCTURE = re.compile(rb"^(?:content-type[ \t]*:[^\n]*(?:\n[ \t][^\n]*)*|--[^\n]*)", re.M | re.I)
 _BOUNDARY = re.compile(rb'boundary[ \t]*=[ \t]*(?:"([^"\n]*)"|([^\s;"]+))', re.I)
 
@@ -96,35 +98,53 @@ def _check_headers(head: bytes, limits: ParseLimits) -> None:
                 raise _over(what, size, limits.max_single_header)
 
 
-def _check_structure(data: bytes, limits: ParseLimits) -> None:
-    stack: list[bytes | None] = []  # open multipart boundaries; None for a message/* container
-    parts = delimiters = deepest = 0
+def _container(header: bytes) -> bytes | None:
+    """For a Content-Type header: the boundary a multipart opens (b"" for message/* or none), else None."""
+    kind = header.split(b":", 1)[1].strip().lower()
+    if kind.startswith(b"multipart/"):
+        found = _BOUNDARY.search(header)
+        return (found.group(1) or found.group(2)) if found else b""
+    if kind.startswith(b"message/") and not kind.startswith(b"message/delivery-status"):
+        return b""
+    return None
+
+
+def _check_nesting(data: bytes, limits: ParseLimits) -> None:
+    """Walk Content-Type and delimiter lines in order, tracking which containers are open."""
+    stack: list[bytes] = []  # boundaries of the open containers (b"" for message/*)
+    delimiters = 0
     for match in _STRUCTURE.finditer(data):
         chunk = match.group()
-        if chunk.startswith(b"--"):
-            line = chunk[2:].rstrip()
-            closing = line.endswith(b"--") and line[:-2] in stack
-            name = line[:-2] if closing else line
-            if name in stack:
-                while stack[-1] != name:
-                    stack.pop()
-                if closing:
-                    stack.pop()
-                else:
-                    delimiters += 1
+        if not chunk.startswith(b"--"):
+            boundary = _container(chunk)
+            if boundary is not None:
+                stack.append(boundary)
+                if len(stack) > limits.max_depth:
+                    raise Unparseable(f"MIME parts are nested more than {limits.max_depth} deep")
             continue
-        parts += 1
-        kind = chunk.split(b":", 1)[1].strip().lower()
-        if kind.startswith(b"multipart/"):
-            boundary = _BOUNDARY.search(chunk)
-            stack.append((boundary.group(1) or boundary.group(2)) if boundary else b"")
-        elif kind.startswith(b"message/") and not kind.startswith(b"message/delivery-status"):
-            stack.append(None)
-        deepest = max(deepest, len(stack))
-        if deepest > limits.max_depth:
-            raise Unparseable(f"MIME parts are nested more than {limits.max_depth} deep")
-    if max(parts, delimiters) > limits.max_parts:
-        raise Unparseable(f"message has {max(parts, delimiters)} MIME parts, over the {limits.max_parts} cap")
+        line = chunk[2:].rstrip()
+        closing = line.endswith(b"--") and line[:-2] in stack
+        name = line[:-2] if closing else line
+        if name and name in stack:
+            while stack[-1] != name:
+                stack.pop()
+            if closing:
+                stack.pop()
+            elif (delimiters := delimiters + 1) > limits.max_parts:
+                raise Unparseable(f"message has more than {limits.max_parts} MIME parts")
+
+
+def _check_structure(data: bytes, limits: ParseLimits) -> None:
+    heads = list(itertools.islice(_CONTENT_TYPE.finditer(data), limits.max_parts + 1))
+    if len(heads) > limits.max_parts:
+        raise Unparseable(f"message has more than {limits.max_parts} MIME parts")
+    containers = [boundary for head in heads if (boundary := _container(head.group())) is not None]
+    if len(containers) > limits.max_depth:  # only then can they nest too deep: walk them in order
+        _check_nesting(data, limits)
+        return
+    delimiters = sum(data.count(b"\n--" + boundary) - 1 for boundary in set(containers) if boundary)
+    if delimiters > limits.max_parts:
+        raise Unparseable(f"message has more than {limits.max_parts} MIME parts")
 
 
 def _check(data: bytes, limits: ParseLimits) -> None:
@@ -220,14 +240,14 @@ def _decode_header(value: str) -> str:
 
 
 _ATOM = r'[^\s<>()\[\]\\,;:@"]+'
-_SIMPLE_ADDRESS = re.compile(
-    rf'^\s*(?:"?([^<>()\[\]\\,;:@"]*?)"?\s*<({_ATOM}@{_ATOM})>|({_ATOM}@{_ATOM}))\s*$'
-)
-_LIST_COMMA = re.compile(r'[,;](?=(?:[^"]*"[^"]*")*[^"]*$)')  # a separator outside double quotes
+_SIMPLE_ADDRESS = re.compile(rf'"?([^<>()\[\]\\,;:@"]*)(?:"\s*)?<({_ATOM}@{_ATOM})>|({_ATOM}@{_ATOM})')
+_PLAUSIBLE = re.compile(r'[^\s<>()\[\],;:@]+@[^\s<>()\[\],;:@"]+')  # what we accept as an address
+_LIST_ENTRY = re.compile(r'(?:"[^"]*"|[^,;"])+')  # one entry of an address list: commas inside quotes stay
 
 
 def _getaddresses(text: str) -> list[tuple[str, str]] | None:
-    simple = _SIMPLE_ADDRESS.match(text)
+    text = text.strip()
+    simple = _SIMPLE_ADDRESS.fullmatch(text)
     if simple:  # "Name <addr>" or a bare addr with no specials: skip the (slow) full parser
         return [((simple.group(1) or "").strip(), simple.group(2) or simple.group(3))]
     try:
@@ -245,9 +265,11 @@ def _addresses(values: list[str]) -> tuple[Address, ...]:
         text = _unfold(_as_text(value))
         pairs = _getaddresses(text)
         if pairs is None:  # one bad entry (or a trailing comma) fails the whole list: take entries one by one
-            pairs = [pair for chunk in _LIST_COMMA.split(text) for pair in _getaddresses(chunk) or []]
+            pairs = [pair for chunk in _LIST_ENTRY.findall(text) for pair in _getaddresses(chunk) or []]
         found.extend(
-            Address(email=email.lower(), name=_decode_header(name)) for name, email in pairs if "@" in email
+            Address(email=email.lower(), name=_decode_header(name))
+            for name, email in pairs
+            if _PLAUSIBLE.fullmatch(email)
         )
     return tuple(found)
 

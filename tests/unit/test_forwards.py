@@ -217,6 +217,16 @@ def test_the_note_keeps_the_signature_above_the_forward() -> None:
     assert original is not None
 
 
+def test_an_unknown_separator_above_a_header_block_is_not_part_of_the_note() -> None:
+    text = OUTLOOK_NO_SEPARATOR.replace("?\n\n", "?\n\n----- Message from the help desk -----\n", 1)
+
+    note, original = split_inline(text)
+
+    assert note == "?"
+    assert original is not None
+    assert original.shape == "outlook"
+
+
 def test_a_forward_at_the_very_top_has_an_empty_note() -> None:
     note, original = split_inline(GMAIL.removeprefix("?\n\n"))
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pipeline.htmltext import RULE, html_to_text
+import pytest
+
+from pipeline.htmltext import MAX_HTML, RULE, html_to_text
 
 
 def test_scripts_styles_and_the_head_are_not_text() -> None:
@@ -100,3 +102,35 @@ def test_broken_markup_still_gives_text() -> None:
 def test_empty_html_gives_empty_text() -> None:
     assert html_to_text("") == ""
     assert html_to_text("<html><body></body></html>") == ""
+
+
+def test_a_stray_less_than_sign_is_text() -> None:
+    assert html_to_text("<div>price < 5 and <b>bold</b> <<x</div>") == "price < 5 and bold <<x"
+
+
+def test_comments_and_outlook_conditional_blocks_are_not_text() -> None:
+    html = "<div>a<!-- note --></div><!--[if gte mso 9]><xml><o:shapedefaults/></xml><![endif]--><div>b</div>"
+
+    assert html_to_text(html) == "a\nb"
+
+
+def test_an_unclosed_comment_hides_the_rest_as_a_browser_would() -> None:
+    assert html_to_text("<div>shown</div><!-- never closed <div>hidden</div>") == "shown"
+
+
+@pytest.mark.parametrize(
+    "bomb",
+    ["<" * 200_000, "<a" * 100_000, "</" * 100_000, "<!--[if mso]>" * 15_000, "<a <b <c>" * 20_000],
+    ids=["lt", "open-tags", "end-tags", "conditional-comments", "mixed"],
+)
+def test_markup_that_makes_html_parser_rescan_is_converted(bomb: str) -> None:
+    text = html_to_text("<div>?</div>" + bomb)
+
+    assert text.startswith("?")
+
+
+def test_only_the_first_megabyte_of_html_is_converted() -> None:
+    text = html_to_text("<div>start</div>" + "<p>filler text</p>" * (MAX_HTML // 10))
+
+    assert text.startswith("start")
+    assert len(text) < MAX_HTML

@@ -284,6 +284,19 @@ def test_an_ambiguous_address_is_not_guessed() -> None:
     assert parse_mail(raw).from_ is None
 
 
+@pytest.mark.parametrize(
+    "value",
+    ['a@b.example (,"' * 200, '",' * 1000, ";" * 2000, '"unterminated, x@y.example', "<<<@>>>"],
+    ids=["comment-quote", "quotes", "semicolons", "open-quote", "brackets"],
+)
+def test_garbled_address_lists_yield_no_made_up_addresses(value: str) -> None:
+    raw = message(BASIC.replace("To: escalations@acme.test", f"To: {value}"))
+
+    mail = parse_mail(raw)
+
+    assert all(" " not in a.email and "(" not in a.email and a.email.count("@") == 1 for a in mail.to)
+
+
 def test_raw_utf8_in_headers_is_read_as_utf8() -> None:
     raw = message(BASIC.replace("Subject: Fwd: Charged twice", "Subject: Fwd: Ça ne marche pas"))
 

@@ -59,8 +59,20 @@ def test_multiparts_nested_five_hundred_deep_are_refused() -> None:
 
 
 def test_five_thousand_parts_are_refused() -> None:
-    # the multipart container counts as a part too, as in Message.walk()
-    assert refused(flat_multipart(5_000)) == "message has 5001 MIME parts, over the 1000 cap"
+    assert refused(flat_multipart(5_000)) == "message has more than 1000 MIME parts"
+
+
+def test_parts_without_their_own_headers_are_counted_by_their_delimiters() -> None:
+    body = "--flat\n\nbare part\n" * 5_000 + "--flat--\n"
+    raw = f'{TOP}Content-Type: multipart/mixed; boundary="flat"\n\n{body}'.encode()
+
+    assert refused(raw) == "message has more than 1000 MIME parts"
+
+
+def test_dash_lines_in_a_body_are_not_parts() -> None:
+    raw = (TOP + "\n?\n" + "--\n-- \n--------\n--flat\n" * 2_000).encode()
+
+    check_limits(raw)
 
 
 def test_a_from_header_with_twenty_thousand_dots_is_refused() -> None:
@@ -152,7 +164,8 @@ def test_many_attached_messages_side_by_side_are_not_deep() -> None:
 def test_limits_can_be_tightened() -> None:
     limits = ParseLimits(max_parts=3, max_depth=1, max_header_bytes=200)
 
-    assert refused(flat_multipart(3), limits) == "message has 4 MIME parts, over the 3 cap"
+    # the multipart container counts as a part too, as in Message.walk()
+    assert refused(flat_multipart(3), limits) == "message has more than 3 MIME parts"
     assert refused(nested_multipart(2), limits) == "MIME parts are nested more than 1 deep"
     assert refused((TOP + "X-Pad: " + "p" * 200 + "\n\n?\n").encode(), limits).startswith("header block is")
 
@@ -161,7 +174,7 @@ def test_parse_mail_applies_the_limits_it_is_given() -> None:
     with pytest.raises(Unparseable) as caught:
         parse_mail(flat_multipart(3), ParseLimits(max_parts=3))
 
-    assert caught.value.reason == "message has 4 MIME parts, over the 3 cap"
+    assert caught.value.reason == "message has more than 3 MIME parts"
     assert parse_mail(flat_multipart(2), ParseLimits(max_parts=3)).note == "part 0\npart 1"
 
 
