@@ -99,7 +99,7 @@ def inject(settings: Settings, file: str, *, mail_from: str | None, rcpts: list[
         from workers.ingest import store_one
 
         app = build(settings=settings)
-        message_id = store_one(app.services.db, raw, envelope)
+        message_id = store_one(Database(settings.storage.database_url), raw, envelope)
     except Exception as error:
         print(f"qmark inject: temporary failure, message not stored: {error}", file=sys.stderr)
         return EX_TEMPFAIL
@@ -133,7 +133,7 @@ def escalations_list(settings: Settings, *, state: str | None, as_json: bool) ->
         print(f"qmark: unknown state {state!r}; one of: {', '.join(s.value for s in State)}", file=sys.stderr)
         return EX_DATAERR
     db = Database(settings.storage.database_url)
-    with db.transaction() as session:
+    with db.read() as session:
         rows = [_summary(r) for r in escalations.list_all(session, state=wanted)]
     if as_json:
         print(json.dumps(rows, indent=2))
@@ -154,7 +154,7 @@ def escalations_show(settings: Settings, ident: str, *, as_json: bool) -> int:
         print(f"qmark: {ident!r} is not an escalation id (Q-<n>)", file=sys.stderr)
         return EX_DATAERR
     db = Database(settings.storage.database_url)
-    with db.transaction() as session:
+    with db.read() as session:
         row = escalations.get(session, number=number)
         if row is None:
             print(f"qmark: no escalation {ref(number)}", file=sys.stderr)

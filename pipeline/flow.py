@@ -8,14 +8,16 @@ Every step is safe to run twice: a second run finds nothing to claim.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
 
 from pipeline import log
 from pipeline.classify import Disposition, Policy, Verdict, classify
 from pipeline.deadlines import deadline_after
-from pipeline.escalation import Escalation, ref
+from pipeline.escalation import Escalation, Event, ref
 from pipeline.mail import Address, InboundMail, Original
 from pipeline.outbound import EscalationFacts, Identity, render_executive_ack, render_owner_forward
 from pipeline.parse import ParseLimits, Unparseable, parse_mail
@@ -43,11 +45,16 @@ class Services:
     limits: ParseLimits
     max_attempts: int
     lease: timedelta = timedelta(minutes=2)
+    max_send_attempts: int = 200
     clock: Callable[[], datetime] = utcnow
 
 
-def process_message(svc: Services, message_id: int) -> list[int]:
-    """Parse, classify and act on stored message ``message_id``; returns mail ids to send."""
+def process_message(svc: Services, message_id: int) -> list[outbox.ClaimedMail]:
+    """Parse, classify and act on stored message ``message_id``.
+
+    Returns the mails it queued, already claimed for this worker: the caller sends
+    them at once with :func:`send_claimed` (no second job, no second claim).
+    """
     now = svc.clock()
     with svc.db.transaction() as session:
         claimed = messages.claim(session, message_id=message_id, now=now, lease=svc.lease)
@@ -66,7 +73,7 @@ def process_message(svc: Services, message_id: int) -> list[int]:
             raise
 
 
-def _process(svc: Services, claimed: messages.Claimed) -> list[int]:
+def _process(svc: Services, claimed: messages.Claimed) -> list[outbox.ClaimedMail]:
     try:
         mail = parse_mail(claimed.raw, svc.limits)
     except Unparseable as error:
@@ -95,9 +102,19 @@ def dedupe_key(mail: InboundMail, message_id: int) -> str:
 
 def _open_escalation(
     svc: Services, message_id: int, mail: InboundMail, disposition: Disposition
-) -> list[int]:
+) -> list[outbox.ClaimedMail]:
+    """Route, reserve a number, render the mails, then commit everything in one short transaction.
+
+    Rendering happens outside the write transaction (it is the costly part), so
+    the database's write lock is held only for the inserts.
+    """
     assert mail.forwarded is not None and mail.from_ is not None
     original: Original = mail.forwarded
+    key = dedupe_key(mail, message_id)
+    with svc.db.read() as session:
+        existing = escalations.get_by_dedupe_key(session, dedupe_key=key)
+    if existing is not None:
+        return _duplicate(svc, message_id, existing)
     executive = svc.rules.executives[mail.from_.email]
     customer = original.sender.email if original.sender else ""
     decision = choose_route(
@@ -117,65 +134,59 @@ def _open_escalation(
         reasons=decision.reasons,
         comment=disposition.comment,
     )
-    key = dedupe_key(mail, message_id)
     with svc.db.transaction() as session:
-        existing = escalations.get_by_dedupe_key(session, dedupe_key=key)
-        if existing is not None:
-            reason = f"duplicate of the mail that opened {ref(existing)}"
+        number = escalations.reserve_number(session)
+    facts = EscalationFacts(
+        ref=ref(number),
+        number=number,
+        executive=Address(executive.email, executive.name),
+        owner=Address(owner.email, owner.name),
+        owner_timezone=owner.timezone,
+        deadline=deadline,
+        opened_at=now,
+        executive_note=mail.note.strip() or "?",
+        complaint=original,
+        route=decision.route,
+        route_reasons=decision.reasons,
+        rca_sections=tuple(section.title for section in svc.rules.rca.sections),
+    )
+    rendered = [render_owner_forward(facts, svc.identity)]
+    if svc.rules.defaults.acknowledge_executive:
+        rendered.append(render_executive_ack(facts, svc.identity))
+    for outgoing in rendered:
+        escalation.record("mail_queued", now, "qmark", mail=outgoing.kind, to=outgoing.recipient)
+    new = escalations.NewEscalation(
+        executive_name=executive.name,
+        owner_name=owner.name,
+        route=decision.route,
+        subject=original.subject,
+        customer=customer,
+        executive_note=mail.note,
+        source_message_id=message_id,
+        dedupe_key=key,
+    )
+    reason = f"opened {ref(number)} for {owner.email} via route {decision.route}"
+    try:
+        with svc.db.transaction() as session:
+            escalations.add(session, number=number, escalation=escalation, facts=new)
+            claimed = outbox.add_claimed(
+                session, escalation_id=number, mails=rendered, now=now, lease=svc.lease
+            )
             messages.finish(
                 session,
                 message_id=message_id,
-                outcome="duplicate",
+                outcome=Verdict.ESCALATE.value,
                 reason=reason,
                 now=now,
-                escalation_id=existing,
+                escalation_id=number,
             )
-            logger.info("message_processed", outcome="duplicate", escalation_id=ref(existing))
-            return []
-        number = escalations.add(
-            session,
-            escalation=escalation,
-            facts=escalations.NewEscalation(
-                executive_name=executive.name,
-                owner_name=owner.name,
-                route=decision.route,
-                subject=original.subject,
-                customer=customer,
-                executive_note=mail.note,
-                source_message_id=message_id,
-                dedupe_key=key,
-            ),
-        )
-        facts = EscalationFacts(
-            ref=ref(number),
-            number=number,
-            executive=Address(executive.email, executive.name),
-            owner=Address(owner.email, owner.name),
-            owner_timezone=owner.timezone,
-            deadline=deadline,
-            opened_at=now,
-            executive_note=mail.note.strip() or "?",
-            complaint=original,
-            route=decision.route,
-            route_reasons=decision.reasons,
-            rca_sections=tuple(section.title for section in svc.rules.rca.sections),
-        )
-        rendered = [render_owner_forward(facts, svc.identity)]
-        if svc.rules.defaults.acknowledge_executive:
-            rendered.append(render_executive_ack(facts, svc.identity))
-        mail_ids = []
-        for outgoing in rendered:
-            mail_ids.append(outbox.add(session, escalation_id=number, mail=outgoing, now=now))
-            escalation.record("mail_queued", now, "qmark", mail=outgoing.kind, to=outgoing.recipient)
-        escalations.save_events(session, escalation_id=number, events=escalation.new_events)
-        messages.finish(
-            session,
-            message_id=message_id,
-            outcome=Verdict.ESCALATE.value,
-            reason=f"opened {ref(number)} for {owner.email} via route {decision.route}",
-            now=now,
-            escalation_id=number,
-        )
+    except IntegrityError:
+        # Another copy of the same mail won the race for the dedupe key.
+        with svc.db.read() as session:
+            existing = escalations.get_by_dedupe_key(session, dedupe_key=key)
+        if existing is None:
+            raise
+        return _duplicate(svc, message_id, existing)
     logger.info(
         "escalation_opened",
         escalation_id=ref(number),
@@ -183,63 +194,115 @@ def _open_escalation(
         route=decision.route,
         deadline=deadline.isoformat(),
     )
-    return mail_ids
+    return claimed
 
 
-def deliver_mail(svc: Services, transport: Transport, mail_id: int) -> None:
-    """Send queued mail ``mail_id`` once; temporary failures raise so the job retries."""
-    now = svc.clock()
+def _mail_detail(item: outbox.ClaimedMail, **extra: str) -> dict[str, str]:
+    return {"mail": item.mail.kind, "to": item.mail.recipient, **extra}
+
+
+def _duplicate(svc: Services, message_id: int, existing: int) -> list[outbox.ClaimedMail]:
+    reason = f"duplicate of the mail that opened {ref(existing)}"
     with svc.db.transaction() as session:
-        claimed = outbox.claim(session, mail_id=mail_id, now=now, lease=svc.lease)
-    if claimed is None:
-        return
-    mail, escalation_id, attempts = claimed
-    with log.bound(escalation_id=ref(escalation_id), mail_id=mail_id):
-        if attempts > svc.max_attempts:
-            _give_up(svc, mail_id, escalation_id, mail.kind, mail.recipient, "out of attempts")
-            return
-        try:
-            transport.send(mail)
-        except DeliveryError as error:
-            if error.permanent:
-                _give_up(svc, mail_id, escalation_id, mail.kind, mail.recipient, str(error))
-                return
-            with svc.db.transaction() as session:
-                outbox.release(session, mail_id=mail_id, error=str(error))
-            logger.warning("mail_deferred", kind=mail.kind, error=str(error), attempt=attempts)
-            raise
-        except Exception as error:
-            with svc.db.transaction() as session:
-                outbox.release(session, mail_id=mail_id, error=f"{type(error).__name__}: {error}")
-            raise
-        done = svc.clock()
-        with svc.db.transaction() as session:
-            outbox.mark_sent(session, mail_id=mail_id, now=done)
-            escalations.add_event(
-                session,
-                escalation_id=escalation_id,
-                kind="mail_sent",
-                at=done,
-                actor="qmark",
-                mail=mail.kind,
-                to=mail.recipient,
-                message_id=mail.message_id,
-            )
-        logger.info("mail_sent", kind=mail.kind)
-
-
-def _give_up(svc: Services, mail_id: int, escalation_id: int, kind: str, recipient: str, error: str) -> None:
-    now = svc.clock()
-    with svc.db.transaction() as session:
-        outbox.mark_dead(session, mail_id=mail_id, error=error)
-        escalations.add_event(
+        messages.finish(
             session,
-            escalation_id=escalation_id,
-            kind="delivery_failed",
-            at=now,
-            actor="qmark",
-            mail=kind,
-            to=recipient,
+            message_id=message_id,
+            outcome="duplicate",
+            reason=reason,
+            now=svc.clock(),
+            escalation_id=existing,
+        )
+    logger.info("message_processed", outcome="duplicate", escalation_id=ref(existing))
+    return []
+
+
+def deliver_mails(svc: Services, transport: Transport, mail_ids: Sequence[int]) -> None:
+    """Claim and send queued mails (the send job); temporary failures raise so the job retries.
+
+    Mails already sent, or held by another worker's live lease, are skipped.
+    """
+    with svc.db.transaction() as session:
+        claimed = outbox.claim_many(session, mail_ids=mail_ids, now=svc.clock(), lease=svc.lease)
+    deferred = send_claimed(svc, transport, claimed)
+    if deferred:
+        raise DeliveryError(f"{len(deferred)} mail(s) deferred; the job will retry", permanent=False)
+
+
+def send_claimed(svc: Services, transport: Transport, claimed: Sequence[outbox.ClaimedMail]) -> list[int]:
+    """Send mails this worker holds, record every outcome in one transaction; returns deferred ids.
+
+    A permanent refusal marks the mail dead and records it on the escalation; a
+    temporary one gives the mail back (pending) for a later send job.
+    """
+    sent: list[tuple[outbox.ClaimedMail, datetime]] = []
+    dead: list[tuple[outbox.ClaimedMail, str]] = []
+    retry: list[tuple[outbox.ClaimedMail, str]] = []
+    try:
+        for item in claimed:
+            if item.attempts > svc.max_send_attempts:
+                dead.append(
+                    (item, f"gave up after {item.attempts - 1} attempts; last error: {item.last_error}")
+                )
+                continue
+            try:
+                transport.send(item.mail)
+            except DeliveryError as error:
+                (dead if error.permanent else retry).append((item, str(error)))
+            else:
+                sent.append((item, svc.clock()))
+    except BaseException as error:  # a bug or the time limit: give back what was not settled
+        settled = {item.id for item, _ in (*sent, *dead, *retry)}
+        retry += [(item, f"{type(error).__name__}: {error}") for item in claimed if item.id not in settled]
+        _settle(svc, sent, dead, retry)
+        raise
+    _settle(svc, sent, dead, retry)
+    return [item.id for item, _ in retry]
+
+
+def _settle(
+    svc: Services,
+    sent: list[tuple[outbox.ClaimedMail, datetime]],
+    dead: list[tuple[outbox.ClaimedMail, str]],
+    retry: list[tuple[outbox.ClaimedMail, str]],
+) -> None:
+    """Record every outcome of one send job in one transaction."""
+    if not (sent or dead or retry):
+        return
+    now = svc.clock()
+    events = [
+        (
+            item.escalation_id,
+            Event("mail_sent", at, "qmark", _mail_detail(item, message_id=item.mail.message_id)),
+        )
+        for item, at in sent
+    ]
+    events += [
+        (item.escalation_id, Event("delivery_failed", now, "qmark", _mail_detail(item, error=error)))
+        for item, error in dead
+    ]
+    with svc.db.transaction() as conn:
+        outbox.mark_sent(conn, mail_ids=[item.id for item, _ in sent], now=now)
+        for item, error in dead:
+            outbox.mark_dead(conn, mail_id=item.id, error=error)
+        for item, error in retry:
+            outbox.release(conn, mail_id=item.id, error=error)
+        escalations.append_events(conn, events=events)
+    for item, _ in sent:
+        logger.info("mail_sent", escalation_id=ref(item.escalation_id), mail_id=item.id, kind=item.mail.kind)
+    for item, error in dead:
+        logger.error(
+            "mail_delivery_failed",
+            escalation_id=ref(item.escalation_id),
+            mail_id=item.id,
+            kind=item.mail.kind,
             error=error,
         )
-    logger.error("mail_delivery_failed", kind=kind, error=error)
+    for item, error in retry:
+        logger.warning(
+            "mail_deferred",
+            escalation_id=ref(item.escalation_id),
+            mail_id=item.id,
+            kind=item.mail.kind,
+            error=error,
+            attempt=item.attempts,
+        )

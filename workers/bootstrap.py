@@ -81,7 +81,7 @@ def build(config: str | None = None, *, settings: Settings | None = None) -> App
     rules = load_rules(settings.rules.path)
     for warning in settings.warnings():
         logger.warning("config_warning", warning=warning)
-    db = Database(settings.storage.database_url)
+    db = Database(settings.storage.database_url, durable=False)  # workers redo steps; see Database
     services = Services(
         db=db,
         rules=rules,

@@ -1,14 +1,16 @@
 """The task graph in one readable place.
 
-    stored message ──process──► (parse → classify → open escalation) ──send──► owner, executive
-                                          │
-                              sweeper re-enqueues anything whose Redis message was lost
+    stored message ──process──► parse → classify → open escalation ─► send its mails at once
+                                                                      │ (relay refused for now)
+                                                                      └──send──► retried with back-off
+    sweeper: re-enqueues any stored message or unsent mail whose Redis message was lost
 
-Two hops, on purpose: each Dramatiq hop costs about 2 ms of CPU, so parse,
-classify and open-escalation run in one job (they share one parse), and sending
-is its own job so a slow or failing relay is retried without redoing the rest.
-Jobs carry only ids; the rows in the database are the work (transactional
-outbox), and every actor is safe to run twice.
+One hop per escalation, on purpose: each Dramatiq hop costs about 2 ms of CPU.
+The process job commits the escalation together with its mails, already
+claimed for itself, and sends them right after the commit; only mail the relay
+defers goes through the ``send`` queue. Jobs carry only ids; the rows in the
+database are the work (transactional outbox), and every actor is safe to run
+twice.
 """
 
 from __future__ import annotations
@@ -45,15 +47,17 @@ class Graph:
     """The actors, bound to one broker, and helpers to ring them."""
 
     process: dramatiq.Actor[[int], None]
-    send: dramatiq.Actor[[int], None]
+    send: dramatiq.Actor[[list[int]], None]
 
     def enqueue_process(self, message_ids: Iterable[int]) -> None:
         for message_id in message_ids:
             self.process.send(message_id)
 
-    def enqueue_send(self, mail_ids: Iterable[int]) -> None:
-        for mail_id in mail_ids:
-            self.send.send(mail_id)
+    def enqueue_send(self, mail_ids: Iterable[int], *, per_job: int = 20) -> None:
+        """One send job for the mails of one step (the owner's forward and the ack together)."""
+        ids = list(mail_ids)
+        for start in range(0, len(ids), per_job):
+            self.send.send(ids[start : start + per_job])
 
 
 def build(broker: dramatiq.Broker, runtime: Callable[[], Runtime], *, lease: float = 120.0) -> Graph:
@@ -61,12 +65,15 @@ def build(broker: dramatiq.Broker, runtime: Callable[[], Runtime], *, lease: flo
     time_limit = max(1_000, int(lease * 1000) - 1_000)
 
     def process_message(message_id: int) -> None:
-        mail_ids = flow.process_message(runtime().services, message_id)
-        ring(lambda: graph.enqueue_send(mail_ids), what="send", ids=mail_ids)
-
-    def send_mail(mail_id: int) -> None:
         rt = runtime()
-        flow.deliver_mail(rt.services, rt.transport(), mail_id)
+        claimed = flow.process_message(rt.services, message_id)
+        if claimed:
+            deferred = flow.send_claimed(rt.services, rt.transport(), claimed)
+            ring(lambda: graph.enqueue_send(deferred), what="send", ids=deferred)
+
+    def send_mails(mail_ids: list[int]) -> None:
+        rt = runtime()
+        flow.deliver_mails(rt.services, rt.transport(), mail_ids)
 
     process = dramatiq.Actor(
         process_message,
@@ -77,9 +84,9 @@ def build(broker: dramatiq.Broker, runtime: Callable[[], Runtime], *, lease: flo
         options={**PROCESS_OPTIONS, "time_limit": time_limit},
     )
     send = dramatiq.Actor(
-        send_mail,
+        send_mails,
         broker=broker,
-        actor_name="send_mail",
+        actor_name="send_mails",
         queue_name="send",
         priority=0,
         options={**SEND_OPTIONS, "time_limit": time_limit},

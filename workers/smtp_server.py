@@ -21,6 +21,7 @@ from aiosmtpd.smtp import Envelope as SmtpEnvelope
 
 from pipeline import log
 from pipeline.mail import Envelope
+from pipeline.store.db import Database
 from workers import graph as graph_module
 from workers.bootstrap import App
 from workers.ingest import Doorbell, GroupCommitter
@@ -87,7 +88,7 @@ async def serve(app: App, *, stop: asyncio.Event | None = None) -> None:
     settings = app.settings
     host, port = settings.smtp.host_port
     doorbell = Doorbell(make_enqueue(app.graph))
-    committer = GroupCommitter(app.services.db, doorbell.ring)
+    committer = GroupCommitter(Database(settings.storage.database_url), doorbell.ring)  # durable commits
     handler = IntakeHandler(
         committer,
         intake=frozenset(a.lower() for a in settings.service.intake_addresses),

@@ -12,17 +12,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, synchronous: str) -> None:
     # Take transaction control from pysqlite so BEGIN IMMEDIATE can be emitted below.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute(f"PRAGMA synchronous={synchronous}")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
@@ -32,32 +32,59 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; for SQLite also creates the database's folder."""
+def _sqlite_begin_deferred(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
+
+
+def make_engine(url: str, *, immediate: bool = True, durable: bool = True) -> Engine:
+    """An engine for ``url``; for SQLite also creates the database's folder.
+
+    ``immediate=False`` gives SQLite readers a plain deferred BEGIN: in WAL mode
+    they neither wait for nor block the single writer. ``durable=False`` commits
+    with ``synchronous=NORMAL``: a power loss may roll back the newest commits
+    (never corrupt), which is fine for steps that are simply redone, but not for
+    accepting mail.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 10, "check_same_thread": False})
-    event.listen(engine, "connect", _sqlite_pragmas)
-    event.listen(engine, "begin", _sqlite_begin)
+    synchronous = "FULL" if durable else "NORMAL"
+    event.listen(engine, "connect", lambda connection, _: _sqlite_pragmas(connection, synchronous))
+    event.listen(engine, "begin", _sqlite_begin if immediate else _sqlite_begin_deferred)
     return engine
 
 
 class Database:
-    """An engine and its session factory; ``transaction()`` is the only way to write."""
+    """An engine; ``transaction()`` is the only way to write, ``read()`` gives ORM sessions to read.
 
-    def __init__(self, url: str) -> None:
+    ``durable`` (the default) makes every commit survive power loss: the SMTP
+    edge and ``qmark inject`` need it before they answer. Workers use
+    ``durable=False`` on SQLite: their steps are idempotent and are redone if a
+    power loss takes back a commit.
+    """
+
+    def __init__(self, url: str, *, durable: bool = True) -> None:
         self.url = url
-        self.engine = make_engine(url)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.engine = make_engine(url, durable=durable)
+        is_sqlite = self.engine.dialect.name == "sqlite"
+        self._reader = make_engine(url, immediate=False) if is_sqlite else self.engine
+        self._read_sessions = sessionmaker(self._reader, expire_on_commit=False)
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """A session inside one transaction: committed on success, rolled back on error."""
-        with self._sessions() as session, session.begin():
+    def transaction(self) -> Iterator[Connection]:
+        """One write transaction (SQLAlchemy Core): committed on success, rolled back on error."""
+        with self.engine.begin() as connection:
+            yield connection
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading only; on SQLite it does not take the write lock."""
+        with self._read_sessions() as session, session.begin():
             yield session
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self._reader.dispose()

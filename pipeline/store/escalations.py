@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 
 from pipeline.escalation import Escalation, Event, State
@@ -35,55 +35,59 @@ def get_by_dedupe_key(session: Session, *, dedupe_key: str) -> int | None:
     ).scalar()
 
 
-def add(session: Session, *, escalation: Escalation, facts: NewEscalation) -> int:
-    """Insert a newly opened escalation and its events; returns its number."""
-    row = models.Escalation(
-        state=escalation.state.value,
-        executive=escalation.executive,
-        owner=escalation.owner,
-        deadline=escalation.deadline,
-        opened_at=escalation.opened_at,
-        closed_at=escalation.closed_at,
-        executive_name=facts.executive_name,
-        owner_name=facts.owner_name,
-        route=facts.route,
-        subject=facts.subject,
-        customer=facts.customer,
-        executive_note=facts.executive_note,
-        source_message_id=facts.source_message_id,
-        dedupe_key=facts.dedupe_key,
+def reserve_number(conn: Connection) -> int:
+    """A fresh escalation number, committed on its own so mail can be rendered before ``add``."""
+    return int(
+        conn.execute(insert(models.EscalationNumber).returning(models.EscalationNumber.id)).scalar_one()
     )
-    session.add(row)
-    session.flush()
-    escalation.number = row.id
-    save_events(session, escalation_id=row.id, events=escalation.new_events)
-    escalation.new_events.clear()
-    return row.id
 
 
-def save_events(session: Session, *, escalation_id: int, events: Sequence[Event]) -> None:
-    """Append events to an escalation's audit trail."""
-    if events:
-        session.execute(
-            insert(models.Event),
-            [
-                {
-                    "escalation_id": escalation_id,
-                    "at": e.at,
-                    "kind": e.kind,
-                    "actor": e.actor,
-                    "detail": e.detail,
-                }
-                for e in events
-            ],
+def add(conn: Connection, *, number: int, escalation: Escalation, facts: NewEscalation) -> None:
+    """Insert a newly opened escalation under its reserved ``number``, with its events."""
+    conn.execute(
+        insert(models.Escalation).values(
+            id=number,
+            state=escalation.state.value,
+            executive=escalation.executive,
+            owner=escalation.owner,
+            deadline=escalation.deadline,
+            opened_at=escalation.opened_at,
+            closed_at=escalation.closed_at,
+            executive_name=facts.executive_name,
+            owner_name=facts.owner_name,
+            route=facts.route,
+            subject=facts.subject,
+            customer=facts.customer,
+            executive_note=facts.executive_note,
+            source_message_id=facts.source_message_id,
+            dedupe_key=facts.dedupe_key,
         )
+    )
+    escalation.number = number
+    save_events(conn, escalation_id=number, events=escalation.new_events)
+    escalation.new_events.clear()
+
+
+def save_events(conn: Connection, *, escalation_id: int, events: Sequence[Event]) -> None:
+    """Append events to an escalation's audit trail."""
+    append_events(conn, events=[(escalation_id, e) for e in events])
+
+
+def append_events(conn: Connection, *, events: Sequence[tuple[int, Event]]) -> None:
+    """Append (escalation id, event) pairs, possibly of several escalations, in one statement."""
+    if events:
+        rows = [
+            {"escalation_id": number, "at": e.at, "kind": e.kind, "actor": e.actor, "detail": e.detail}
+            for number, e in events
+        ]
+        conn.execute(insert(models.Event), rows)
 
 
 def add_event(
-    session: Session, *, escalation_id: int, kind: str, at: datetime, actor: str, **detail: Any
+    conn: Connection, *, escalation_id: int, kind: str, at: datetime, actor: str, **detail: Any
 ) -> None:
     """Append one event."""
-    save_events(session, escalation_id=escalation_id, events=[Event(kind, at, actor, dict(detail))])
+    save_events(conn, escalation_id=escalation_id, events=[Event(kind, at, actor, dict(detail))])
 
 
 def get(session: Session, *, number: int) -> models.Escalation | None:

@@ -8,8 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, insert, update
 
 from pipeline.mail import Envelope
 from pipeline.store import work
@@ -45,9 +44,9 @@ def message_row(raw: bytes, envelope: Envelope) -> dict[str, object]:
     }
 
 
-def store_many(session: Session, *, rows: Sequence[dict[str, object]]) -> list[int]:
+def store_many(conn: Connection, *, rows: Sequence[dict[str, object]]) -> list[int]:
     """Insert prepared rows; returns their ids in order."""
-    result = session.execute(insert(Message).returning(Message.id, sort_by_parameter_order=True), list(rows))
+    result = conn.execute(insert(Message).returning(Message.id, sort_by_parameter_order=True), list(rows))
     return [row[0] for row in result]
 
 
@@ -62,11 +61,11 @@ class Claimed:
     last_error: str | None
 
 
-def claim(session: Session, *, message_id: int, now: datetime, lease: timedelta) -> Claimed | None:
+def claim(conn: Connection, *, message_id: int, now: datetime, lease: timedelta) -> Claimed | None:
     """Take ``message_id`` for processing unless it is done or another worker's lease is live."""
-    result = session.execute(
+    result = conn.execute(
         update(Message)
-        .where(work.claimable(Message, message_id, now))
+        .where(work.claimable(Message, [message_id], now))
         .values(state="processing", attempts=Message.attempts + 1, lease_until=now + lease)
         .returning(
             Message.raw,
@@ -87,7 +86,7 @@ def claim(session: Session, *, message_id: int, now: datetime, lease: timedelta)
 
 
 def finish(
-    session: Session,
+    conn: Connection,
     *,
     message_id: int,
     outcome: str,
@@ -96,7 +95,7 @@ def finish(
     escalation_id: int | None = None,
 ) -> None:
     """Record the message's final outcome and reason (I2)."""
-    session.execute(
+    conn.execute(
         update(Message)
         .where(Message.id == message_id)
         .values(
@@ -110,20 +109,20 @@ def finish(
     )
 
 
-def release(session: Session, *, message_id: int, error: str) -> None:
+def release(conn: Connection, *, message_id: int, error: str) -> None:
     """Give a claimed message back after a failure, keeping the error for ops."""
-    session.execute(
+    conn.execute(
         update(Message)
         .where(Message.id == message_id, Message.state == "processing")
         .values(state="pending", lease_until=None, last_error=error[:4000])
     )
 
 
-def list_lost(session: Session, *, now: datetime, older_than: timedelta, limit: int = 500) -> list[int]:
+def list_lost(conn: Connection, *, now: datetime, older_than: timedelta, limit: int = 500) -> list[int]:
     """Messages whose processing job was lost (Redis wiped, worker killed); see ``work.list_lost``."""
-    return work.list_lost(session, Message, now=now, older_than=older_than, limit=limit)
+    return work.list_lost(conn, Message, now=now, older_than=older_than, limit=limit)
 
 
-def mark_enqueued(session: Session, *, message_ids: Sequence[int], now: datetime) -> None:
+def mark_enqueued(conn: Connection, *, message_ids: Sequence[int], now: datetime) -> None:
     """Stamp when these messages were last handed to the broker."""
-    work.mark_enqueued(session, Message, ids=message_ids, now=now)
+    work.mark_enqueued(conn, Message, ids=message_ids, now=now)

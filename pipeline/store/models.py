@@ -59,6 +59,17 @@ class Message(Base):
     __table_args__ = (Index("ix_messages_state_received", "state", "received_at"),)
 
 
+class EscalationNumber(Base):
+    """Reserves escalation numbers, so mail can be rendered before the escalation's transaction.
+
+    A number reserved by a job that then dies is never used: ids may have gaps.
+    """
+
+    __tablename__ = "escalation_numbers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
 class Escalation(Base):
     """One escalation ``Q-<id>``: who asked, who owns it, by when, and its state."""
 

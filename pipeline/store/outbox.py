@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.orm import Session
 
 from pipeline.mail import OutgoingMail
@@ -13,36 +14,66 @@ from pipeline.store import work
 from pipeline.store.models import OutboundMail
 
 
-def add(session: Session, *, escalation_id: int, mail: OutgoingMail, now: datetime, step: str = "") -> int:
-    """Queue a rendered mail; the unique (escalation, kind, step, recipient) key makes it once-only."""
-    result = session.execute(
-        insert(OutboundMail)
-        .values(
-            escalation_id=escalation_id,
-            kind=mail.kind,
-            step=step,
-            recipient=mail.recipient,
-            envelope_from=mail.envelope_from,
-            message_id=mail.message_id,
-            raw=mail.raw,
-            state="pending",
-            attempts=0,
-            created_at=now,
-        )
-        .returning(OutboundMail.id)
-    )
-    return int(result.scalar_one())
+@dataclass(frozen=True)
+class ClaimedMail:
+    """A mail claimed for sending by one worker."""
+
+    id: int
+    mail: OutgoingMail
+    escalation_id: int
+    attempts: int
+    last_error: str | None
 
 
-def claim(
-    session: Session, *, mail_id: int, now: datetime, lease: timedelta
-) -> tuple[OutgoingMail, int, int] | None:
-    """Take a pending mail for sending: (mail, escalation id, attempt number), or None."""
-    row = session.execute(
+def add_claimed(
+    conn: Connection,
+    *,
+    escalation_id: int,
+    mails: Sequence[OutgoingMail],
+    now: datetime,
+    lease: timedelta,
+    step: str = "",
+) -> list[ClaimedMail]:
+    """Queue rendered mails already claimed by the caller, who sends them right after commit.
+
+    The unique (escalation, kind, step, recipient) key makes each mail once-only.
+    If the caller dies before sending, the lease runs out and the sweeper hands
+    the mails to another worker.
+    """
+    rows = [
+        {
+            "escalation_id": escalation_id,
+            "kind": mail.kind,
+            "step": step,
+            "recipient": mail.recipient,
+            "envelope_from": mail.envelope_from,
+            "message_id": mail.message_id,
+            "raw": mail.raw,
+            "state": "sending",
+            "attempts": 1,
+            "lease_until": now + lease,
+            "created_at": now,
+        }
+        for mail in mails
+    ]
+    result = conn.execute(insert(OutboundMail).returning(OutboundMail.id, sort_by_parameter_order=True), rows)
+    return [
+        ClaimedMail(row[0], mail, escalation_id, 1, None) for row, mail in zip(result, mails, strict=True)
+    ]
+
+
+def claim_many(
+    conn: Connection, *, mail_ids: Sequence[int], now: datetime, lease: timedelta
+) -> list[ClaimedMail]:
+    """Take whichever of ``mail_ids`` are pending (or whose lease ran out) for sending."""
+    if not mail_ids:
+        return []
+    rows = conn.execute(
         update(OutboundMail)
-        .where(work.claimable(OutboundMail, mail_id, now))
+        .where(work.claimable(OutboundMail, mail_ids, now))
         .values(state="sending", attempts=OutboundMail.attempts + 1, lease_until=now + lease)
         .returning(
+            OutboundMail.id,
             OutboundMail.kind,
             OutboundMail.recipient,
             OutboundMail.message_id,
@@ -50,48 +81,52 @@ def claim(
             OutboundMail.envelope_from,
             OutboundMail.escalation_id,
             OutboundMail.attempts,
+            OutboundMail.last_error,
         )
-    ).first()
-    if row is None:
-        return None
-    kind, recipient, message_id, raw, envelope_from, escalation_id, attempts = row
-    return OutgoingMail(kind, recipient, message_id, raw, envelope_from), escalation_id, attempts
-
-
-def mark_sent(session: Session, *, mail_id: int, now: datetime) -> None:
-    session.execute(
-        update(OutboundMail)
-        .where(OutboundMail.id == mail_id)
-        .values(state="sent", sent_at=now, lease_until=None, last_error=None)
     )
+    claimed = [
+        ClaimedMail(mail_id, OutgoingMail(kind, rcpt, mid, raw, env_from), esc_id, attempts, error)
+        for mail_id, kind, rcpt, mid, raw, env_from, esc_id, attempts, error in rows
+    ]
+    return sorted(claimed, key=lambda c: c.id)
 
 
-def mark_dead(session: Session, *, mail_id: int, error: str) -> None:
+def mark_sent(conn: Connection, *, mail_ids: Sequence[int], now: datetime) -> None:
+    """Record these mails as accepted by the relay."""
+    if mail_ids:
+        conn.execute(
+            update(OutboundMail)
+            .where(OutboundMail.id.in_(mail_ids))
+            .values(state="sent", sent_at=now, lease_until=None, last_error=None)
+        )
+
+
+def mark_dead(conn: Connection, *, mail_id: int, error: str) -> None:
     """Give up on a mail (permanent failure or out of attempts); ops see it as a dead letter."""
-    session.execute(
+    conn.execute(
         update(OutboundMail)
         .where(OutboundMail.id == mail_id)
         .values(state="dead", lease_until=None, last_error=error[:4000])
     )
 
 
-def release(session: Session, *, mail_id: int, error: str) -> None:
+def release(conn: Connection, *, mail_id: int, error: str) -> None:
     """Put a mail back to pending after a temporary failure."""
-    session.execute(
+    conn.execute(
         update(OutboundMail)
         .where(OutboundMail.id == mail_id, OutboundMail.state == "sending")
         .values(state="pending", lease_until=None, last_error=error[:4000])
     )
 
 
-def list_lost(session: Session, *, now: datetime, older_than: timedelta, limit: int = 500) -> list[int]:
+def list_lost(conn: Connection, *, now: datetime, older_than: timedelta, limit: int = 500) -> list[int]:
     """Unsent mails whose send job was lost; see ``work.list_lost``."""
-    return work.list_lost(session, OutboundMail, now=now, older_than=older_than, limit=limit)
+    return work.list_lost(conn, OutboundMail, now=now, older_than=older_than, limit=limit)
 
 
-def mark_enqueued(session: Session, *, mail_ids: Sequence[int], now: datetime) -> None:
+def mark_enqueued(conn: Connection, *, mail_ids: Sequence[int], now: datetime) -> None:
     """Stamp when these mails were last handed to the broker."""
-    work.mark_enqueued(session, OutboundMail, ids=mail_ids, now=now)
+    work.mark_enqueued(conn, OutboundMail, ids=mail_ids, now=now)
 
 
 def list_dead(session: Session, *, limit: int = 200) -> list[OutboundMail]:

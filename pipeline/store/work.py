@@ -12,8 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Connection, or_, select, update
 
 from pipeline.store.models import Message, OutboundMail
 
@@ -25,14 +24,14 @@ def _created(model: WorkRow) -> Any:
     return Message.received_at if model is Message else OutboundMail.created_at
 
 
-def claimable(model: WorkRow, row_id: int, now: datetime) -> ColumnElement[bool]:
-    """Pending, or busy under a lease that has run out."""
+def claimable(model: WorkRow, ids: Sequence[int], now: datetime) -> ColumnElement[bool]:
+    """Rows among ``ids`` that are pending, or busy under a lease that has run out."""
     busy = (model.state == BUSY[model]) & (model.lease_until < now)
-    return (model.id == row_id) & or_(model.state == "pending", busy)
+    return model.id.in_(ids) & or_(model.state == "pending", busy)
 
 
 def list_lost(
-    session: Session, model: WorkRow, *, now: datetime, older_than: timedelta, limit: int
+    conn: Connection, model: WorkRow, *, now: datetime, older_than: timedelta, limit: int
 ) -> list[int]:
     """Unfinished rows nobody holds a lease on, neither created nor enqueued within ``older_than``."""
     cutoff = now - older_than
@@ -47,10 +46,10 @@ def list_lost(
         .order_by(model.id)
         .limit(limit)
     )
-    return [row[0] for row in session.execute(query)]
+    return [row[0] for row in conn.execute(query)]
 
 
-def mark_enqueued(session: Session, model: WorkRow, *, ids: Sequence[int], now: datetime) -> None:
+def mark_enqueued(conn: Connection, model: WorkRow, *, ids: Sequence[int], now: datetime) -> None:
     """Stamp when these rows were last handed to the broker."""
     if ids:
-        session.execute(update(model).where(model.id.in_(ids)).values(enqueued_at=now))
+        conn.execute(update(model).where(model.id.in_(ids)).values(enqueued_at=now))

@@ -64,11 +64,13 @@ def test_every_job_run_twice_changes_nothing_and_sends_nothing_twice(env, relay_
     app = build(env)
     envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", flow.utcnow(), "inject")
     message_id = store_one(app.services.db, mail_fixture("outlook-forward.eml"), envelope)
-    mail_ids = flow.process_message(app.services, message_id)
-    assert len(mail_ids) == 2
+    claimed = flow.process_message(app.services, message_id)
+    assert len(claimed) == 2
     assert flow.process_message(app.services, message_id) == []  # second run: nothing to claim
-    for mail_id in mail_ids + mail_ids:
-        flow.deliver_mail(app.services, app.transport(), mail_id)
+    mail_ids = [item.id for item in claimed]
+    flow.deliver_mails(app.services, app.transport(), mail_ids)  # held by the first run's lease: skipped
+    assert flow.send_claimed(app.services, app.transport(), claimed) == []
+    flow.deliver_mails(app.services, app.transport(), mail_ids)  # already sent: nothing to claim
     assert len(relay_sink.wait_for(2)) == 2
     assert scalar(database_url, "select count(*) from escalations") == 1
     assert scalar(database_url, "select count(*) from outbound_mails where state = 'sent'") == 2

@@ -63,11 +63,11 @@ def test_a_forward_becomes_an_escalation_on_postgresql_and_a_second_run_claims_n
     ids = [f.result(timeout=10) for f in futures]
     committer.close()
     assert ids == committed and len(set(ids)) == 2
-    mail_ids = flow.process_message(app.services, ids[0])
-    assert len(mail_ids) == 2
+    claimed = flow.process_message(app.services, ids[0])
+    assert len(claimed) == 2
     assert flow.process_message(app.services, ids[0]) == []
-    for mail_id in mail_ids * 2:
-        flow.deliver_mail(app.services, app.transport(), mail_id)
+    assert flow.send_claimed(app.services, app.transport(), claimed) == []
+    flow.deliver_mails(app.services, app.transport(), [item.id for item in claimed])
     assert len(list((tmp_path / "sent" / "new").iterdir())) == 2
     engine = create_engine(pg_url)
     with engine.connect() as connection:

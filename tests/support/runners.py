@@ -62,6 +62,8 @@ def smtp_in_thread(app: object) -> Iterator[None]:
             loop.run_until_complete(smtp_server.serve(app, stop=stop))  # type: ignore[arg-type]
         except BaseException as error:  # surfaced to the test below
             errors.append(error)
+        finally:
+            loop.close()
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
