@@ -29,10 +29,12 @@ def serve(settings: Settings, role: str, config: str | None) -> int:
         print("qmark: the database schema is not current. Fix: run `qmark db upgrade`", file=sys.stderr)
         return EX_CONFIG
     if role == "run":
+        from rules.loader import load_rules
         from workers import supervisor
-        from workers.bootstrap import build
 
-        build(settings=settings)  # validate config and rules once, before any child starts
+        load_rules(settings.rules.path)  # fail before any child starts; the supervisor stays small
+        for warning in settings.warnings():
+            logger.warning("config_warning", warning=warning)
         return supervisor.run(config, settings.worker.processes)
     from workers.bootstrap import build
 
