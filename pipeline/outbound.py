@@ -10,13 +10,14 @@ DESIGN §4.4 markers: ``[Q-<n>]`` in the subject, ``X-Qmark-Escalation``,
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email import policy
-from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 from email.utils import format_datetime, parsedate_to_datetime
 from functools import cache
@@ -25,7 +26,7 @@ from string import Template
 from unicodedata import category
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pipeline.headers import MAX_LINE_OCTETS, check_generated, clean_address, clean_text, format_address
+from pipeline.headers import MAX_LINE_OCTETS, HeaderBlock, check_generated, clean_address, clean_text
 from pipeline.mail import Address, Original, OutgoingMail
 from pipeline.tokens import reply_address
 
@@ -37,6 +38,8 @@ _OWN_MESSAGE_ID = re.compile(r"<?qmark\.q([1-9][0-9]{0,11})\.([a-z_]{1,40})\.([0
 _FOREIGN_MESSAGE_ID = re.compile(r"<[\x21-\x3b\x3d\x3f-\x7e]{1,240}@[\x21-\x3b\x3d\x3f-\x7e]{1,240}>")
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_TEXT_PLAIN = 'text/plain; charset="utf-8"'
+_ATTACHMENT = 'attachment; filename="complaint.eml"'
 
 
 @dataclass(frozen=True)
@@ -160,33 +163,116 @@ def _compose(
     body: str,
     attachment: bytes | None,
 ) -> OutgoingMail:
+    """The finished bytes, written directly: headers from :class:`HeaderBlock`, MIME structure by hand."""
     sender = clean_address(identity.from_address)
     signed = reply_address(
         identity.secret, facts.number, recipient.email, local=identity.reply_local, domain=identity.domain
     )
     message_id = make_message_id(facts.number, kind, domain=identity.domain)
-    msg = EmailMessage(policy=policy.SMTP)
-    msg["From"] = format_address(sender)
-    msg["To"] = format_address(recipient)
-    msg["Subject"] = clean_text(subject)
-    msg["Date"] = format_datetime(datetime.now(UTC))
-    msg["Message-ID"] = message_id
-    msg["Reply-To"] = format_address(Address(email=signed, name=sender.name))
+    head = HeaderBlock()
+    head.address("From", sender)
+    head.address("To", recipient)
+    head.text("Subject", subject)
+    head.token("Date", format_datetime(datetime.now(UTC)))
+    head.token("Message-ID", message_id)
+    head.address("Reply-To", Address(email=signed, name=sender.name))
     references = _foreign_message_id(facts.complaint)
     if references:
-        msg["References"] = references
-    msg["X-Qmark-Escalation"] = clean_text(facts.ref)
-    msg["Auto-Submitted"] = "auto-generated"
-    msg["X-Auto-Response-Suppress"] = "All"
-    msg.set_content(body, cte=_text_cte(body))
-    splice = _attach_message(msg, attachment) if attachment is not None else None
-    raw = msg.as_bytes()
-    if splice is not None:
-        raw = _splice(raw, *splice)
-    check_generated(raw, msg.keys())
+        head.token("References", references)
+    head.text("X-Qmark-Escalation", facts.ref)
+    head.token("Auto-Submitted", "auto-generated")
+    head.token("X-Auto-Response-Suppress", "All")
+    head.token("MIME-Version", "1.0")
+    text_headers, text = _text_part(body)
+    if attachment is None:
+        _content_headers(head, text_headers)
+        raw = head.as_bytes() + b"\r\n" + text
+    else:
+        part_headers, data = _attachment_part(attachment)
+        boundary = _boundary(text, data)
+        head.token("Content-Type", f'multipart/mixed; boundary="{boundary}"')
+        delimiter = b"--" + boundary.encode("ascii")
+        raw = b"".join(
+            (
+                head.as_bytes(),
+                b"\r\n",
+                delimiter,
+                b"\r\n",
+                _part_head(text_headers),
+                text,
+                b"\r\n",
+                delimiter,
+                b"\r\n",
+                _part_head(part_headers),
+                data,
+                b"\r\n",
+                delimiter,
+                b"--\r\n",
+            )
+        )
+    check_generated(raw, head.names)
     return OutgoingMail(
         kind=kind, recipient=recipient.email, message_id=message_id, raw=raw, envelope_from=signed
     )
+
+
+# --- MIME by hand ----------------------------------------------------------------------------------
+
+
+def _text_part(text: str) -> tuple[list[tuple[str, str]], bytes]:
+    """Content headers and CRLF body for UTF-8 ``text``: 7bit when it can be, else quoted-printable."""
+    lines = text.encode("utf-8").splitlines()
+    data = b"\r\n".join(lines) + b"\r\n"
+    if data.isascii() and all(len(line) <= MAX_LINE_OCTETS for line in lines):
+        cte = "7bit"
+    else:
+        cte = "quoted-printable"
+        data = binascii.b2a_qp(data, istext=True)
+    return [("Content-Type", _TEXT_PLAIN), ("Content-Transfer-Encoding", cte)], data
+
+
+def _attachment_part(raw: bytes) -> tuple[list[tuple[str, str]], bytes]:
+    """``raw`` as a message/rfc822 part written verbatim (CRLF line endings), or as complaint.eml.
+
+    Originals that are not valid RFC 5322 (a line over 998 octets, NUL) go as a
+    base64 application/octet-stream ``complaint.eml`` instead.
+    """
+    lines = raw.splitlines()
+    if b"\x00" in raw or any(len(line) > MAX_LINE_OCTETS for line in lines):
+        encoded = base64.encodebytes(raw).replace(b"\n", b"\r\n")
+        headers = [
+            ("Content-Type", "application/octet-stream"),
+            ("Content-Disposition", _ATTACHMENT),
+            ("Content-Transfer-Encoding", "base64"),
+        ]
+        return headers, encoded
+    data = b"\r\n".join(lines) + b"\r\n"
+    headers = [
+        ("Content-Type", "message/rfc822"),
+        ("Content-Disposition", _ATTACHMENT),
+        ("Content-Transfer-Encoding", "7bit" if data.isascii() else "8bit"),
+    ]
+    return headers, data
+
+
+def _boundary(*contents: bytes) -> str:
+    """A random multipart boundary that occurs in none of ``contents``."""
+    while True:
+        boundary = f"qmark-{secrets.token_hex(16)}"
+        delimiter = f"--{boundary}".encode("ascii")
+        if not any(delimiter in content for content in contents):
+            return boundary
+
+
+def _content_headers(head: HeaderBlock, fields: Iterable[tuple[str, str]]) -> None:
+    for name, value in fields:
+        head.token(name, value)
+
+
+def _part_head(fields: Iterable[tuple[str, str]]) -> bytes:
+    part = HeaderBlock()
+    _content_headers(part, fields)
+    return part.as_bytes() + b"\r\n"
 
 
 # --- the attached original -------------------------------------------------------------------------
@@ -196,59 +282,23 @@ def _original_bytes(complaint: Original) -> bytes:
     """complaint.raw, or for inline forwards a minimal RFC 5322 message rebuilt from what survived."""
     if complaint.raw is not None:
         return complaint.raw
-    msg = EmailMessage(policy=policy.SMTP)
+    head = HeaderBlock()
     if complaint.sender is not None:
         try:
-            msg["From"] = format_address(complaint.sender)
+            head.address("From", complaint.sender)
         except ValueError:
-            msg["X-Qmark-Original-From"] = clean_text(str(complaint.sender), max_len=300)
+            head.text("X-Qmark-Original-From", str(complaint.sender), max_len=300)
     date = _rfc5322_date(complaint.date)
     if date:
-        msg["Date"] = date
+        head.token("Date", date)
     elif complaint.date.strip():
-        msg["X-Qmark-Original-Date"] = clean_text(complaint.date, max_len=200)
-    msg["Subject"] = clean_text(complaint.subject)
-    msg["X-Qmark-Reconstructed"] = clean_text(f"from an inline forward ({complaint.shape})")
-    text = _plain(complaint.body) + "\n"
-    msg.set_content(text, cte=_text_cte(text))
-    return msg.as_bytes()
-
-
-def _attach_message(msg: EmailMessage, raw: bytes) -> tuple[bytes, bytes] | None:
-    """Attach ``raw`` as message/rfc822; returns (placeholder, bytes to splice in), or None if done.
-
-    The stdlib generator cannot write an 8-bit message/rfc822 part verbatim (it
-    re-folds or refuses), so the part holds a random placeholder that
-    :func:`_splice` swaps for the original bytes, under a boundary checked not to
-    occur in them. Originals that are not valid RFC 5322 (a line over 998 octets,
-    NUL) go as an application/octet-stream ``complaint.eml`` instead.
-    """
-    data = re.sub(rb"\r\n|\r|\n", b"\r\n", raw)
-    if not data.endswith(b"\r\n"):
-        data += b"\r\n"
-    if b"\x00" in data or any(len(line) > MAX_LINE_OCTETS for line in data.split(b"\r\n")):
-        msg.add_attachment(raw, maintype="application", subtype="octet-stream", filename="complaint.eml")
-        return None
-    part = EmailMessage(policy=policy.SMTP)
-    part["Content-Type"] = "message/rfc822"
-    part["Content-Disposition"] = 'attachment; filename="complaint.eml"'
-    part["Content-Transfer-Encoding"] = "7bit" if data.isascii() else "8bit"
-    placeholder = f"qmark-original-{secrets.token_hex(16)}"
-    part.set_payload(placeholder)
-    msg.make_mixed()
-    msg.attach(part)
-    boundary = f"qmark-{secrets.token_hex(16)}"
-    while f"--{boundary}".encode("ascii") in data:  # pragma: no cover - 128 random bits
-        boundary = f"qmark-{secrets.token_hex(16)}"
-    msg.set_boundary(boundary)
-    return placeholder.encode("ascii"), data
-
-
-def _splice(raw: bytes, marker: bytes, data: bytes) -> bytes:
-    """``raw`` with the attachment placeholder replaced by ``data``."""
-    if raw.count(marker) != 1:
-        raise RuntimeError("attachment placeholder not found exactly once")
-    return raw.replace(marker, data, 1)
+        head.text("X-Qmark-Original-Date", complaint.date, max_len=200)
+    head.text("Subject", complaint.subject)
+    head.text("X-Qmark-Reconstructed", f"from an inline forward ({complaint.shape})")
+    head.token("MIME-Version", "1.0")
+    fields, text = _text_part(_plain(complaint.body) + "\n")
+    _content_headers(head, fields)
+    return head.as_bytes() + b"\r\n" + text
 
 
 def _foreign_message_id(complaint: Original) -> str | None:
@@ -339,9 +389,3 @@ def _plain(text: str) -> str:
 def _indented(text: str) -> str:
     plain = _plain(text) or "(empty)"
     return "\n".join(f"    {line}" if line else "" for line in plain.split("\n"))
-
-
-def _text_cte(text: str) -> str:
-    """7bit for ASCII text whose lines fit SMTP's limit; quoted-printable otherwise (no 8BITMIME needed)."""
-    fits = all(len(line) <= MAX_LINE_OCTETS for line in text.splitlines())
-    return "7bit" if fits and text.isascii() else "quoted-printable"

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import UTC, datetime
 from email import policy
 from email.header import decode_header, make_header
+from email.message import EmailMessage
 from email.parser import BytesParser
+from email.utils import parseaddr
 
 import pytest
 
-from pipeline.headers import HeaderInjectionError, check_generated, clean_address, clean_text, format_address
+from pipeline.headers import (
+    HeaderBlock,
+    HeaderInjectionError,
+    check_generated,
+    clean_address,
+    clean_text,
+    format_address,
+)
 from pipeline.mail import Address, Original, OutgoingMail
 from pipeline.outbound import EscalationFacts, Identity, render_executive_ack, render_owner_forward
 
@@ -198,3 +208,146 @@ def test_check_generated_rejects_a_line_over_998_octets() -> None:
 def test_check_generated_rejects_a_bare_line_feed_in_the_headers() -> None:
     with pytest.raises(HeaderInjectionError, match="bare"):
         check_generated(b"From: a@b.test\nSubject: x\r\n\r\nbody\r\n", ["From", "Subject"])
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "=?utf-8?q?a=0D=0ABcc:_x?=",
+        "=?utf-8?b?YQ0KQmNjOiB4?=",
+        "=?x-unknown?q?a=0ABcc:_x?=",
+        "=?utf-8?q?a=E2=80=A8b?=",
+        "word=?utf-8?q?=00?=word",
+        "=?utf-7?q?a+AA0-Bcc:_x?=",
+    ],
+)
+def test_check_generated_rejects_an_encoded_word_that_decodes_to_a_control_character(value: str) -> None:
+    raw = f"From: a@b.test\r\nSubject: {value}\r\n\r\nbody\r\n".encode("ascii")
+
+    with pytest.raises(HeaderInjectionError, match="control"):
+        check_generated(raw, ["From", "Subject"])
+
+
+def test_check_generated_rejects_a_literal_control_character_in_a_value() -> None:
+    with pytest.raises(HeaderInjectionError, match="control"):
+        check_generated(b"From: a@b.test\r\nSubject: a\x1bb\r\n\r\nbody\r\n", ["From", "Subject"])
+
+
+def test_check_generated_rejects_8bit_header_bytes() -> None:
+    with pytest.raises(HeaderInjectionError, match="8-bit"):
+        check_generated("From: a@b.test\r\nSubject: Grüße\r\n\r\nbody\r\n".encode(), ["From", "Subject"])
+
+
+def test_check_generated_rejects_a_bare_line_feed_in_the_body() -> None:
+    with pytest.raises(HeaderInjectionError, match="bare"):
+        check_generated(b"From: a@b.test\r\n\r\nbody\nmore\r\n", ["From"])
+
+
+def test_check_generated_rejects_a_line_that_ends_the_header_block_early() -> None:
+    raw = b"From: a@b.test\r\nnot a header\r\nSubject: x\r\n\r\nbody\r\n"
+
+    with pytest.raises(HeaderInjectionError):
+        check_generated(raw, ["From", "Subject"])
+
+
+def test_check_generated_accepts_folded_and_encoded_values() -> None:
+    raw = b"From: a@b.test\r\nSubject: =?utf-8?q?Gr=C3=BC=C3=9Fe?= and\r\n more\r\n\r\nbody\r\n"
+
+    check_generated(raw, ["From", "Subject"])
+
+
+def wire_fields(block: HeaderBlock) -> list[str]:
+    """The block's fields, each with its folding kept."""
+    return re.split(r"\r\n(?![ \t])", block.as_bytes().decode("ascii"))[:-1]
+
+
+def reparse(block: HeaderBlock) -> EmailMessage:
+    return BytesParser(policy=policy.default).parsebytes(block.as_bytes() + b"\r\n")
+
+
+def unfolded(field: str) -> str:
+    return "".join(field.split(":", 1)[1].splitlines()).strip()
+
+
+def rfc2047(text: str) -> str:
+    """``text`` as an RFC 2047 decoder reads it (the space between two encoded words dropped)."""
+    return str(make_header(decode_header(text)))
+
+
+def test_a_header_block_folds_long_ascii_text_at_spaces_and_it_unfolds_to_the_same_text() -> None:
+    subject = " ".join(f"word{n}" for n in range(60))
+    block = HeaderBlock()
+
+    block.text("Subject", subject)
+
+    (field,) = wire_fields(block)
+    assert "\r\n " in field
+    assert all(len(line) <= 78 for line in field.split("\r\n"))
+    assert reparse(block)["Subject"] == subject
+
+
+def test_a_header_block_encodes_only_the_non_ascii_words_and_keeps_the_tag_literal() -> None:
+    subject = "[Q-12] ? Rückerstattung für Jürgen Müller " + "très urgent " * 12
+    block = HeaderBlock()
+
+    block.text("Subject", subject)
+
+    (field,) = wire_fields(block)
+    assert field.startswith("Subject: [Q-12] ?")
+    assert "=?utf-8?" in field
+    assert all(len(line) <= 78 for line in field.split("\r\n"))
+    assert all(len(word) <= 75 for word in re.findall(r"=\?\S+\?=", field))
+    assert reparse(block)["Subject"] == clean_text(subject)
+    assert rfc2047(unfolded(field)) == clean_text(subject)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Jürgen Müller",
+        "Zoë Owner, Head of Billing",
+        'Zoë "The Fixer"',
+        "😀" * 200,
+        "日本語の名前 " * 20,
+        "Pat Owner",
+        'Owner, Pat "The Fixer"',
+        "x" * 200,
+    ],
+)
+def test_a_header_block_address_is_one_mailbox_whose_name_decodes_exactly(name: str) -> None:
+    block = HeaderBlock()
+
+    block.address("To", Address("Pat@ACME.test", name))
+
+    (field,) = wire_fields(block)
+    assert max(len(line) for line in field.split("\r\n")) <= 998
+    (parsed,) = reparse(block)["To"].addresses
+    assert parsed.addr_spec == "pat@acme.test"
+    # the stdlib keeps the space between two encoded words of a phrase; RFC 2047 drops it
+    assert "".join(parsed.display_name.split()) == "".join(clean_text(name, max_len=200).split())
+    display, email = parseaddr(unfolded(field))
+    assert (rfc2047(display), email) == (clean_text(name, max_len=200), "pat@acme.test")
+
+
+@pytest.mark.parametrize("attack", sorted(HOSTILE))
+def test_a_header_block_cleans_what_it_is_given_so_no_value_adds_a_field(attack: str) -> None:
+    block = HeaderBlock()
+
+    block.text("Subject", HOSTILE[attack])
+    block.address("To", Address("pat@acme.test", HOSTILE[attack]))
+    block.token("X-Auto-Response-Suppress", "All")
+
+    check_generated(block.as_bytes() + b"\r\nbody\r\n", ["Subject", "To", "X-Auto-Response-Suppress"])
+    assert [name.lower() for name in reparse(block)] == ["subject", "to", "x-auto-response-suppress"]
+
+
+@pytest.mark.parametrize("value", ["a\r\nBcc: x@evil.example", "a\nb", "Grüße", "a  b", "tab\there"])
+def test_a_header_block_refuses_a_structured_value_that_is_not_plain_printable_ascii(value: str) -> None:
+    with pytest.raises(ValueError, match="printable ASCII"):
+        HeaderBlock().token("Message-ID", value)
+
+
+@pytest.mark.parametrize("name", ["Bad Name", "Subject:", "", "X-\u00e9", "Subject\r\nBcc"])
+def test_a_header_block_refuses_a_malformed_field_name(name: str) -> None:
+    with pytest.raises(ValueError, match="field name"):
+        HeaderBlock().token(name, "x")

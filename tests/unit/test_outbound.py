@@ -6,12 +6,15 @@ import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email import policy
+from email.header import decode_header, make_header
 from email.message import EmailMessage
-from email.parser import BytesParser
+from email.parser import BytesHeaderParser, BytesParser
+from email.utils import parseaddr
 from typing import Any
 
 import pytest
 
+from pipeline.headers import clean_text
 from pipeline.mail import Address, Original, OutgoingMail
 from pipeline.outbound import (
     EscalationFacts,
@@ -351,3 +354,59 @@ def test_facts_with_an_unknown_timezone_are_refused() -> None:
 def test_an_identity_that_would_break_the_reply_address_is_refused(field: str, value: Any) -> None:
     with pytest.raises(ValueError):
         replace(IDENTITY, **{field: value})
+
+
+def header_block(mail: OutgoingMail) -> bytes:
+    return mail.raw.split(b"\r\n\r\n", 1)[0]
+
+
+def test_ordinary_header_lines_are_folded_to_78_columns(rendered: tuple[OutgoingMail, Address]) -> None:
+    assert max(len(line) for line in header_block(rendered[0]).split(b"\r\n")) <= 78
+
+
+@pytest.mark.parametrize(
+    "name", ["Zoë Owner", "Jürgen Müller-Lüdenscheidt, Billing", "😀" * 60, "日本語 の名前"]
+)
+@pytest.mark.parametrize(
+    "subject", ["Rückerstattung doppelt abgebucht", "Invoice charged twice", "très " * 60]
+)
+def test_non_ascii_names_and_subjects_decode_to_exactly_what_was_meant(name: str, subject: str) -> None:
+    facts = replace(
+        FACTS, owner=Address("zoe@acme.test", name), complaint=replace(FACTS.complaint, subject=subject)
+    )
+    shown_name, shown_subject = clean_text(name, max_len=200), clean_text(subject, max_len=200)
+
+    forward, ack = render_owner_forward(facts, IDENTITY), render_executive_ack(facts, IDENTITY)
+
+    for mail in (forward, ack):
+        head = header_block(mail)
+        assert head.isascii()
+        assert re.search(rb"^Subject: \[Q-12\] ", head, re.M)  # the tag stays literal on the wire
+        assert max(len(line) for line in head.split(b"\r\n")) <= 78
+    assert parse(forward)["Subject"] == f"[Q-12] ? {shown_subject}"
+    assert parse(ack)["Subject"] == f"[Q-12] Escalated to {shown_name}: {shown_subject}"
+    (owner,) = parse(forward)["To"].addresses
+    assert owner.addr_spec == "zoe@acme.test"
+    raw_to = BytesHeaderParser(policy=policy.compat32).parsebytes(forward.raw)["To"]
+    display, _ = parseaddr("".join(raw_to.splitlines()))
+    assert str(make_header(decode_header(display))) == shown_name  # as an RFC 2047 reader shows it
+    assert f"Q-12 is with {shown_name} <zoe@acme.test>, due" in body_text(ack)
+
+
+def test_an_original_with_bare_cr_line_endings_is_attached_with_crlf() -> None:
+    facts = replace(FACTS, complaint=replace(FACTS.complaint, raw=COMPLAINT_RAW.replace(b"\n", b"\r")))
+
+    mail = render_owner_forward(facts, IDENTITY)
+
+    assert COMPLAINT_RAW.replace(b"\n", b"\r\n") in mail.raw
+    assert attachment(mail).get_content()["Subject"] == "Invoice charged twice"
+
+
+def test_a_body_line_over_998_octets_goes_quoted_printable_and_decodes_back() -> None:
+    facts = replace(FACTS, executive_note="x" * 1500)
+
+    mail = render_executive_ack(facts, IDENTITY)
+
+    assert parse(mail)["Content-Transfer-Encoding"] == "quoted-printable"
+    assert f"\n    {'x' * 1500}\n" in body_text(mail)
+    assert max(len(line) for line in mail.raw.split(b"\r\n")) <= 78
