@@ -217,6 +217,7 @@ class WorkerSettings(_Section):
     poll_timeout: Seconds = 0.1
     max_attempts: Count = 5
     lease: Seconds = 120.0
+    nice: int = Field(default=5, ge=0, le=19)
 
 
 class RulesSettings(_Section):
