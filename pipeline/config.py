@@ -8,12 +8,10 @@ naming the file and line (or the variable) and the fix.
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import re
-import tomllib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Any, cast
@@ -23,26 +21,13 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic import ValidationError as _ValidationError
 from pydantic_core import PydanticCustomError
 
+from pipeline.config_sources import ConfigError, close_match, env_value, line_of, read_toml
 from pipeline.deadlines import parse_duration, zone
 
 __all__ = ["ConfigError", "Settings", "load_settings", "parse_size"]
 
 _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(?:([KMG])(?:i?B)?|B)?\s*", re.IGNORECASE)
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
-
-
-class ConfigError(Exception):
-    """A bad setting: ``file`` (or the env variable), ``line`` (1-based or None), ``message``, ``fix``."""
-
-    def __init__(self, file: str, line: int | None, message: str, fix: str) -> None:
-        self.file, self.line = file, line
-        self.message = message.rstrip(". ")
-        self.fix = fix if fix.endswith((".", "?", "!")) else f"{fix}."
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        where = self.file if self.line is None else f"{self.file}:{self.line}"
-        return f"{where}: {self.message}. Fix: {self.fix}"
 
 
 # Value types --------------------------------------------------------------------------------------
@@ -279,76 +264,29 @@ _KEYS = {
 # Reading the file and the environment -------------------------------------------------------------
 
 
-def _close(word: str, choices: Iterable[str]) -> str | None:
-    found = difflib.get_close_matches(word.lower(), list(choices), n=1)
-    return found[0] if found else None
-
-
-def _line_of(text: str, section: str, key: str | None = None) -> int | None:
-    """The line of ``key =`` in ``[section]``, else of the ``[section]`` header; None if neither is there."""
-    current, header = "", None
-    for number, line in enumerate(text.splitlines(), start=1):
-        table = re.match(r"\s*\[\s*([\w\-\"']+)\s*\]\s*(#.*)?$", line)
-        if table:
-            current = table.group(1).strip("\"'")
-            header = number if current == section and header is None else header
-        elif current == section and key and re.match(rf"\s*[\"']?{re.escape(key)}[\"']?\s*=", line):
-            return number
-        elif current == "" and re.match(rf"\s*{re.escape(section)}\s*[.=]", line):
-            header = header or number  # dotted keys or an inline table at the top
-    return header
-
-
-def _read_toml(path: Path, label: str) -> tuple[dict[str, Any], str]:
-    try:
-        text = path.read_bytes().decode("utf-8")
-        return tomllib.loads(text), text
-    except FileNotFoundError:
-        fix = "create it (deploy/qmark.example.toml shows every key) or name an existing file"
-        raise ConfigError(label, None, "config file not found", fix) from None
-    except OSError as exc:
-        raise ConfigError(
-            label, None, f"cannot read the config file: {exc.strerror}", "name a readable file"
-        ) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            label, None, f"not UTF-8 text (byte {exc.start})", "save the file as UTF-8"
-        ) from None
-    except tomllib.TOMLDecodeError as exc:
-        at = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
-        problem = re.sub(r"\s*\(at .*?\)", "", str(exc)) or "invalid TOML"
-        message = f"TOML syntax error: {problem[0].lower()}{problem[1:]}" + (
-            f" (column {at[2]})" if at else ""
-        )
-        fix = 'write key = value, strings in double quotes, e.g. listen = "127.0.0.1:2525"'
-        raise ConfigError(label, int(at[1]) if at else None, message, fix) from None
-
-
 def _check_names(data: Mapping[str, Any], text: str, label: str) -> None:
     """Unknown sections and keys are errors with a suggestion."""
     for section, table in data.items():
         if section not in _KEYS:
             home = next((name for name, keys in _KEYS.items() if section in keys), None)
-            close = _close(section, _KEYS)
+            close = close_match(section, _KEYS)
             fix = f"put it under [{home}]" if home else f'did you mean "[{close}]"?' if close else "remove it"
             what = (
                 f'unknown section "[{section}]"'
                 if isinstance(table, dict)
                 else f'"{section}" is outside any section'
             )
-            raise ConfigError(label, _line_of(text, section), what, fix)
+            raise ConfigError(label, line_of(text, section), what, fix)
         if not isinstance(table, dict):
             fix = f"write [{section}] on its own line, then key = value lines"
-            raise ConfigError(label, _line_of(text, section), f"[{section}] must be a table", fix)
+            raise ConfigError(label, line_of(text, section), f"[{section}] must be a table", fix)
         for key in table:
             if key not in _KEYS[section]:
-                close = _close(key, _KEYS[section])
+                close = close_match(key, _KEYS[section])
                 fix = (
                     f'did you mean "{close}"?' if close else f"[{section}] takes {', '.join(_KEYS[section])}"
                 )
-                raise ConfigError(
-                    label, _line_of(text, section, key), f'[{section}] unknown key "{key}"', fix
-                )
+                raise ConfigError(label, line_of(text, section, key), f'[{section}] unknown key "{key}"', fix)
 
 
 def _from_env(env: Mapping[str, str]) -> dict[tuple[str, str], tuple[str, object]]:
@@ -366,7 +304,7 @@ def _from_env(env: Mapping[str, str]) -> dict[tuple[str, str], tuple[str, object
             continue
         if section not in _KEYS or key not in _KEYS[section]:
             choices = [f"{s}__{k}" for s in _KEYS for k in _KEYS[s]]
-            close = _close(f"{section}__{key}", choices)
+            close = close_match(f"{section}__{key}", choices)
             fix = (
                 f"did you mean QMARK_{close.upper()}?"
                 if close
@@ -374,22 +312,8 @@ def _from_env(env: Mapping[str, str]) -> dict[tuple[str, str], tuple[str, object
             )
             raise ConfigError(variable, None, f"no such setting [{section}] {key}", fix)
         default = _SECTIONS[section].model_fields[_KEYS[section][key]].default
-        found[(section, key)] = (variable, _env_value(variable, value, default))
+        found[(section, key)] = (variable, env_value(variable, value, default))
     return found
-
-
-def _env_value(variable: str, value: str, default: object) -> object:
-    """An env string as the setting's type wants it: lists as JSON or comma-separated, "" as unset."""
-    if value == "" and default is None:
-        return None
-    if not isinstance(default, tuple):
-        return value
-    if not value.lstrip().startswith("["):
-        return [item.strip() for item in value.split(",") if item.strip()]
-    try:
-        return json.loads(value)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(variable, None, f"not a JSON list ({exc.msg})", 'write ["a", "b"] or a,b') from None
 
 
 def _described(error: Mapping[str, Any]) -> str:
@@ -426,7 +350,7 @@ def _problem(
         fix = _default_fix(section, key)
     if (section, key) in variables:
         return ConfigError(variables[(section, key)], None, message, fix)
-    return ConfigError(label, _line_of(text, section, key), f"[{section}] {key}: {message}", fix)
+    return ConfigError(label, line_of(text, section, key), f"[{section}] {key}: {message}", fix)
 
 
 def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
@@ -438,7 +362,7 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
     data: dict[str, Any] = {}
     text, label = "", str(chosen or "defaults")
     if chosen is not None:
-        data, text = _read_toml(Path(chosen), label)
+        data, text = read_toml(Path(chosen), label)
         _check_names(data, text, label)
     overrides = _from_env(env)
     for (section, key), (_variable, value) in overrides.items():
