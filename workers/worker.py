@@ -19,12 +19,13 @@ logger = log.get(__name__)
 def serve(app: App, *, stop: threading.Event | None = None) -> None:
     """Consume the process and send queues; on SIGTERM finish running jobs, then exit."""
     settings = app.settings.worker
-    # A thread holding the database's write lock must not wait 5 ms for the GIL
-    # while other job threads compute: switch more often.
-    sys.setswitchinterval(0.001)
-    # Accepting mail comes first: under a burst the SMTP edge keeps answering
-    # quickly and the workers drain the stored backlog right after.
-    os.nice(settings.nice)
+    if threading.current_thread() is threading.main_thread():  # a worker process of its own
+        # A thread holding the database's write lock must not wait 5 ms for the GIL
+        # while other job threads compute: switch more often.
+        sys.setswitchinterval(0.001)
+        # Accepting mail comes first: under a burst the SMTP edge keeps answering
+        # quickly and the workers drain the stored backlog right after.
+        os.nice(settings.nice)
     worker = Worker(
         app.broker,
         queues=set(QUEUES),

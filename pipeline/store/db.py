@@ -108,7 +108,8 @@ class Database:
         self._reader = make_engine(url, immediate=False) if is_sqlite else self.engine
         self._read_sessions = sessionmaker(self._reader, expire_on_commit=False)
         database = make_url(url).database
-        self._writers = WriterQueue(Path(f"{database}.writelock")) if is_sqlite and database else None
+        on_disk = is_sqlite and database not in (None, "", ":memory:")
+        self._writers = WriterQueue(Path(f"{database}.writelock")) if on_disk else None
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
