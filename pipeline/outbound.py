@@ -23,7 +23,6 @@ from email.utils import format_datetime, parsedate_to_datetime
 from functools import cache
 from importlib import resources
 from string import Template
-from unicodedata import category
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pipeline.headers import MAX_LINE_OCTETS, HeaderBlock, check_generated, clean_address, clean_text
@@ -380,9 +379,12 @@ def _bullets(items: Iterable[str]) -> str:
     return "\n".join(lines) or "- (no reason recorded)"
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # Unicode category Cc, less tab and LF
+
+
 def _plain(text: str) -> str:
     """Body text with every line break as \\n, no other control characters but tab, no outer blank lines."""
-    lines = ("".join(ch for ch in line if ch == "\t" or category(ch) != "Cc") for line in text.splitlines())
+    lines = (_CONTROL.sub("", line) for line in text.splitlines())
     return "\n".join(line.rstrip() for line in lines).strip("\n")
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from pipeline.escalation import Escalation, Event, State
@@ -28,41 +29,34 @@ class NewEscalation:
     dedupe_key: str
 
 
+_BY_DEDUPE_KEY = select(models.Escalation.id).where(models.Escalation.dedupe_key == bindparam("key"))
+_INSERT = insert(models.Escalation)
+_RESERVE = insert(models.EscalationNumber).returning(models.EscalationNumber.id)
+
+
 def get_by_dedupe_key(session: Session, *, dedupe_key: str) -> int | None:
     """The escalation already opened for this executive mail, if any."""
-    return session.execute(
-        select(models.Escalation.id).where(models.Escalation.dedupe_key == dedupe_key)
-    ).scalar()
+    return session.execute(_BY_DEDUPE_KEY, {"key": dedupe_key}).scalar()
 
 
 def reserve_number(conn: Connection) -> int:
     """A fresh escalation number, committed on its own so mail can be rendered before ``add``."""
-    return int(
-        conn.execute(insert(models.EscalationNumber).returning(models.EscalationNumber.id)).scalar_one()
-    )
+    return int(conn.execute(_RESERVE).scalar_one())
 
 
 def add(conn: Connection, *, number: int, escalation: Escalation, facts: NewEscalation) -> None:
     """Insert a newly opened escalation under its reserved ``number``, with its events."""
-    conn.execute(
-        insert(models.Escalation).values(
-            id=number,
-            state=escalation.state.value,
-            executive=escalation.executive,
-            owner=escalation.owner,
-            deadline=escalation.deadline,
-            opened_at=escalation.opened_at,
-            closed_at=escalation.closed_at,
-            executive_name=facts.executive_name,
-            owner_name=facts.owner_name,
-            route=facts.route,
-            subject=facts.subject,
-            customer=facts.customer,
-            executive_note=facts.executive_note,
-            source_message_id=facts.source_message_id,
-            dedupe_key=facts.dedupe_key,
-        )
-    )
+    row = {
+        "id": number,
+        "state": escalation.state.value,
+        "executive": escalation.executive,
+        "owner": escalation.owner,
+        "deadline": escalation.deadline,
+        "opened_at": escalation.opened_at,
+        "closed_at": escalation.closed_at,
+        **dataclasses.asdict(facts),
+    }
+    conn.execute(_INSERT, row)
     escalation.number = number
     save_events(conn, escalation_id=number, events=escalation.new_events)
     escalation.new_events.clear()

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, insert, update
+from sqlalchemy import Connection, bindparam, insert, update
 
 from pipeline.mail import Envelope
 from pipeline.store import work
@@ -61,23 +61,38 @@ class Claimed:
     last_error: str | None
 
 
+_CLAIM = (
+    update(Message)
+    .where(work.claimable(Message))
+    .values(state="processing", attempts=Message.attempts + 1, lease_until=bindparam("until"))
+    .returning(
+        Message.raw,
+        Message.mail_from,
+        Message.rcpt_tos,
+        Message.peer,
+        Message.received_at,
+        Message.channel,
+        Message.attempts,
+        Message.last_error,
+    )
+)
+_FINISH = (
+    update(Message)
+    .where(Message.id == bindparam("message_id"))
+    .values(
+        state="done",
+        outcome=bindparam("outcome"),
+        reason=bindparam("reason"),
+        processed_at=bindparam("now"),
+        lease_until=None,
+        escalation_id=bindparam("escalation_id"),
+    )
+)
+
+
 def claim(conn: Connection, *, message_id: int, now: datetime, lease: timedelta) -> Claimed | None:
     """Take ``message_id`` for processing unless it is done or another worker's lease is live."""
-    result = conn.execute(
-        update(Message)
-        .where(work.claimable(Message, [message_id], now))
-        .values(state="processing", attempts=Message.attempts + 1, lease_until=now + lease)
-        .returning(
-            Message.raw,
-            Message.mail_from,
-            Message.rcpt_tos,
-            Message.peer,
-            Message.received_at,
-            Message.channel,
-            Message.attempts,
-            Message.last_error,
-        )
-    ).first()
+    result = conn.execute(_CLAIM, {"ids": [message_id], "now": now, "until": now + lease}).first()
     if result is None:
         return None
     raw, mail_from, rcpt_tos, peer, received_at, channel, attempts, last_error = result
@@ -95,18 +110,8 @@ def finish(
     escalation_id: int | None = None,
 ) -> None:
     """Record the message's final outcome and reason (I2)."""
-    conn.execute(
-        update(Message)
-        .where(Message.id == message_id)
-        .values(
-            state="done",
-            outcome=outcome,
-            reason=reason,
-            processed_at=now,
-            lease_until=None,
-            escalation_id=escalation_id,
-        )
-    )
+    params = {"message_id": message_id, "outcome": outcome, "reason": reason, "now": now}
+    conn.execute(_FINISH, {**params, "escalation_id": escalation_id})
 
 
 def release(conn: Connection, *, message_id: int, error: str) -> None:

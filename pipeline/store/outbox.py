@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from pipeline.mail import OutgoingMail
@@ -62,28 +62,36 @@ def add_claimed(
     ]
 
 
+_CLAIM = (
+    update(OutboundMail)
+    .where(work.claimable(OutboundMail))
+    .values(state="sending", attempts=OutboundMail.attempts + 1, lease_until=bindparam("until"))
+    .returning(
+        OutboundMail.id,
+        OutboundMail.kind,
+        OutboundMail.recipient,
+        OutboundMail.message_id,
+        OutboundMail.raw,
+        OutboundMail.envelope_from,
+        OutboundMail.escalation_id,
+        OutboundMail.attempts,
+        OutboundMail.last_error,
+    )
+)
+_SENT = (
+    update(OutboundMail)
+    .where(OutboundMail.id.in_(bindparam("ids", expanding=True)))
+    .values(state="sent", sent_at=bindparam("now"), lease_until=None, last_error=None)
+)
+
+
 def claim_many(
     conn: Connection, *, mail_ids: Sequence[int], now: datetime, lease: timedelta
 ) -> list[ClaimedMail]:
     """Take whichever of ``mail_ids`` are pending (or whose lease ran out) for sending."""
     if not mail_ids:
         return []
-    rows = conn.execute(
-        update(OutboundMail)
-        .where(work.claimable(OutboundMail, mail_ids, now))
-        .values(state="sending", attempts=OutboundMail.attempts + 1, lease_until=now + lease)
-        .returning(
-            OutboundMail.id,
-            OutboundMail.kind,
-            OutboundMail.recipient,
-            OutboundMail.message_id,
-            OutboundMail.raw,
-            OutboundMail.envelope_from,
-            OutboundMail.escalation_id,
-            OutboundMail.attempts,
-            OutboundMail.last_error,
-        )
-    )
+    rows = conn.execute(_CLAIM, {"ids": list(mail_ids), "now": now, "until": now + lease})
     claimed = [
         ClaimedMail(mail_id, OutgoingMail(kind, rcpt, mid, raw, env_from), esc_id, attempts, error)
         for mail_id, kind, rcpt, mid, raw, env_from, esc_id, attempts, error in rows
@@ -94,11 +102,7 @@ def claim_many(
 def mark_sent(conn: Connection, *, mail_ids: Sequence[int], now: datetime) -> None:
     """Record these mails as accepted by the relay."""
     if mail_ids:
-        conn.execute(
-            update(OutboundMail)
-            .where(OutboundMail.id.in_(mail_ids))
-            .values(state="sent", sent_at=now, lease_until=None, last_error=None)
-        )
+        conn.execute(_SENT, {"ids": list(mail_ids), "now": now})
 
 
 def mark_dead(conn: Connection, *, mail_id: int, error: str) -> None:

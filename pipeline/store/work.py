@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, or_, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, or_, select, update
 
 from pipeline.store.models import Message, OutboundMail
 
@@ -24,10 +24,14 @@ def _created(model: WorkRow) -> Any:
     return Message.received_at if model is Message else OutboundMail.created_at
 
 
-def claimable(model: WorkRow, ids: Sequence[int], now: datetime) -> ColumnElement[bool]:
-    """Rows among ``ids`` that are pending, or busy under a lease that has run out."""
-    busy = (model.state == BUSY[model]) & (model.lease_until < now)
-    return model.id.in_(ids) & or_(model.state == "pending", busy)
+def claimable(model: WorkRow) -> ColumnElement[bool]:
+    """Rows among bound ``ids`` that are pending, or busy under a lease that ran out before bound ``now``.
+
+    Built once per statement with bind parameters, so SQLAlchemy's statement
+    cache is hit on every call instead of building and hashing a new tree.
+    """
+    busy = (model.state == BUSY[model]) & (model.lease_until < bindparam("now"))
+    return model.id.in_(bindparam("ids", expanding=True)) & or_(model.state == "pending", busy)
 
 
 def list_lost(
