@@ -1,0 +1,359 @@
+"""Parsing and checking a root-cause writeup against the rca rules (pipeline/rootcause.py)."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from string import Template
+
+import pytest
+
+from pipeline.deadlines import Duration
+from pipeline.rootcause import Finding, Verdict, check_writeup, describe, parse_writeup
+from rules.loader import load_rules
+from rules.schema import RcaRules, RcaSection
+
+ROOT = Path(__file__).resolve().parents[2]
+ACME = load_rules(ROOT / "rules" / "examples" / "acme").rca
+
+WHAT = "The nightly invoice job ran twice because the scheduler retried it after a timeout."
+IMPACT = "About 120 customers received two invoices each."
+ROOT_CAUSE = (
+    "Why twice? The scheduler retried. Why retry? The job timed out. "
+    "Why timeout? The limit was set for a tenth of today's volume."
+)
+CORRECTIVE = "We voided the duplicate invoices and wrote to every affected customer today."
+PREVENTIVE = "The job now takes a run key, so a retry cannot bill twice; we alert on duplicates."
+FILLED = {
+    "what_happened": WHAT,
+    "impact": IMPACT,
+    "root_cause": ROOT_CAUSE,
+    "corrective_actions": CORRECTIVE,
+    "preventive_actions": PREVENTIVE,
+}
+
+
+def _empty_template(rca: RcaRules = ACME) -> str:
+    """The template exactly as qmark writes it into the owner's forward."""
+    return "".join(f"## {section.title}\n\n" for section in rca.sections)
+
+
+def _quoted(text: str) -> str:
+    return "\n".join(f"> {line}" if line else ">" for line in text.splitlines()) + "\n"
+
+
+def _forward(rca: RcaRules = ACME) -> str:
+    """qmark's whole forward to the owner, as an owner's mail client would quote it."""
+    template = Template((ROOT / "pipeline" / "templates" / "owner_forward.txt").read_text())
+    return template.safe_substitute(
+        rca_template=_empty_template(rca),
+        complaint_body="Summary: you billed me twice this month and nobody answers my calls.",
+    )
+
+
+# Recognising sections --------------------------------------------------------------------------------
+
+
+def test_a_complete_writeup_with_title_lines_is_complete() -> None:
+    text = f"""\
+        What happened: {WHAT}
+        Impact: {IMPACT}
+        Root cause (five whys): {ROOT_CAUSE}
+        Corrective actions:
+        {CORRECTIVE}
+        Preventive actions:
+        {PREVENTIVE}
+        """
+
+    verdict = check_writeup(textwrap.dedent(text), ACME)
+
+    assert verdict == Verdict(complete=True, findings=(), sections=FILLED)
+
+
+def test_the_same_writeup_with_markdown_headings_is_complete() -> None:
+    text = f"""\
+        # What happened
+
+        {WHAT}
+
+        ## Impact:
+        {IMPACT}
+
+        ### Root cause (five whys)
+
+        {ROOT_CAUSE}
+
+        ## Corrective actions ##
+
+        {CORRECTIVE}
+
+        ## Preventive actions
+
+        {PREVENTIVE}
+        """
+
+    verdict = check_writeup(textwrap.dedent(text), ACME)
+
+    assert verdict.complete
+    assert verdict.sections == FILLED
+
+
+def test_aliases_match_in_any_case_with_numbering_bold_and_without_the_parenthetical() -> None:
+    text = f"""\
+        **1. SUMMARY:** {WHAT}
+        2) customer IMPACT: {IMPACT}
+        ROOT CAUSE:
+        {ROOT_CAUSE}
+        __Fix__
+        {CORRECTIVE}
+        ## 5 whys
+        (5) follow-ups: {PREVENTIVE}
+        """
+
+    found = parse_writeup(textwrap.dedent(text), ACME.sections)
+
+    assert found == {
+        "what_happened": WHAT,
+        "impact": IMPACT,
+        "root_cause": ROOT_CAUSE,
+        "corrective_actions": CORRECTIVE,
+        "preventive_actions": PREVENTIVE,
+    }
+
+
+def test_a_section_started_twice_joins_both_parts_in_order() -> None:
+    text = "Root cause: the retry.\n\n## Five whys\n1. Why? A timeout.\n"
+
+    assert parse_writeup(text, ACME.sections) == {"root_cause": "the retry.\n\n1. Why? A timeout."}
+
+
+def test_unknown_headings_and_prose_with_colons_inside_a_section_are_just_text() -> None:
+    text = "## Impact\nTimeline:\n10:30 first invoice\n## Details\nThe fix: restart.\n"
+
+    assert parse_writeup(text, ACME.sections) == {
+        "impact": "Timeline:\n10:30 first invoice\n## Details\nThe fix: restart."
+    }
+
+
+def test_text_before_the_first_section_is_not_part_of_any_section() -> None:
+    text = "Hi Dana, as promised, the writeup follows.\n\nImpact: a few customers.\n"
+
+    assert parse_writeup(text, ACME.sections) == {"impact": "a few customers."}
+
+
+# Quoted replies ------------------------------------------------------------------------------------------
+
+
+def test_a_filled_in_template_above_the_quoted_empty_template_counts() -> None:
+    # Given the owner filled the template in their reply, with qmark's forward quoted below
+    own = "".join(f"## {section.title}\n\n{FILLED[section.key]}\n\n" for section in ACME.sections)
+    reply = f"{own}Pat\n\nOn Tue, 3 Jun 2025 at 10:00, qmark <escalations@acme.test> wrote:\n"
+    reply += _quoted(_forward())
+
+    # When it is checked
+    verdict = check_writeup(reply, ACME)
+
+    # Then the quoted empty headings do not override the owner's sections
+    assert verdict.complete
+    assert verdict.sections["what_happened"] == WHAT
+    assert verdict.sections["preventive_actions"] == f"{PREVENTIVE}\n\nPat"
+
+
+def test_answers_typed_inline_under_the_quoted_headings_count_and_the_rest_is_missing() -> None:
+    # Given the owner typed under two of the quoted headings, quoting everything else
+    quoted = _quoted(_forward())
+    quoted = quoted.replace("> ## Impact\n>\n", f"> ## Impact\n>\n{IMPACT}\n\n")
+    quoted = quoted.replace("> ## Corrective actions\n>\n", f"> ## Corrective actions\n>\n{CORRECTIVE}\n")
+    reply = "Answers inline.\n\nOn Tue, 3 Jun 2025 at 10:00, qmark <escalations@acme.test> wrote:\n" + quoted
+
+    # When it is checked
+    verdict = check_writeup(reply, ACME)
+
+    # Then only the owner's words count: the quoted complaint and template text do not
+    assert verdict.sections == {
+        "what_happened": "",
+        "impact": IMPACT,
+        "root_cause": "",
+        "corrective_actions": CORRECTIVE,
+        "preventive_actions": "",
+    }
+    assert [(f.key, f.problem) for f in verdict.findings] == [
+        ("what_happened", "missing"),
+        ("root_cause", "missing"),
+        ("preventive_actions", "missing"),
+    ]
+
+
+def test_a_writeup_quoted_whole_is_read_from_the_quotes_at_any_depth() -> None:
+    text = textwrap.dedent(f"""\
+        Forwarding the writeup Sam wrote, see below.
+
+        > What happened: {WHAT}
+        >> Impact: {IMPACT}
+        >Root cause: {ROOT_CAUSE}
+        > > Corrective actions: {CORRECTIVE}
+        > Preventive actions:
+        > {PREVENTIVE}
+        """)
+
+    verdict = check_writeup(text, ACME)
+
+    assert verdict.complete
+    assert verdict.sections == FILLED
+
+
+def test_an_untouched_quoted_forward_has_every_section_missing_not_the_template_text() -> None:
+    reply = "I will send it on Friday.\n\nOn Tue, qmark wrote:\n" + _quoted(_forward())
+
+    verdict = check_writeup(reply, ACME)
+
+    assert [f.problem for f in verdict.findings] == ["missing"] * 5
+    assert "attached" not in verdict.sections["preventive_actions"]
+
+
+def test_an_unquoted_original_below_an_outlook_separator_adds_nothing_to_the_writeup() -> None:
+    # Given an Outlook top-post: the owner's text, then qmark's forward unquoted below
+    reply = f"What happened: the job ran twice.\n\n________________________________\n{_forward()}"
+
+    # When it is checked
+    verdict = check_writeup(reply, ACME)
+
+    # Then the customer's "Summary:" line in the complaint does not pad the owner's section
+    assert verdict.sections == {"what_happened": "the job ran twice."}
+    assert verdict.findings[0] == Finding("what_happened", "What happened", "too_thin", 4, 10)
+
+
+@pytest.mark.parametrize(
+    "separator",
+    [
+        "On Tue, 3 Jun 2025 at 10:00, qmark <escalations@acme.test> wrote:",
+        "On Tue, 3 Jun 2025 at 10:00, qmark Escalations\n<escalations@acme.test> wrote:",
+        "-----Original Message-----",
+        "________________________________",
+        "From: qmark <escalations@acme.test>\nSent: Tuesday, 3 June 2025 10:00\nTo: Pat Owner",
+        "-- \nPat Owner, Billing",
+    ],
+)
+def test_a_reply_separator_ends_the_last_section(separator: str) -> None:
+    text = f"Preventive actions: {PREVENTIVE}\n\n{separator}\nSubject: [Q-12] the whole story below\n"
+
+    assert parse_writeup(text, ACME.sections) == {"preventive_actions": PREVENTIVE}
+
+
+# Checking --------------------------------------------------------------------------------------------------
+
+
+def test_a_thin_section_is_named_with_its_word_count() -> None:
+    text = "\n".join(f"{s.title}: {FILLED[s.key]}" for s in ACME.sections if s.key != "impact")
+    text += "\nImpact: two — customers, billed.\n"
+
+    verdict = check_writeup(text, ACME)
+
+    assert verdict.findings == (Finding("impact", "Impact", "too_thin", 3, 5),)
+    assert not verdict.complete
+
+
+@pytest.mark.parametrize(
+    "placeholder",
+    [
+        "TBD",
+        "tbd.",
+        "n/a",
+        "N/A",
+        "-",
+        "--",
+        "...",
+        "see above",
+        "Same as above.",
+        "todo",
+        "TBA",
+        "None",
+        "**TBD**",
+    ],
+)
+def test_a_section_that_is_only_a_placeholder_is_flagged(placeholder: str) -> None:
+    text = f"Impact:\n{placeholder}\n"
+
+    finding = check_writeup(text, ACME).findings[1]
+
+    assert finding == Finding("impact", "Impact", "placeholder", 0, 5)
+
+
+def test_a_placeholder_word_inside_real_text_counts_as_a_word() -> None:
+    text = "Impact: TBD, n/a\n"
+
+    findings = check_writeup(text, ACME).findings
+
+    assert Finding("impact", "Impact", "too_thin", 2, 5) in findings
+
+
+def test_missing_sections_are_listed_in_rca_order_whatever_the_writeup_order() -> None:
+    text = f"Preventive actions: {PREVENTIVE}\nImpact: {IMPACT}\n"
+
+    verdict = check_writeup(text, ACME)
+
+    assert [(f.key, f.problem) for f in verdict.findings] == [
+        ("what_happened", "missing"),
+        ("root_cause", "missing"),
+        ("corrective_actions", "missing"),
+    ]
+
+
+def test_an_empty_body_has_every_section_missing() -> None:
+    verdict = check_writeup("", ACME)
+
+    assert not verdict.complete
+    assert verdict.sections == {}
+    assert verdict.findings == tuple(
+        Finding(s.key, s.title, "missing", 0, s.min_words) for s in ACME.sections
+    )
+
+
+def test_a_custom_rca_uses_its_own_titles_aliases_and_word_counts() -> None:
+    rca = RcaRules(
+        policy="executive_approves",
+        deadline=Duration("1d", seconds=86400),
+        sections=(
+            RcaSection("timeline", "Timeline (UTC)", ("Sequence of events",), 3),
+            RcaSection("lessons", "Lessons learned", ("Learnings",), 4),
+        ),
+    )
+    text = "SEQUENCE OF EVENTS: 10:00 deploy, 10:05 alarm\n### Learnings:\nTBD\n"
+
+    verdict = check_writeup(text, rca)
+
+    assert verdict.findings == (Finding("lessons", "Lessons learned", "placeholder", 0, 4),)
+    assert describe(verdict) == '- Lessons learned: only a placeholder ("TBD")\n'
+
+
+# Describing -------------------------------------------------------------------------------------------------
+
+
+def test_describe_lists_a_mixed_verdict_in_rca_order() -> None:
+    text = textwrap.dedent(f"""\
+        Corrective actions: TBD
+        Impact: three customers were double-billed
+        What happened: {WHAT}
+        Preventive actions: n/a
+        """)
+
+    assert describe(check_writeup(text, ACME)) == (
+        "- Impact: too thin (4 of 5 words)\n"
+        "- Root cause (five whys): missing\n"
+        '- Corrective actions: only a placeholder ("TBD")\n'
+        '- Preventive actions: only a placeholder ("n/a")\n'
+    )
+
+
+def test_describe_is_empty_for_a_complete_writeup() -> None:
+    text = "\n".join(f"## {s.title}\n{FILLED[s.key]}" for s in ACME.sections)
+
+    assert describe(check_writeup(text, ACME)) == ""
+
+
+def test_a_verdict_is_hashable_and_its_sections_read_only() -> None:
+    verdict = check_writeup(f"Impact: {IMPACT}", ACME)
+
+    assert hash(verdict) == hash(check_writeup(f"Impact: {IMPACT}", ACME))
+    with pytest.raises(TypeError):
+        verdict.sections["impact"] = "changed"  # type: ignore[index]
