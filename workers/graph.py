@@ -15,6 +15,7 @@ twice.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -46,12 +47,18 @@ class Runtime:
 class Graph:
     """The actors, bound to one broker, and helpers to ring them."""
 
-    process: dramatiq.Actor[[int], None]
+    process: dramatiq.Actor[[list[int]], None]
     send: dramatiq.Actor[[list[int]], None]
 
-    def enqueue_process(self, message_ids: Iterable[int]) -> None:
-        for message_id in message_ids:
-            self.process.send(message_id)
+    def enqueue_process(self, message_ids: Iterable[int], *, per_job: int = 4) -> None:
+        """Messages committed together travel together, a few per job.
+
+        Under a burst this divides the broker's cost per message (about 2 ms of
+        CPU per job); at low volume every job holds one message.
+        """
+        ids = list(message_ids)
+        for start in range(0, len(ids), per_job):
+            self.process.send(ids[start : start + per_job])
 
     def enqueue_send(self, mail_ids: Iterable[int], *, per_job: int = 20) -> None:
         """One send job for the mails of one step (the owner's forward and the ack together)."""
@@ -64,21 +71,28 @@ def build(broker: dramatiq.Broker, runtime: Callable[[], Runtime], *, lease: flo
     """Declare the actors on ``broker``; ``runtime`` is looked up when a job runs."""
     time_limit = max(1_000, int(lease * 1000) - 1_000)
 
-    def process_message(message_id: int) -> None:
+    def process_messages(message_ids: list[int]) -> None:
         rt = runtime()
-        claimed = flow.process_message(rt.services, message_id)
-        if claimed:
-            deferred = flow.send_claimed(rt.services, rt.transport(), claimed)
-            ring(lambda: graph.enqueue_send(deferred), what="send", ids=deferred)
+        failure: Exception | None = None
+        for message_id in message_ids:  # one message failing must not hold up the others
+            try:
+                claimed = flow.process_message(rt.services, message_id)
+                if claimed:
+                    deferred = flow.send_claimed(rt.services, rt.transport(), claimed)
+                    ring(functools.partial(graph.enqueue_send, deferred), what="send", ids=deferred)
+            except Exception as error:
+                failure = failure or error
+        if failure is not None:
+            raise failure  # retried; messages already done are skipped by their claim
 
     def send_mails(mail_ids: list[int]) -> None:
         rt = runtime()
         flow.deliver_mails(rt.services, rt.transport(), mail_ids)
 
     process = dramatiq.Actor(
-        process_message,
+        process_messages,
         broker=broker,
-        actor_name="process_message",
+        actor_name="process_messages",
         queue_name="process",
         priority=0,
         options={**PROCESS_OPTIONS, "time_limit": time_limit},
