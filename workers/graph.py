@@ -50,7 +50,7 @@ class Graph:
     process: dramatiq.Actor[[list[int]], None]
     send: dramatiq.Actor[[list[int]], None]
 
-    def enqueue_process(self, message_ids: Iterable[int], *, per_job: int = 4) -> None:
+    def enqueue_process(self, message_ids: Iterable[int], *, per_job: int = 8) -> None:
         """Messages committed together travel together, a few per job.
 
         Under a burst this divides the broker's cost per message (about 2 ms of
