@@ -35,7 +35,7 @@ def serve(settings: Settings, role: str, config: str | None) -> int:
         load_rules(settings.rules.path)  # fail before any child starts; the supervisor stays small
         for warning in settings.warnings():
             logger.warning("config_warning", warning=warning)
-        return supervisor.run(config, settings.worker.processes)
+        return supervisor.run(config, settings.worker.processes, settings.smtp.processes)
     from workers.bootstrap import build
 
     app = build(settings=settings)

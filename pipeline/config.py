@@ -147,6 +147,7 @@ class StorageSettings(_Section):
 class SmtpSettings(_Section):
     listen: Listen = "127.0.0.1:2525"
     max_message_size: Size = 25 * 1024 * 1024
+    processes: Count = 2
 
     @property
     def host_port(self) -> tuple[str, int]:

@@ -109,6 +109,7 @@ async def serve(app: App, *, stop: asyncio.Event | None = None) -> None:
         ),
         host=host,
         port=port,
+        reuse_port=True,  # several `qmark smtp` processes may share the port (smtp.processes)
     )
     logger.info("smtp_listening", host=host, port=port)
     try:

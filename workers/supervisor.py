@@ -31,22 +31,22 @@ class Child:
         logger.info("role_started", role=self.name, pid=self.process.pid)
 
 
-def roles(config: str | None, worker_processes: int) -> list[Child]:
-    """The children of ``qmark run``: SMTP, the workers and the scheduler."""
+def roles(config: str | None, worker_processes: int, smtp_processes: int = 1) -> list[Child]:
+    """The children of ``qmark run``: SMTP listeners (sharing the port), the workers and the scheduler."""
     base = [sys.executable, "-m", "pipeline.cli"]
     suffix = ["--config", config] if config else []
-    children = [Child("smtp", [*base, "smtp", *suffix])]
+    children = [Child(f"smtp-{n}", [*base, "smtp", *suffix]) for n in range(1, smtp_processes + 1)]
     children += [Child(f"worker-{n}", [*base, "worker", *suffix]) for n in range(1, worker_processes + 1)]
     children.append(Child("scheduler", [*base, "scheduler", *suffix]))
     return children
 
 
-def run(config: str | None, worker_processes: int) -> int:
+def run(config: str | None, worker_processes: int, smtp_processes: int = 1) -> int:
     """Start every role and watch them until SIGTERM/SIGINT; returns the exit code."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    children = roles(config, worker_processes)
+    children = roles(config, worker_processes, smtp_processes)
     for child in children:
         child.start()
     code = 0
