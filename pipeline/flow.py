@@ -8,7 +8,7 @@ Every step is safe to run twice: a second run finds nothing to claim.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -50,26 +50,52 @@ class Services:
 
 
 def process_message(svc: Services, message_id: int) -> list[outbox.ClaimedMail]:
-    """Parse, classify and act on stored message ``message_id``.
+    """Parse, classify and act on stored message ``message_id``; see :func:`process_messages`."""
+    return [mail for mails in process_messages(svc, [message_id]) for mail in mails]
 
-    Returns the mails it queued, already claimed for this worker: the caller sends
-    them at once with :func:`send_claimed` (no second job, no second claim).
+
+def process_messages(svc: Services, message_ids: Sequence[int]) -> Iterator[list[outbox.ClaimedMail]]:
+    """Claim the messages in one transaction, then parse, classify and act on each in turn.
+
+    Yields, per message, the mails it queued, already claimed for this worker: the
+    caller sends them at once with :func:`send_claimed` (no second job, no second
+    claim) before the next message is processed. A message that fails does not
+    hold up the others; the first failure is raised at the end, so the job is
+    retried and the messages already done are skipped by their claim.
     """
-    now = svc.clock()
-    with svc.db.transaction() as session:
-        claimed = messages.claim(session, message_id=message_id, now=now, lease=svc.lease)
-    if claimed is None:
-        return []
-    with log.bound(message_id=message_id):
+    with svc.db.transaction() as conn:
+        batch = messages.claim_many(conn, message_ids=message_ids, now=svc.clock(), lease=svc.lease)
+    failure: Exception | None = None
+    done = 0
+    try:
+        for claimed in batch:
+            try:
+                mails = _process_claimed(svc, claimed)
+            except Exception as error:
+                failure = failure or error
+                mails = []
+            done += 1
+            yield mails
+    finally:
+        if done < len(batch):  # the caller stopped early: give the rest back at once
+            with svc.db.transaction() as conn:
+                for claimed in batch[done:]:
+                    messages.release(conn, message_id=claimed.id, error="the job stopped before this message")
+    if failure is not None:
+        raise failure
+
+
+def _process_claimed(svc: Services, claimed: messages.Claimed) -> list[outbox.ClaimedMail]:
+    with log.bound(message_id=claimed.id):
         if claimed.attempts > svc.max_attempts:
             reason = f"processing failed {claimed.attempts - 1} times; last error: {claimed.last_error}"
-            _finish(svc, message_id, Verdict.QUARANTINE, reason)
+            _finish(svc, claimed.id, Verdict.QUARANTINE, reason)
             return []
         try:
             return _process(svc, claimed)
         except BaseException as error:  # also dramatiq's time limit, so the error is on record
-            with svc.db.transaction() as session:
-                messages.release(session, message_id=message_id, error=f"{type(error).__name__}: {error}")
+            with svc.db.transaction() as conn:
+                messages.release(conn, message_id=claimed.id, error=f"{type(error).__name__}: {error}")
             raise
 
 

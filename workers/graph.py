@@ -73,17 +73,10 @@ def build(broker: dramatiq.Broker, runtime: Callable[[], Runtime], *, lease: flo
 
     def process_messages(message_ids: list[int]) -> None:
         rt = runtime()
-        failure: Exception | None = None
-        for message_id in message_ids:  # one message failing must not hold up the others
-            try:
-                claimed = flow.process_message(rt.services, message_id)
-                if claimed:
-                    deferred = flow.send_claimed(rt.services, rt.transport(), claimed)
-                    ring(functools.partial(graph.enqueue_send, deferred), what="send", ids=deferred)
-            except Exception as error:
-                failure = failure or error
-        if failure is not None:
-            raise failure  # retried; messages already done are skipped by their claim
+        for claimed in flow.process_messages(rt.services, message_ids):
+            if claimed:
+                deferred = flow.send_claimed(rt.services, rt.transport(), claimed)
+                ring(functools.partial(graph.enqueue_send, deferred), what="send", ids=deferred)
 
     def send_mails(mail_ids: list[int]) -> None:
         rt = runtime()

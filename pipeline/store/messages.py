@@ -66,6 +66,7 @@ _CLAIM = (
     .where(work.claimable(Message))
     .values(state="processing", attempts=Message.attempts + 1, lease_until=bindparam("until"))
     .returning(
+        Message.id,
         Message.raw,
         Message.mail_from,
         Message.rcpt_tos,
@@ -90,14 +91,18 @@ _FINISH = (
 )
 
 
-def claim(conn: Connection, *, message_id: int, now: datetime, lease: timedelta) -> Claimed | None:
-    """Take ``message_id`` for processing unless it is done or another worker's lease is live."""
-    result = conn.execute(_CLAIM, {"ids": [message_id], "now": now, "until": now + lease}).first()
-    if result is None:
-        return None
-    raw, mail_from, rcpt_tos, peer, received_at, channel, attempts, last_error = result
-    envelope = Envelope(mail_from, tuple(rcpt_tos), peer, received_at, channel)
-    return Claimed(message_id, raw, envelope, attempts, last_error)
+def claim_many(
+    conn: Connection, *, message_ids: Sequence[int], now: datetime, lease: timedelta
+) -> list[Claimed]:
+    """Take those of ``message_ids`` that are not done and not under another worker's live lease."""
+    rows = conn.execute(_CLAIM, {"ids": list(message_ids), "now": now, "until": now + lease})
+    claimed = [
+        Claimed(
+            row_id, raw, Envelope(mail_from, tuple(rcpt_tos), peer, received_at, channel), attempts, error
+        )
+        for row_id, raw, mail_from, rcpt_tos, peer, received_at, channel, attempts, error in rows
+    ]
+    return sorted(claimed, key=lambda c: c.id)
 
 
 def finish(

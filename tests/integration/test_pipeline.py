@@ -179,3 +179,52 @@ def test_a_message_that_fails_more_than_max_attempts_is_quarantined_not_retried_
     [(state, outcome, reason)] = rows(database_url, "select state, outcome, reason from messages")
     assert (state, outcome) == ("done", "quarantined")
     assert "processing failed 2 times" in reason and "ValueError: bad state" in reason
+
+
+def test_one_failing_message_in_a_batch_does_not_hold_up_the_others(env, database_url, monkeypatch):
+    from pipeline import flow
+    from pipeline.mail import Envelope
+    from workers.ingest import store_one
+
+    app = build(env)
+    envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", flow.utcnow(), "inject")
+    names = ["gmail-forward.eml", "apple-forward.eml", "thunderbird-forward.eml"]
+    ids = [store_one(app.services.db, mail_fixture(name), envelope) for name in names]
+    real_classify = flow.classify
+
+    def classify_failing_on_apple(mail, *args):
+        if "parcel" in (mail.forwarded.body if mail.forwarded else ""):
+            raise RuntimeError("fault on purpose")
+        return real_classify(mail, *args)
+
+    monkeypatch.setattr(flow, "classify", classify_failing_on_apple)
+    # When the three are processed as one job, Then the failure surfaces after the others are done
+    results = []
+    with pytest.raises(RuntimeError, match="fault on purpose"):
+        for mails in flow.process_messages(app.services, ids):
+            results.append(len(mails))
+    assert results == [2, 0, 2]
+    states = rows(database_url, "select id, state, last_error from messages order by id")
+    assert [(s, e) for _, s, e in states] == [
+        ("done", None),
+        ("pending", "RuntimeError: fault on purpose"),
+        ("done", None),
+    ]
+
+
+def test_a_job_stopped_early_gives_its_unprocessed_messages_back_at_once(env, database_url):
+    from pipeline import flow
+    from pipeline.mail import Envelope
+    from workers.ingest import store_one
+
+    app = build(env)
+    envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", flow.utcnow(), "inject")
+    ids = [
+        store_one(app.services.db, mail_fixture(n), envelope)
+        for n in ("gmail-forward.eml", "apple-forward.eml")
+    ]
+    batch = flow.process_messages(app.services, ids)
+    next(batch)
+    batch.close()  # the caller died after the first message (e.g. its send raised)
+    states = [r[0] for r in rows(database_url, "select state from messages order by id")]
+    assert states == ["done", "pending"]
