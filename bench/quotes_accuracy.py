@@ -26,15 +26,12 @@ It prints numbers; it is not a test and never fails because of them.
 from __future__ import annotations
 
 import argparse
-import email
-import email.policy
 import statistics
 import sys
 import time
 import warnings
 from collections import Counter
 from collections.abc import Callable
-from email.message import EmailMessage
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +41,7 @@ from mailparser_reply import EmailReplyParser  # noqa: E402
 
 from pipeline.htmltext import html_to_text  # noqa: E402
 from pipeline.quotes import DEFAULT_LANGUAGES, latest_reply  # noqa: E402
+from tests.support import talon as talon_replies  # noqa: E402
 
 Extract = Callable[[str], str]
 
@@ -77,56 +75,16 @@ def engine_alone(languages: tuple[str, ...]) -> Extract:
     return extract
 
 
-def plain_body(path: Path) -> str | None:
-    """The first text/plain part, decoded; None when there is none or it cannot be decoded."""
-    try:
-        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        for part in message.walk():
-            if part.get_content_type() == "text/plain" and isinstance(part, EmailMessage):
-                return str(part.get_content())
-    except (LookupError, KeyError, ValueError, AttributeError, IndexError):
-        return None
-    return None
-
-
-def normalised(text: str) -> str:
-    return "\n".join(line.rstrip() for line in text.replace("\r\n", "\n").split("\n")).strip("\n")
-
-
-def without_signature(expected: str) -> str:
-    lines = expected.split("\n")
-    for i, line in enumerate(lines):
-        if line.rstrip() == "--" or line.startswith("Sent from my "):
-            return "\n".join(lines[:i])
-    return expected
-
-
 def talon(corpora: Path, label: str, extract: Extract, *, show_misses: bool) -> list[str]:
-    paths = sorted((corpora / "talon" / "tests" / "fixtures" / "standard_replies").glob("*.eml"))
-    bodies, misses = [], []
-    exact = as_is = 0
-    for path in paths:
-        body = plain_body(path)
-        if body is None:
-            misses.append(f"    {path.name}: no text/plain part")
-            continue
-        bodies.append(body)
-        expected_file = path.with_name(f"{path.stem}_reply_text")
-        expected = expected_file.read_text() if expected_file.exists() else "Hello"
-        got = normalised(extract(body))
-        as_is += got == normalised(expected)
-        if got == normalised(without_signature(expected)):
-            exact += 1
-        else:
-            misses.append(f"    {path.name}: got {got[:80]!r}, expected {without_signature(expected)!r}")
-    total = max(len(paths), 1)
+    result = talon_replies.score(corpora, extract)
+    total = max(result.total, 1)
     print(
-        f"  {label}: exact {exact}/{len(paths)} = {exact / total:.1%} (qmark contract); "
-        f"against talon's text as is {as_is}/{len(paths)} = {as_is / total:.1%}"
+        f"  {label}: exact {result.exact}/{result.total} = {result.exact / total:.1%} (qmark contract); "
+        f"against talon's text as is {result.as_is}/{result.total} = {result.as_is / total:.1%}"
     )
-    for miss in misses if show_misses else []:
-        print(miss)
-    return bodies
+    for miss in result.misses if show_misses else ():
+        print(f"    {miss}")
+    return list(result.bodies)
 
 
 def talon_html(corpora: Path, label: str, extract: Extract) -> None:
@@ -153,7 +111,9 @@ def jetbrains(corpora: Path, label: str, extract: Extract) -> None:
     folder = corpora / "jetbrains-email-parser" / "src" / "test" / "resources" / "testEmls"
     parts = []
     for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
-        bodies = [b for b in (plain_body(p) for p in sorted(sub.glob("*.eml"))) if b is not None]
+        bodies = [
+            b for b in (talon_replies.plain_body(p) for p in sorted(sub.glob("*.eml"))) if b is not None
+        ]
         parts.append(f"{sub.name} {sum(bool(extract(b)) for b in bodies)}/{len(bodies)}")
     print(f"  {label}: non-empty per folder: {', '.join(parts)}")
 

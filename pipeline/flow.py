@@ -314,21 +314,12 @@ def _settle(
             outbox.release(conn, mail_id=item.id, error=error)
         escalations.append_events(conn, events=events)
     for item, _ in sent:
-        logger.info("mail_sent", escalation_id=ref(item.escalation_id), mail_id=item.id, kind=item.mail.kind)
+        _log_mail(logger.info, "mail_sent", item)
     for item, error in dead:
-        logger.error(
-            "mail_delivery_failed",
-            escalation_id=ref(item.escalation_id),
-            mail_id=item.id,
-            kind=item.mail.kind,
-            error=error,
-        )
+        _log_mail(logger.error, "mail_delivery_failed", item, error=error)
     for item, error in retry:
-        logger.warning(
-            "mail_deferred",
-            escalation_id=ref(item.escalation_id),
-            mail_id=item.id,
-            kind=item.mail.kind,
-            error=error,
-            attempt=item.attempts,
-        )
+        _log_mail(logger.warning, "mail_deferred", item, error=error, attempt=item.attempts)
+
+
+def _log_mail(emit: Callable[..., None], event: str, item: outbox.ClaimedMail, **extra: object) -> None:
+    emit(event, escalation_id=ref(item.escalation_id), mail_id=item.id, kind=item.mail.kind, **extra)

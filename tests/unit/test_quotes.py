@@ -12,10 +12,7 @@ drops signatures, so for the contract figure those expected texts are cut at tha
 
 from __future__ import annotations
 
-import email
-import email.policy
 import random
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -23,6 +20,7 @@ import pytest
 from pipeline import quotes
 from pipeline.htmltext import html_to_text
 from pipeline.quotes import MAX_CHARS, latest_reply
+from tests.support import talon
 
 # The contract share reached when this test was written is 12/12 = 1.00; one regression fails.
 MIN_EXACT_SHARE = 0.95
@@ -281,58 +279,23 @@ def test_only_the_first_max_chars_characters_are_read() -> None:
 # -- real replies from ../shared/corpora -----------------------------------------------
 
 
-def plain_body(path: Path) -> str:
-    """The first text/plain part, decoded (what talon's own suite feeds its extractor)."""
-    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-    assert isinstance(message, EmailMessage)
-    part = next(p for p in message.walk() if p.get_content_type() == "text/plain")
-    assert isinstance(part, EmailMessage)
-    return str(part.get_content())
-
-
-def normalised(text: str) -> str:
-    lines = text.replace("\r\n", "\n").split("\n")
-    return "\n".join(line.rstrip() for line in lines).strip("\n")
-
-
-def without_signature(expected: str) -> str:
-    """talon's expected text cut at the signature qmark removes ("-- " or "Sent from my ...")."""
-    lines = expected.split("\n")
-    for i, line in enumerate(lines):
-        if line.rstrip() == "--" or line.startswith("Sent from my "):
-            return "\n".join(lines[:i])
-    return expected
-
-
 def test_talon_standard_replies_match_the_expected_reply_text(
     corpora: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Given talon's real replies and their expected text ("Hello" unless X_reply_text exists)
-    folder = corpora / "talon" / "tests" / "fixtures" / "standard_replies"
-    replies = sorted(folder.glob("*.eml"))
-    assert len(replies) == 12
-
     # When the new text is extracted from each
-    exact, as_talon, failures = 0, 0, []
-    for path in replies:
-        expected_file = path.with_name(f"{path.stem}_reply_text")
-        expected = expected_file.read_text() if expected_file.exists() else "Hello"
-        got = normalised(latest_reply(plain_body(path)))
-        as_talon += got == normalised(expected)
-        if got == normalised(without_signature(expected)):
-            exact += 1
-        else:
-            failures.append(f"{path.name}: {got!r}")
+    result = talon.score(corpora, latest_reply)
+    assert result.total == 12
 
     # Then (almost) all match; talon's text as is differs only where it keeps a signature
-    share = exact / len(replies)
+    share = result.exact / result.total
     with capsys.disabled():
         print(
-            f"\ntalon standard_replies: exact {exact}/{len(replies)} = {share:.1%} (qmark contract); "
-            f"{as_talon}/{len(replies)} against talon's text as is (it keeps signatures)"
+            f"\ntalon standard_replies: exact {result.exact}/{result.total} = {share:.1%} (qmark contract); "
+            f"{result.as_is}/{result.total} against talon's text as is (it keeps signatures)"
         )
-    assert share >= MIN_EXACT_SHARE, failures
-    assert as_talon >= exact - 2
+    assert share >= MIN_EXACT_SHARE, result.misses
+    assert result.as_is >= result.exact - 2
 
 
 def test_talon_html_replies_converted_to_text_reduce_to_the_reply(corpora: Path) -> None:
