@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from pipeline import compose, outbound
 from pipeline.headers import clean_text
 from pipeline.mail import Address, Original, OutgoingMail
 from pipeline.outbound import (
@@ -410,3 +411,52 @@ def test_a_body_line_over_998_octets_goes_quoted_printable_and_decodes_back() ->
     assert parse(mail)["Content-Transfer-Encoding"] == "quoted-printable"
     assert f"\n    {'x' * 1500}\n" in body_text(mail)
     assert max(len(line) for line in mail.raw.split(b"\r\n")) <= 78
+
+
+def test_outbound_still_exports_every_name_other_modules_import_from_it() -> None:
+    assert outbound.Identity is compose.Identity
+    assert outbound.make_message_id is compose.make_message_id
+    assert outbound.parse_message_id is compose.parse_message_id
+    assert (outbound.OWNER_FORWARD, outbound.EXECUTIVE_ACK) == ("owner_forward", "executive_ack")
+    assert {"EscalationFacts", "render_owner_forward", "render_executive_ack"} <= set(outbound.__all__)
+
+
+def compose_note(**changes: Any) -> OutgoingMail:
+    fields: dict[str, Any] = {
+        "number": 12,
+        "ref": "Q-12",
+        "kind": "executive_note",
+        "recipient": FACTS.owner,
+        "subject": "[Q-12] Note",
+        "body": "Hello.",
+    }
+    return compose.compose(IDENTITY, **(fields | changes))
+
+
+def test_compose_writes_the_contract_for_any_kind_of_mail() -> None:
+    mail = compose_note()
+
+    msg = parse(mail)
+    assert (msg["Subject"], msg["X-Qmark-Escalation"], msg["Auto-Submitted"]) == (
+        "[Q-12] Note",
+        "Q-12",
+        "auto-generated",
+    )
+    assert parse_message_id(mail.message_id, domain="acme.test") == 12
+    assert mail.kind == "executive_note"
+    assert body_text(mail) == "Hello.\n"
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"subject": "Note about Q-12"}, "must start with"),
+        ({"subject": "[Q-13] Note"}, "must start with"),
+        ({"ref": "Q-13"}, "does not name"),
+        ({"kind": "Executive-Note"}, "kind"),
+        ({"recipient": Address("pat@acme.test\r\nBcc: x@evil.example")}, "unsafe email address"),
+    ],
+)
+def test_compose_refuses_a_mail_that_would_break_the_contract(changes: dict[str, Any], problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        compose_note(**changes)
