@@ -22,6 +22,8 @@ quoted forward (all empty) wins over a "Summary:" line in the quoted complaint.
 
 A section is then missing (absent or empty), only a placeholder ("TBD", "n/a",
 "-", ...) or too thin (fewer than ``min_words`` words with a letter or digit).
+:func:`check_sections` judges sections already parsed, so that a writeup an owner
+completes over several mails can be merged (:func:`merge_sections`) and judged whole.
 """
 
 from __future__ import annotations
@@ -34,7 +36,17 @@ from typing import Literal
 
 from rules.schema import RcaRules, RcaSection
 
-__all__ = ["Finding", "Problem", "Verdict", "check_writeup", "describe", "parse_writeup"]
+__all__ = [
+    "Finding",
+    "Problem",
+    "Verdict",
+    "check_sections",
+    "check_writeup",
+    "describe",
+    "merge_sections",
+    "parse_writeup",
+    "render_sections",
+]
 
 Problem = Literal["missing", "too_thin", "placeholder"]
 
@@ -95,13 +107,41 @@ def parse_writeup(text: str, sections: Sequence[RcaSection]) -> dict[str, str]:
 
 def check_writeup(text: str, rca: RcaRules) -> Verdict:
     """Check every required section of the writeup in ``text``; findings follow the rca order."""
-    found = parse_writeup(text, rca.sections)
+    return check_sections(parse_writeup(text, rca.sections), rca)
+
+
+def check_sections(found: Mapping[str, str], rca: RcaRules) -> Verdict:
+    """Check every required section in ``found`` (section key -> text); findings follow the rca order."""
     findings = tuple(
         finding
         for section in rca.sections
         if (finding := _judge(section, found.get(section.key))) is not None
     )
-    return Verdict(complete=not findings, findings=findings, sections=MappingProxyType(found))
+    return Verdict(complete=not findings, findings=findings, sections=MappingProxyType(dict(found)))
+
+
+def merge_sections(earlier: Mapping[str, str], newer: Mapping[str, str], rca: RcaRules) -> dict[str, str]:
+    """The writeup so far, when an owner completes it over several mails; rca sections in rca order.
+
+    A section in ``newer`` replaces the earlier one only when it is at least as good:
+    missing < placeholder < too thin (more words is better) < complete. So an empty or
+    "TBD" section never undoes text, a thin one never undoes a complete one, and a
+    complete one always replaces (the owner's latest version wins). Keys that are no
+    rca section are dropped.
+    """
+    merged: dict[str, str] = {}
+    for section in rca.sections:
+        old, new = earlier.get(section.key), newer.get(section.key)
+        if new is not None and (old is None or _rank(section, new) >= _rank(section, old)):
+            merged[section.key] = new
+        elif old is not None:
+            merged[section.key] = old
+    return merged
+
+
+def render_sections(found: Mapping[str, str], rca: RcaRules) -> list[tuple[str, str]]:
+    """(title, text) of every section in ``found`` that has text, in rca order."""
+    return [(section.title, text) for section in rca.sections if (text := found.get(section.key, "").strip())]
 
 
 def describe(verdict: Verdict) -> str:
@@ -233,6 +273,14 @@ def _words(text: str) -> int:
 
 def _is_placeholder(text: str) -> bool:
     return " ".join(_ALNUM.findall(text.casefold())) in _PLACEHOLDERS
+
+
+def _rank(section: RcaSection, text: str) -> tuple[int, int]:
+    """How good a section's text is: missing < placeholder < too thin (by words) < complete."""
+    finding = _judge(section, text)
+    if finding is None:
+        return (3, 0)
+    return {"missing": (0, 0), "placeholder": (1, 0), "too_thin": (2, finding.words)}[finding.problem]
 
 
 def _judge(section: RcaSection, text: str | None) -> Finding | None:

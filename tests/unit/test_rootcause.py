@@ -9,7 +9,16 @@ from string import Template
 import pytest
 
 from pipeline.deadlines import Duration
-from pipeline.rootcause import Finding, Verdict, check_writeup, describe, parse_writeup
+from pipeline.rootcause import (
+    Finding,
+    Verdict,
+    check_sections,
+    check_writeup,
+    describe,
+    merge_sections,
+    parse_writeup,
+    render_sections,
+)
 from rules.loader import load_rules
 from rules.schema import RcaRules, RcaSection
 
@@ -357,3 +366,140 @@ def test_a_verdict_is_hashable_and_its_sections_read_only() -> None:
     assert hash(verdict) == hash(check_writeup(f"Impact: {IMPACT}", ACME))
     with pytest.raises(TypeError):
         verdict.sections["impact"] = "changed"  # type: ignore[index]
+
+
+# Checking parsed sections -------------------------------------------------------------------------------
+
+
+def test_check_sections_judges_a_mapping_as_check_writeup_judges_the_text_it_parses() -> None:
+    text = f"Corrective actions: TBD\nImpact: three customers were double-billed\nWhat happened: {WHAT}\n"
+
+    assert check_sections(parse_writeup(text, ACME.sections), ACME) == check_writeup(text, ACME)
+
+
+def test_check_sections_of_a_complete_mapping_is_complete_and_keeps_a_read_only_copy() -> None:
+    found = dict(FILLED)
+
+    verdict = check_sections(found, ACME)
+    found["impact"] = "changed"
+
+    assert verdict == Verdict(complete=True, findings=(), sections=FILLED)
+    with pytest.raises(TypeError):
+        verdict.sections["impact"] = "changed"  # type: ignore[index]
+
+
+def test_check_sections_lists_findings_in_rca_order_whatever_the_mapping_order() -> None:
+    found = {"preventive_actions": "n/a", "impact": "two customers", "what_happened": WHAT}
+
+    verdict = check_sections(found, ACME)
+
+    assert verdict.findings == (
+        Finding("impact", "Impact", "too_thin", 2, 5),
+        Finding("root_cause", "Root cause (five whys)", "missing", 0, 10),
+        Finding("corrective_actions", "Corrective actions", "missing", 0, 10),
+        Finding("preventive_actions", "Preventive actions", "placeholder", 0, 10),
+    )
+
+
+# Merging a writeup sent over several mails ----------------------------------------------------------------
+
+THIN_IMPACT = "two customers"
+LONGER_THIN_IMPACT = "two customers, double billed"
+OTHER_IMPACT = "About 80 customers in Germany were billed twice in November."
+
+
+@pytest.mark.parametrize(
+    ("earlier", "newer", "kept"),
+    [
+        (None, IMPACT, IMPACT),
+        (IMPACT, None, IMPACT),
+        (IMPACT, "", IMPACT),
+        (IMPACT, "TBD", IMPACT),
+        (IMPACT, THIN_IMPACT, IMPACT),
+        (IMPACT, OTHER_IMPACT, OTHER_IMPACT),
+        ("", THIN_IMPACT, THIN_IMPACT),
+        ("", "TBD", "TBD"),
+        ("TBD", "", "TBD"),
+        ("TBD", "n/a", "n/a"),
+        ("TBD", THIN_IMPACT, THIN_IMPACT),
+        (THIN_IMPACT, "TBD", THIN_IMPACT),
+        (THIN_IMPACT, LONGER_THIN_IMPACT, LONGER_THIN_IMPACT),
+        (LONGER_THIN_IMPACT, THIN_IMPACT, LONGER_THIN_IMPACT),
+        (THIN_IMPACT, IMPACT, IMPACT),
+    ],
+    ids=[
+        "a new section is added",
+        "a section absent from the newer mail is kept",
+        "an empty newer section does not undo text",
+        "a newer placeholder does not undo text",
+        "a thin newer section does not undo a complete one",
+        "a complete newer section replaces a complete one",
+        "a thin newer section replaces an empty one",
+        "a newer placeholder replaces an empty one",
+        "an empty newer section does not undo a placeholder",
+        "a newer placeholder replaces a placeholder",
+        "a thin newer section replaces a placeholder",
+        "a newer placeholder does not undo a thin section",
+        "a longer thin newer section replaces a shorter one",
+        "a shorter thin newer section does not undo a longer one",
+        "a complete newer section replaces a thin one",
+    ],
+)
+def test_merge_keeps_the_better_of_two_versions_of_a_section(
+    earlier: str | None, newer: str | None, kept: str
+) -> None:
+    old = {} if earlier is None else {"impact": earlier}
+    new = {} if newer is None else {"impact": newer}
+
+    assert merge_sections(old, new, ACME) == {"impact": kept}
+
+
+def test_a_writeup_completed_over_two_mails_is_complete_once_merged() -> None:
+    # Given a first mail with three sections (one thin) and a second with the rest
+    first = check_writeup(f"What happened: {WHAT}\nImpact: {THIN_IMPACT}\nRoot cause: {ROOT_CAUSE}\n", ACME)
+    second = check_writeup(
+        f"Impact: {IMPACT}\nCorrective actions: {CORRECTIVE}\nPreventive actions: {PREVENTIVE}\n", ACME
+    )
+    assert not first.complete and not second.complete
+
+    # When they are merged
+    merged = merge_sections(first.sections, second.sections, ACME)
+
+    # Then the writeup is whole, in rca order
+    assert list(merged) == [section.key for section in ACME.sections]
+    assert merged == FILLED
+    assert check_sections(merged, ACME).complete
+
+
+def test_merge_returns_rca_order_and_drops_keys_that_are_no_rca_section() -> None:
+    earlier = {"preventive_actions": PREVENTIVE, "notes": "internal only"}
+    newer = {"impact": IMPACT, "what_happened": WHAT, "timeline": "10:00 deploy"}
+
+    merged = merge_sections(earlier, newer, ACME)
+
+    assert list(merged.items()) == [
+        ("what_happened", WHAT),
+        ("impact", IMPACT),
+        ("preventive_actions", PREVENTIVE),
+    ]
+
+
+# Rendering ------------------------------------------------------------------------------------------------
+
+
+def test_render_gives_titles_and_texts_in_rca_order_and_leaves_out_empty_sections() -> None:
+    found = {"preventive_actions": PREVENTIVE, "root_cause": "", "impact": "TBD", "what_happened": WHAT}
+
+    assert render_sections(found, ACME) == [
+        ("What happened", WHAT),
+        ("Impact", "TBD"),
+        ("Preventive actions", PREVENTIVE),
+    ]
+
+
+def test_render_of_a_parsed_complete_writeup_shows_every_section_with_its_rca_title() -> None:
+    text = "\n".join(f"## {s.aliases[0]}\n{FILLED[s.key]}" for s in reversed(ACME.sections))
+
+    rendered = render_sections(check_writeup(text, ACME).sections, ACME)
+
+    assert rendered == [(s.title, FILLED[s.key]) for s in ACME.sections]
