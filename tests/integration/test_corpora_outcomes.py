@@ -4,43 +4,16 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime
-from email.utils import parseaddr
 
 import pytest
 
 from pipeline import flow
 from pipeline.mail import Envelope
+from tests.support.corpora import corpus_files, envelope_sender
 from tests.support.db import rows
 from tests.support.runners import qmark_env, settings_from
 
 pytestmark = pytest.mark.integration
-
-SKIP_NAMES = {
-    "LICENSE",
-    "LICENSE.txt",
-    "COPYING",
-    "COPYING.LESSER",
-    "README.md",
-    "SOURCES.md",
-    "expected.json",
-}
-
-
-def corpus_files(corpora):
-    return sorted(p for p in corpora.rglob("*") if p.is_file() and p.name not in SKIP_NAMES)
-
-
-def envelope_sender(raw: bytes) -> str:
-    """What the MTA would have said in MAIL FROM: Return-Path when the file kept it, else From."""
-    head = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n\n", 1)[0].decode("latin-1")
-    fields = {}
-    for line in head.split("\n"):
-        name, sep, value = line.partition(":")
-        if sep and not line[:1].isspace():
-            fields.setdefault(name.strip().lower(), value.strip())
-    if "return-path" in fields:
-        return parseaddr(fields["return-path"])[1]
-    return parseaddr(fields.get("from", ""))[1]
 
 
 def test_no_corpus_message_crashes_or_becomes_an_escalation_and_each_gets_an_outcome(
