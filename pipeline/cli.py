@@ -48,6 +48,12 @@ def _parser() -> argparse.ArgumentParser:
     esc_show = esc_sub.add_parser("show", parents=[common])
     esc_show.add_argument("id", help="Q-<n> or <n>")
     esc_show.add_argument("--json", action="store_true")
+    esc_close = esc_sub.add_parser(
+        "close", parents=[common], help="close with a root-cause writeup received another way"
+    )
+    esc_close.add_argument("id", help="Q-<n> or <n>")
+    esc_close.add_argument("--writeup", required=True, help="a text file with the writeup's sections, or -")
+    esc_close.add_argument("--by", required=True, help="the email address of who closes it (recorded)")
 
     rules = sub.add_parser("rules", parents=[common], help="check or explain the rules")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True)
@@ -84,6 +90,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "escalations":
         if args.esc_command == "list":
             return commands.escalations_list(settings, state=args.state, as_json=args.json)
+        if args.esc_command == "close":
+            return commands.escalations_close(settings, args.id, writeup=args.writeup, by=args.by)
         return commands.escalations_show(settings, args.id, as_json=args.json)
     if args.command == "inject":
         return commands.inject(settings, args.file, mail_from=args.mail_from, rcpts=args.rcpt)

@@ -178,6 +178,34 @@ def escalations_show(settings: Settings, ident: str, *, as_json: bool) -> int:
     return EX_OK
 
 
+def escalations_close(settings: Settings, ident: str, *, writeup: str, by: str) -> int:
+    """Close an escalation with a writeup file; refused (65) with the missing sections when incomplete."""
+    from pipeline.manual import Refused, close_with_writeup
+    from workers.bootstrap import build
+
+    number = parse_ref(ident) or (int(ident) if ident.isdigit() else None)
+    if number is None:
+        print(f"qmark: {ident!r} is not an escalation id (Q-<n>)", file=sys.stderr)
+        return EX_DATAERR
+    try:
+        text = sys.stdin.read() if writeup == "-" else Path(writeup).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        print(f"qmark: cannot read the writeup {writeup}: {error}", file=sys.stderr)
+        return EX_DATAERR
+    app = build(settings=settings)
+    try:
+        closed = close_with_writeup(app.services, number=number, text=text, actor=by.strip().lower())
+    except Refused as error:
+        print(f"qmark: {error}", file=sys.stderr)
+        return EX_DATAERR
+    try:
+        app.graph.enqueue_send(closed.mail_ids)
+    except Exception as error:
+        logger.warning("enqueue_failed_sweeper_will_retry", error=str(error))
+    print(f"{ref(number)} closed; the executive and the owner are told")
+    return EX_OK
+
+
 def rules_check(directory: str | Path) -> int:
     from rules.loader import check_rules
 

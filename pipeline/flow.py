@@ -9,44 +9,34 @@ Every step is safe to run twice: a second run finds nothing to claim.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 
 from pipeline import log
-from pipeline.classify import Disposition, Policy, Verdict, classify
+from pipeline.classify import Disposition, Verdict, classify
 from pipeline.deadlines import deadline_after
 from pipeline.escalation import Escalation, Event, ref
 from pipeline.mail import Address, InboundMail, Original
-from pipeline.outbound import EscalationFacts, Identity, render_executive_ack, render_owner_forward
-from pipeline.parse import ParseLimits, Unparseable, parse_mail
+from pipeline.outbound import EscalationFacts, render_executive_ack, render_owner_forward
+from pipeline.parse import Unparseable, parse_mail
+from pipeline.replies import handle_reply, record_machine_mail
+from pipeline.services import Services, finish, utcnow
 from pipeline.store import escalations, messages, outbox
-from pipeline.store.db import Database
 from pipeline.transport import DeliveryError, Transport
 from rules.routing import Complaint, choose_route
-from rules.schema import Rules
+
+__all__ = [
+    "Services",
+    "dedupe_key",
+    "deliver_mails",
+    "process_message",
+    "process_messages",
+    "send_claimed",
+    "utcnow",
+]
 
 logger = log.get(__name__)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class Services:
-    """Everything the steps need, wired once at start-up."""
-
-    db: Database
-    rules: Rules
-    policy: Policy
-    identity: Identity
-    limits: ParseLimits
-    max_attempts: int
-    lease: timedelta = timedelta(minutes=2)
-    max_send_attempts: int = 200
-    clock: Callable[[], datetime] = utcnow
 
 
 def process_message(svc: Services, message_id: int) -> list[outbox.ClaimedMail]:
@@ -89,7 +79,7 @@ def _process_claimed(svc: Services, claimed: messages.Claimed) -> list[outbox.Cl
     with log.bound(message_id=claimed.id):
         if claimed.attempts > svc.max_attempts:
             reason = f"processing failed {claimed.attempts - 1} times; last error: {claimed.last_error}"
-            _finish(svc, claimed.id, Verdict.QUARANTINE, reason)
+            finish(svc, claimed.id, Verdict.QUARANTINE, reason)
             return []
         try:
             return _process(svc, claimed)
@@ -103,20 +93,18 @@ def _process(svc: Services, claimed: messages.Claimed) -> list[outbox.ClaimedMai
     try:
         mail = parse_mail(claimed.raw, svc.limits)
     except Unparseable as error:
-        _finish(svc, claimed.id, Verdict.QUARANTINE, f"unparseable: {error.reason}")
+        finish(svc, claimed.id, Verdict.QUARANTINE, f"unparseable: {error.reason}")
         return []
     disposition = classify(mail, claimed.envelope, svc.rules, svc.policy)
+    if disposition.verdict is Verdict.REPLY:
+        return handle_reply(svc, claimed.id, mail, claimed.envelope)
+    if disposition.verdict is Verdict.MACHINE and disposition.rule != "own_mail":
+        record_machine_mail(svc, claimed.id, mail, claimed.envelope, claimed.raw, disposition)
+        return []
     if disposition.verdict is not Verdict.ESCALATE:
-        _finish(svc, claimed.id, disposition.verdict, "; ".join(disposition.reasons))
+        finish(svc, claimed.id, disposition.verdict, "; ".join(disposition.reasons))
         return []
     return _open_escalation(svc, claimed.id, mail, disposition)
-
-
-def _finish(svc: Services, message_id: int, verdict: Verdict, reason: str) -> None:
-    with svc.db.transaction() as session:
-        messages.finish(session, message_id=message_id, outcome=verdict.value, reason=reason, now=svc.clock())
-    level = "warning" if verdict is Verdict.QUARANTINE else "info"
-    getattr(logger, level)("message_processed", outcome=verdict.value, reason=reason)
 
 
 def dedupe_key(mail: InboundMail, message_id: int) -> str:

@@ -90,6 +90,7 @@ def build(config: str | None = None, *, settings: Settings | None = None) -> App
         limits=ParseLimits(),
         max_attempts=settings.worker.max_attempts,
         lease=timedelta(seconds=settings.worker.lease),
+        timezone=settings.service.timezone,
     )
     broker = broker_module.build_broker(settings.storage.redis_url)
     app: App

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from pipeline.escalation import Escalation, Event, State
@@ -27,6 +27,30 @@ class NewEscalation:
     executive_note: str
     source_message_id: int
     dedupe_key: str
+
+
+# The columns a transition may change; everything else is written once, at opening.
+_MUTABLE = (
+    "state",
+    "owner",
+    "owner_name",
+    "deadline",
+    "closed_at",
+    "explained_at",
+    "explanation",
+    "writeup",
+    "root_cause_at",
+    "extended",
+    "reopened",
+)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """An escalation loaded for a transition: the domain object and the descriptive columns."""
+
+    escalation: Escalation
+    row: dict[str, Any]
 
 
 _BY_DEDUPE_KEY = select(models.Escalation.id).where(models.Escalation.dedupe_key == bindparam("key"))
@@ -54,6 +78,10 @@ def add(conn: Connection, *, number: int, escalation: Escalation, facts: NewEsca
         "deadline": escalation.deadline,
         "opened_at": escalation.opened_at,
         "closed_at": escalation.closed_at,
+        "explanation": "",
+        "writeup": {},
+        "extended": False,
+        "reopened": 0,
         **dataclasses.asdict(facts),
     }
     conn.execute(_INSERT, row)
@@ -101,3 +129,41 @@ def list_events(session: Session, *, number: int) -> list[models.Event]:
     """The audit trail of escalation ``number``, oldest first."""
     query = select(models.Event).where(models.Event.escalation_id == number).order_by(models.Event.id)
     return list(session.execute(query).scalars())
+
+
+def load(conn: Connection, *, number: int) -> Loaded | None:
+    """Escalation ``number`` for a transition, its row locked until commit (FOR UPDATE; SQLite's
+    write transaction already serialises writers)."""
+    query = select(models.Escalation.__table__).where(models.Escalation.id == number).with_for_update()
+    found = conn.execute(query).mappings().first()
+    if found is None:
+        return None
+    row = dict(found)
+    escalation = Escalation(
+        state=State(row["state"]),
+        executive=row["executive"],
+        owner=row["owner"],
+        deadline=row["deadline"],
+        opened_at=row["opened_at"],
+        number=number,
+        closed_at=row["closed_at"],
+        explained_at=row["explained_at"],
+        explanation=row["explanation"] or "",
+        writeup=dict(row["writeup"] or {}),
+        root_cause_at=row["root_cause_at"],
+        extended=bool(row["extended"]),
+        reopened=int(row["reopened"] or 0),
+    )
+    return Loaded(escalation=escalation, row=row)
+
+
+def save(conn: Connection, *, escalation: Escalation, owner_name: str | None = None) -> None:
+    """Write back what a transition changed, and its new events."""
+    assert escalation.number is not None
+    values: dict[str, Any] = {name: getattr(escalation, name) for name in _MUTABLE if name != "owner_name"}
+    values["state"] = escalation.state.value
+    if owner_name is not None:
+        values["owner_name"] = owner_name
+    conn.execute(update(models.Escalation).where(models.Escalation.id == escalation.number).values(values))
+    save_events(conn, escalation_id=escalation.number, events=escalation.new_events)
+    escalation.new_events.clear()

@@ -12,7 +12,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from pipeline.store.types import UTCDateTime
@@ -91,8 +103,19 @@ class Escalation(Base):
     source_message_id: Mapped[int] = mapped_column(Integer, index=True)
     # The executive's Message-ID (or a hash of the raw bytes): one escalation per mail.
     dedupe_key: Mapped[str] = mapped_column(String(1000), unique=True)
+    explained_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    explanation: Mapped[str] = mapped_column(Text, default="")
+    # Root-cause sections received so far (key -> text), merged over the owner's mails.
+    writeup: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    # When the writeup first was complete; the gate (I5) is checked again by the database.
+    root_cause_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    extended: Mapped[bool] = mapped_column(Boolean, default=False)
+    reopened: Mapped[int] = mapped_column(Integer, default=0)
 
-    __table_args__ = (Index("ix_escalations_state_deadline", "state", "deadline"),)
+    __table_args__ = (
+        Index("ix_escalations_state_deadline", "state", "deadline"),
+        CheckConstraint("state <> 'closed' OR root_cause_at IS NOT NULL", name="closed_has_root_cause"),
+    )
 
 
 class Event(Base):
@@ -121,7 +144,7 @@ class OutboundMail(Base):
     envelope_from: Mapped[str] = mapped_column(String(320))
     message_id: Mapped[str] = mapped_column(String(998), unique=True)
     raw: Mapped[bytes] = mapped_column(LargeBinary)
-    # pending -> sending -> sent, or dead after max attempts.
+    # pending -> sending -> sent (-> bounced when a bounce names it), or dead after max attempts.
     state: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())

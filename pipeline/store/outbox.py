@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from pipeline.mail import OutgoingMail
@@ -40,6 +40,8 @@ def add_claimed(
     If the caller dies before sending, the lease runs out and the sweeper hands
     the mails to another worker.
     """
+    if not mails:
+        return []
     rows = [
         {
             "escalation_id": escalation_id,
@@ -137,3 +139,42 @@ def list_dead(session: Session, *, limit: int = 200) -> list[OutboundMail]:
     """Mails qmark gave up on, newest first."""
     query = select(OutboundMail).where(OutboundMail.state == "dead").order_by(OutboundMail.id.desc())
     return list(session.execute(query.limit(limit)).scalars())
+
+
+def count_recent(conn: Connection, *, escalation_id: int, kinds: Collection[str], since: datetime) -> int:
+    """How many mails of these kinds were queued for the escalation since ``since``."""
+    query = select(func.count()).where(
+        OutboundMail.escalation_id == escalation_id,
+        OutboundMail.kind.in_(list(kinds)),
+        OutboundMail.created_at >= since,
+    )
+    return int(conn.execute(query).scalar_one())
+
+
+def find_by_message_ids(conn: Connection, *, message_ids: Collection[str]) -> list[tuple[int, int, str, str]]:
+    """(id, escalation id, kind, recipient) of qmark's mails with these Message-IDs."""
+    if not message_ids:
+        return []
+    query = select(
+        OutboundMail.id, OutboundMail.escalation_id, OutboundMail.kind, OutboundMail.recipient
+    ).where(func.lower(OutboundMail.message_id).in_([m.lower() for m in message_ids]))
+    return [(r[0], r[1], r[2], r[3]) for r in conn.execute(query)]
+
+
+def list_for_escalation(conn: Connection, *, escalation_id: int) -> list[tuple[int, str, str, str]]:
+    """(id, kind, recipient, state) of every mail queued for the escalation, oldest first."""
+    query = (
+        select(OutboundMail.id, OutboundMail.kind, OutboundMail.recipient, OutboundMail.state)
+        .where(OutboundMail.escalation_id == escalation_id)
+        .order_by(OutboundMail.id)
+    )
+    return [(r[0], r[1], r[2], r[3]) for r in conn.execute(query)]
+
+
+def mark_bounced(conn: Connection, *, mail_id: int, reason: str) -> None:
+    """A bounce came back for a mail the relay had accepted: it did not reach its recipient."""
+    conn.execute(
+        update(OutboundMail)
+        .where(OutboundMail.id == mail_id)
+        .values(state="bounced", last_error=reason[:4000])
+    )

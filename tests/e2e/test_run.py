@@ -18,7 +18,7 @@ from aiosmtpd.controller import Controller
 from pipeline.transport import crlf
 from tests.conftest import ROOT, mail_fixture
 from tests.support.db import scalar
-from tests.support.runners import qmark_env, spawn, wait_until
+from tests.support.runners import qmark_env, spawn, stop, wait_until
 from tests.support.servers import free_port, wait_for_port
 
 pytestmark = pytest.mark.e2e
@@ -75,11 +75,7 @@ def test_qmark_run_turns_a_forward_into_the_owners_forward_and_stops_cleanly(run
         shown = json.loads(qmark(run_env, "escalations", "show", "Q-1", "--json").stdout)
         assert shown["events"][0]["kind"] == "opened"
     finally:
-        process.send_signal(signal.SIGTERM)
-        code = process.wait(timeout=60)
-    log = (tmp_path / "run.log").read_text()
-    assert code == 0, log[-3000:]
-    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+        log, lines = stop(process, tmp_path / "run.log")
     assert any(line["event"] == "escalation_opened" and line.get("escalation_id") == "Q-1" for line in lines)
     assert not any("Your product" in line or "charged twice" in line for line in log.splitlines())
 

@@ -100,6 +100,18 @@ def spawn(role: str, env: dict[str, str], log_path: Path) -> subprocess.Popen[by
         )
 
 
+def stop(process: subprocess.Popen[bytes], log_path: Path) -> tuple[str, list[dict[str, object]]]:
+    """SIGTERM ``process``, require a clean exit, and return its log text and its JSON lines."""
+    import json
+    import signal
+
+    process.send_signal(signal.SIGTERM)
+    code = process.wait(timeout=60)
+    log = log_path.read_text()
+    assert code == 0, log[-3000:]
+    return log, [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+
+
 def wait_until(predicate: Callable[[], object], timeout: float = 15.0, what: str = "condition") -> object:
     """Poll ``predicate`` until it returns something truthy; fail naming ``what``."""
     deadline = time.monotonic() + timeout

@@ -1,0 +1,349 @@
+"""What qmark does with a participant's reply: the transition it makes and the mails it sends.
+
+Pure: :func:`answer` gets the locked escalation, who wrote, and what they wrote,
+applies the domain transitions, and returns the mails to queue and the reason in
+words. The reply step (``pipeline.replies``) loads, authorises, persists and sends.
+
+The owner's side (the owner or their ladder): a first-line ``#command``; a
+root-cause writeup (sections typed under their headings); an acknowledgement
+("on it": recorded, the clock runs on); or the explanation, relayed to the
+executive. The executive's side: "?" reopens a closed escalation or sends a
+writeup awaiting approval back; "approve"/"ok"/"👍" closes one awaiting approval;
+anything else is passed to the owner. Mails that answer the owner's own mail
+(what the writeup lacks, command help) are capped per escalation and day, so an
+unmarked auto-responder cannot start a loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from pipeline import followups
+from pipeline.deadlines import Duration, deadline_after
+from pipeline.escalation import Escalation, InvalidTransition, State, ref
+from pipeline.followups import Thread
+from pipeline.mail import Address, Original, OutgoingMail
+from pipeline.matching import Role
+from pipeline.outbound import EscalationFacts, Identity, render_owner_forward
+from pipeline.replytext import (
+    COMMANDS,
+    Command,
+    CommandError,
+    UnknownCommand,
+    is_acknowledgement,
+    is_approval,
+    is_question,
+    parse_command,
+    parse_need_more_time,
+    parse_reassign,
+)
+from pipeline.rootcause import describe, parse_writeup, render_sections
+from rules.schema import Person, Rules
+
+#: Mails answering the owner's own mail (lacking sections, command help) per escalation per day.
+FEEDBACK_PER_DAY = 5
+FEEDBACK_KINDS = frozenset({followups.WRITEUP_INCOMPLETE, followups.COMMAND_HELP})
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One authorised reply: who sent it, in what role, the whole text and its new words."""
+
+    sender: Address
+    role: Role
+    body: str
+    words: str
+
+
+@dataclass(frozen=True)
+class Context:
+    """What answering needs besides the reply; ``complaint`` re-reads the original on demand."""
+
+    rules: Rules
+    identity: Identity
+    now: datetime
+    thread: Thread
+    route: str
+    feedback_today: int
+    complaint: Callable[[], Original]
+    service_timezone: str = "UTC"
+
+
+@dataclass
+class Outcome:
+    """What answering did: the reason recorded on the message, and the mails to queue."""
+
+    reason: str
+    mails: list[OutgoingMail] = field(default_factory=list)
+    owner_name: str | None = None
+
+
+def answer(escalation: Escalation, reply: Reply, ctx: Context) -> Outcome:
+    """Apply ``reply`` to ``escalation`` (mutated in place) and say what to send."""
+    if reply.role is Role.EXECUTIVE:
+        return _executive(escalation, reply, ctx)
+    if reply.role is Role.OWNER:
+        return _owner(escalation, reply, ctx)
+    escalation.record("note", ctx.now, reply.sender.email, words=reply.words[:2000], role=reply.role.value)
+    return Outcome(f"a note from {reply.sender.email}, who no longer takes part in {_ref(escalation)}")
+
+
+# -- the owner's side -------------------------------------------------------------------------
+
+
+def _owner(escalation: Escalation, reply: Reply, ctx: Context) -> Outcome:
+    parsed = parse_command(reply.words)
+    if isinstance(parsed, UnknownCommand):
+        escalation.record("command_unknown", ctx.now, reply.sender.email, command=parsed.word)
+        return _help(escalation, reply, ctx, parsed.problem, f"unknown command #{parsed.word}")
+    if not escalation.is_open:
+        escalation.record("note_after_close", ctx.now, reply.sender.email, words=reply.words[:2000])
+        return Outcome(f"{_ref(escalation)} is closed; the owner's mail is recorded")
+    if parsed is not None:
+        return _command(escalation, reply, ctx, parsed)
+    sections = _sections(reply.body, ctx.rules)
+    if _is_writeup(sections, escalation.state):
+        return _writeup(escalation, reply, ctx, sections, asked_to_close=False)
+    if escalation.state is State.AWAITING_EXPLANATION:
+        if is_acknowledgement(reply.words):
+            escalation.acknowledge(now=ctx.now, actor=reply.sender.email, words=reply.words)
+            return Outcome("an acknowledgement, not an explanation: the clock runs on")
+        return _explain(escalation, reply, ctx, reply.words)
+    escalation.record("owner_note", ctx.now, reply.sender.email, words=reply.words[:2000])
+    return Outcome(f"a note from the owner's side while {escalation.state.value}")
+
+
+def _explain(escalation: Escalation, reply: Reply, ctx: Context, text: str) -> Outcome:
+    due = _due(ctx, escalation.owner, ctx.rules.rca.deadline)
+    escalation.explain(now=ctx.now, actor=reply.sender.email, text=text, root_cause_deadline=due)
+    mail = followups.render_explanation(
+        ctx.thread, ctx.identity, author=reply.sender, text=text, root_cause_due=due
+    )
+    return Outcome("the explanation, relayed to the executive", [mail])
+
+
+def _writeup(
+    escalation: Escalation, reply: Reply, ctx: Context, sections: dict[str, str], *, asked_to_close: bool
+) -> Outcome:
+    outcome = Outcome("")
+    if escalation.state is State.AWAITING_EXPLANATION:
+        # A writeup (or #close) before any explanation: its own words explain, else its first section.
+        words = _without_first_line(reply.words) if asked_to_close else reply.words
+        explanation = words if not is_acknowledgement(words) else next(iter(sections.values()), words)
+        outcome.mails += _explain(escalation, reply, ctx, explanation).mails
+    verdict = escalation.add_writeup(
+        now=ctx.now, actor=reply.sender.email, sections=sections, rca=ctx.rules.rca
+    )
+    if not verdict.complete:
+        missing = [finding.title for finding in verdict.findings]
+        feedback = _feedback(
+            escalation,
+            ctx,
+            lambda: followups.render_writeup_incomplete(
+                ctx.thread, ctx.identity, to=reply.sender, findings=describe(verdict), missing_titles=missing
+            ),
+        )
+        outcome.mails += feedback
+        outcome.reason = "root-cause writeup incomplete, lacking: " + ", ".join(missing)
+        if not feedback:
+            outcome.reason += " (owner not mailed: daily feedback cap reached)"
+        return outcome
+    escalation.submit(now=ctx.now, actor=reply.sender.email, rca=ctx.rules.rca)
+    writeup = render_sections(escalation.writeup, ctx.rules.rca)
+    if escalation.state is State.AWAITING_APPROVAL:
+        outcome.mails.append(
+            followups.render_approval_request(ctx.thread, ctx.identity, author=reply.sender, writeup=writeup)
+        )
+        outcome.reason = "root-cause writeup complete; sent to the executive for approval"
+    else:
+        outcome.mails += _closing_mails(escalation, ctx, reply.sender, writeup)
+        outcome.reason = "root-cause writeup complete; closed"
+    return outcome
+
+
+def _command(escalation: Escalation, reply: Reply, ctx: Context, command: Command) -> Outcome:
+    actor = reply.sender.email
+    escalation.record("command", ctx.now, actor, command=command.name, args=command.args[:500])
+    if command.name == "close":
+        if escalation.state is State.AWAITING_APPROVAL:
+            approver = ctx.thread.executive.name or "the executive"
+            problem = f"{_ref(escalation)} already waits for {approver}'s approval"
+            return _help(escalation, reply, ctx, problem, "#close while awaiting approval")
+        return _writeup(escalation, reply, ctx, _sections(reply.body, ctx.rules), asked_to_close=True)
+    try:
+        if command.name == "reassign":
+            return _reassign(escalation, reply, ctx, parse_reassign(command.args))
+        if command.name == "need-more-time":
+            duration, reason = parse_need_more_time(command.args, rest=command.rest)
+            return _more_time(escalation, reply, ctx, duration, reason)
+    except (CommandError, InvalidTransition) as error:
+        return _help(escalation, reply, ctx, f"#{command.name}: {error}", f"#{command.name} refused: {error}")
+    raise AssertionError(f"command {command.name} has no handler")  # pragma: no cover
+
+
+def _reassign(escalation: Escalation, reply: Reply, ctx: Context, email: str) -> Outcome:
+    person = ctx.rules.person(email)
+    if person is None:
+        raise CommandError(f"{email} is not listed under people in people.yaml")
+    old = ctx.thread.owner
+    deadline = None
+    if escalation.state is State.AWAITING_EXPLANATION:
+        deadline = _due(ctx, person.email, _route_deadline(ctx))
+    escalation.reassign(now=ctx.now, actor=reply.sender.email, new_owner=person.email, deadline=deadline)
+    new_owner = Address(person.email, person.name)
+    forward = render_owner_forward(_facts(escalation, ctx, person, by=reply.sender), ctx.identity)
+    thread = replace(ctx.thread, owner=new_owner, owner_timezone=person.timezone)
+    notice = followups.render_reassigned(
+        thread,
+        ctx.identity,
+        old_owner=old,
+        new_owner=new_owner,
+        by=reply.sender,
+        deadline=escalation.deadline,
+    )
+    return Outcome(
+        f"reassigned from {old.email} to {person.email}", [forward, notice], owner_name=person.name
+    )
+
+
+def _more_time(
+    escalation: Escalation, reply: Reply, ctx: Context, duration: Duration, reason: str
+) -> Outcome:
+    old = escalation.deadline
+    person = ctx.rules.person(escalation.owner)
+    new = deadline_after(
+        max(old, ctx.now),
+        duration,
+        timezone=person.timezone if person else ctx.service_timezone,
+        working_hours=person.working_hours if person else None,
+    )
+    escalation.extend(now=ctx.now, actor=reply.sender.email, new_deadline=new, reason=reason)
+    mail = followups.render_more_time(
+        ctx.thread, ctx.identity, reason=reason, old_deadline=old, new_deadline=new
+    )
+    return Outcome(f"deadline extended to {new.isoformat()}: {reason}", [mail])
+
+
+def _help(escalation: Escalation, reply: Reply, ctx: Context, problem: str, reason: str) -> Outcome:
+    commands = [(spec.usage, spec.does) for spec in COMMANDS]
+    mails = _feedback(
+        escalation,
+        ctx,
+        lambda: followups.render_command_help(
+            ctx.thread, ctx.identity, to=reply.sender, problem=problem, commands=commands
+        ),
+    )
+    return Outcome(reason if mails else reason + " (not answered: daily feedback cap reached)", mails)
+
+
+def _feedback(escalation: Escalation, ctx: Context, render: Callable[[], OutgoingMail]) -> list[OutgoingMail]:
+    """A mail answering the owner's own mail, unless the day's cap is reached (loop guard)."""
+    if ctx.feedback_today >= FEEDBACK_PER_DAY:
+        escalation.record("feedback_suppressed", ctx.now, "qmark", cap=FEEDBACK_PER_DAY)
+        return []
+    return [render()]
+
+
+# -- the executive's side ---------------------------------------------------------------------
+
+
+def _executive(escalation: Escalation, reply: Reply, ctx: Context) -> Outcome:
+    actor = reply.sender.email
+    asked, note = is_question(reply.words)
+    if asked:  # in a reply, everything the executive wrote after the "?" is their note
+        note = reply.words.strip().lstrip("?？!¡ \t").strip()
+    if asked and escalation.state is State.CLOSED:
+        deadline = _due(ctx, escalation.owner, _route_deadline(ctx))
+        escalation.reopen(now=ctx.now, actor=actor, note=note, deadline=deadline)
+        mail = followups.render_reopened(ctx.thread, ctx.identity, note=note, deadline=deadline)
+        return Outcome("the executive's '?' reopened it; the owner is told", [mail])
+    if asked and escalation.state is State.AWAITING_APPROVAL:
+        escalation.send_back(now=ctx.now, actor=actor, note=note)
+        mail = followups.render_sent_back(ctx.thread, ctx.identity, note=note)
+        return Outcome("the executive sent the writeup back to the owner", [mail])
+    if is_approval(reply.words) and escalation.state is State.AWAITING_APPROVAL:
+        escalation.approve(now=ctx.now, actor=actor, rca=ctx.rules.rca)
+        writeup = render_sections(escalation.writeup, ctx.rules.rca)
+        return Outcome(
+            "approved by the executive; closed", _closing_mails(escalation, ctx, reply.sender, writeup)
+        )
+    if not escalation.is_open:
+        escalation.record("note_after_close", ctx.now, actor, words=reply.words[:2000])
+        return Outcome(f"{_ref(escalation)} is closed and the reply is not '?': recorded, nothing sent")
+    if is_approval(reply.words):
+        escalation.record("executive_note", ctx.now, actor, words=reply.words[:2000])
+        return Outcome("the executive's acknowledgement, recorded")
+    text = note if asked else reply.words
+    escalation.record("executive_note", ctx.now, actor, words=text[:2000])
+    mail = followups.render_executive_note(ctx.thread, ctx.identity, note=text or "?")
+    return Outcome("the executive's note, passed to the owner", [mail])
+
+
+def _closing_mails(
+    escalation: Escalation, ctx: Context, closed_by: Address, writeup: list[tuple[str, str]]
+) -> list[OutgoingMail]:
+    summary = followups.render_closing_summary(
+        ctx.thread, ctx.identity, closed_by=closed_by, explanation=escalation.explanation, writeup=writeup
+    )
+    confirmation = followups.render_closed_confirmation(ctx.thread, ctx.identity, to=ctx.thread.owner)
+    return [summary, confirmation]
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _sections(body: str, rules: Rules) -> dict[str, str]:
+    return parse_writeup(body, rules.rca.sections)
+
+
+def _is_writeup(sections: dict[str, str], state: State) -> bool:
+    """Typed sections make a writeup: one while the root cause is awaited, two before the explanation
+    (a lone "Summary:" line in an explanation is not a writeup)."""
+    typed = sum(1 for text in sections.values() if text.strip())
+    if state is State.AWAITING_ROOT_CAUSE:
+        return typed >= 1
+    return state is State.AWAITING_EXPLANATION and typed >= 2
+
+
+def _without_first_line(words: str) -> str:
+    lines = words.strip().split("\n", 1)
+    return lines[1].strip() if len(lines) > 1 else ""
+
+
+def _route_deadline(ctx: Context) -> Duration:
+    route = next((r for r in ctx.rules.routes if r.name == ctx.route), None)
+    return route.deadline if route is not None else ctx.rules.defaults.deadline
+
+
+def _due(ctx: Context, owner: str, duration: Duration) -> datetime:
+    person = ctx.rules.person(owner)
+    return deadline_after(
+        ctx.now,
+        duration,
+        timezone=person.timezone if person else ctx.service_timezone,
+        working_hours=person.working_hours if person else None,
+    )
+
+
+def _facts(escalation: Escalation, ctx: Context, owner: Person, *, by: Address) -> EscalationFacts:
+    assert escalation.number is not None
+    return EscalationFacts(
+        ref=ref(escalation.number),
+        number=escalation.number,
+        executive=ctx.thread.executive,
+        owner=Address(owner.email, owner.name),
+        owner_timezone=owner.timezone,
+        deadline=escalation.deadline,
+        opened_at=ctx.now,
+        executive_note=f"{by.name or by.email} handed this escalation to you.",
+        complaint=ctx.complaint(),
+        route=ctx.route,
+        route_reasons=(f"reassigned to you by {by.email} with #reassign",),
+        rca_sections=tuple(section.title for section in ctx.rules.rca.sections),
+    )
+
+
+def _ref(escalation: Escalation) -> str:
+    return ref(escalation.number) if escalation.number is not None else "the escalation"

@@ -1,0 +1,434 @@
+"""Owner and executive replies through the real process and send steps, a real relay sink and SQLite.
+
+Each test opens Q-1 from a real executive forward, then replies the way people
+and their mail systems do. The clock is the only thing the test controls.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+
+from pipeline import flow
+from tests.conftest import ROOT, mail_fixture
+from tests.support.db import rows, scalar
+from tests.support.life import Life
+from tests.support.replies import THIN_IMPACT, WRITEUP, body_of, parsed, reply_address, reply_to
+from tests.support.rules import acme_rules
+from tests.support.runners import qmark_env, settings_from
+
+pytestmark = pytest.mark.integration
+
+PAT, DANA, SAM, LEE = (
+    "pat.owner@acme.test",
+    "dana.chief@acme.test",
+    "sam.manager@acme.test",
+    "lee.logistics@acme.test",
+)
+EXPLANATION = (
+    "The second charge came from a retry in the payment gateway after a timeout on 23 November. "
+    "We refunded it this morning and are adding an idempotency key to every capture."
+)
+
+
+def make_life(database_url, redis_url, relay_sink, tmp_path, policy: str = "close_when_complete") -> Life:
+    from workers.bootstrap import build
+
+    rules = acme_rules(tmp_path / "rules", policy=policy)
+    env = qmark_env(
+        database_url=database_url,
+        redis_url=redis_url,
+        outbound_url=f"smtp://127.0.0.1:{relay_sink.port}",
+        QMARK_RULES__PATH=str(rules),
+    )
+    life = Life(build(settings=settings_from(env)), relay_sink, database_url)
+    life.env = env
+    return life
+
+
+@pytest.fixture
+def life(database_url, redis_url, relay_sink, tmp_path) -> Life:
+    return make_life(database_url, redis_url, relay_sink, tmp_path)
+
+
+def open_q1(life: Life) -> tuple[bytes, bytes]:
+    """Dana forwards a billing complaint with "?": (Pat's forward, Dana's acknowledgement)."""
+    life.deliver(mail_fixture("gmail-forward.eml"))
+    by_rcpt = {m.rcpt_tos[0]: m.data for m in life.new_mail(2)}
+    return by_rcpt[PAT], by_rcpt[DANA]
+
+
+def deadline(life: Life) -> str:
+    return str(scalar(life.url, "select deadline from escalations where id = 1"))
+
+
+def explained(life: Life) -> bytes:
+    forward, _ = open_q1(life)
+    life.deliver(reply_to(forward, sender=PAT, name="Pat Owner", text=EXPLANATION))
+    life.one_to(DANA)
+    return forward
+
+
+# -- the whole life --------------------------------------------------------------------------
+
+
+def test_a_whole_life_by_email_under_close_when_complete(life):
+    forward, _ = open_q1(life)
+    first_deadline = deadline(life)
+
+    # An acknowledgement is recorded but is no explanation: no mail, no state change, clock running
+    life.tick(minutes=10)
+    ack = life.deliver(reply_to(forward, sender=PAT, text="Looking into it, will get back to you."))
+    assert life.new_mail() == []
+    assert life.state() == "awaiting_explanation" and deadline(life) == first_deadline
+    assert life.outcome(ack)[0] == "reply" and "acknowledgement" in life.outcome(ack)[1]
+
+    # The explanation goes to the executive
+    life.tick(minutes=30)
+    life.deliver(reply_to(forward, sender=PAT, name="Pat Owner", text=EXPLANATION))
+    relayed = life.one_to(DANA)
+    assert parsed(relayed)["Subject"].startswith("[Q-1] Pat Owner")
+    assert "idempotency key to every capture" in body_of(relayed)
+    assert life.state() == "awaiting_root_cause" and deadline(life) != first_deadline
+
+    # #close without a writeup: the owner hears exactly what is missing; still open
+    life.deliver(reply_to(forward, sender=PAT, text="#close"))
+    lacking = body_of(life.one_to(PAT))
+    for title in (
+        "What happened",
+        "Impact",
+        "Root cause (five whys)",
+        "Corrective actions",
+        "Preventive actions",
+    ):
+        assert f"- {title}: missing" in lacking
+    assert life.state() == "awaiting_root_cause"
+
+    # A writeup with one thin section: that section, and only it, is named
+    life.deliver(reply_to(forward, sender=PAT, text=THIN_IMPACT))
+    thin = body_of(life.one_to(PAT))
+    assert "- Impact: too thin (2 of 5 words)" in thin
+    assert "What happened:" not in thin.split("## ")[0] and thin.count("- ") >= 1
+    assert "- What happened" not in thin and "- Root cause" not in thin
+    assert life.state() == "awaiting_root_cause"
+
+    # The complete writeup closes it; the executive gets the summary, the owner a confirmation
+    life.deliver(reply_to(forward, sender=PAT, text=WRITEUP))
+    by_rcpt = {m.rcpt_tos[0]: m.data for m in life.new_mail(2)}
+    summary = body_of(by_rcpt[DANA])
+    assert parsed(by_rcpt[DANA])["Subject"].startswith("[Q-1] Closed")
+    assert "Captures carried no idempotency key" in summary and "Forty customers" in summary
+    assert "idempotency key to every capture" in summary  # the explanation too
+    assert life.state() == "closed"
+
+    # The executive's "?" reopens it: a new deadline, the owner told
+    life.tick(days=2)
+    life.deliver(reply_to(by_rcpt[DANA], sender=DANA, text="?\n\nIt happened again today."))
+    reopened = body_of(life.one_to(PAT))
+    assert "It happened again today." in reopened
+    assert life.state() == "awaiting_explanation" and deadline(life) > first_deadline
+    assert life.events()[-3:] == ["reopened", "mail_queued", "mail_sent"]
+
+
+def test_a_whole_life_by_email_under_executive_approves(database_url, redis_url, relay_sink, tmp_path):
+    life = make_life(database_url, redis_url, relay_sink, tmp_path, policy="executive_approves")
+    forward = explained(life)
+
+    # A complete writeup goes to the executive for approval; nothing closes yet
+    life.deliver(reply_to(forward, sender=PAT, text=WRITEUP))
+    request = life.one_to(DANA)
+    assert "approve" in body_of(request) and "Captures carried no idempotency key" in body_of(request)
+    assert life.state() == "awaiting_approval"
+
+    # "?" with a note sends it back to the owner
+    life.deliver(reply_to(request, sender=DANA, text="? Why did monitoring not catch it?"))
+    sent_back = life.one_to(PAT)
+    assert "Why did monitoring not catch it?" in body_of(sent_back)
+    assert life.state() == "awaiting_root_cause"
+
+    # The owner sends the writeup again; the executive approves with a thumbs-up
+    life.deliver(reply_to(sent_back, sender=PAT, text=WRITEUP + "\nAlso: an alert on duplicate captures.\n"))
+    request = life.one_to(DANA)
+    life.deliver(reply_to(request, sender=DANA, text="👍"))
+    by_rcpt = {m.rcpt_tos[0]: m.data for m in life.new_mail(2)}
+    assert set(by_rcpt) == {DANA, PAT}
+    assert life.state() == "closed"
+    assert "approval_requested" in life.events() and "sent_back" in life.events()
+
+
+# -- who may answer --------------------------------------------------------------------------
+
+
+def test_a_forged_token_is_quarantined_changes_nothing_and_sends_nothing(life):
+    forward, _ = open_q1(life)
+    events = life.events()
+    forged = reply_to(
+        forward, sender=PAT, text=EXPLANATION, to="escalations+q1-aaaaaaaaaaaaaaaabbbbbbbb@acme.test"
+    )
+    message = life.deliver(forged, rcpts=("escalations+q1-aaaaaaaaaaaaaaaabbbbbbbb@acme.test",))
+    outcome, reason = life.outcome(message)
+    assert outcome == "quarantined" and "not genuine" in reason
+    assert life.new_mail() == [] and life.state() == "awaiting_explanation" and life.events() == events
+
+
+def test_a_valid_token_from_someone_who_takes_no_part_is_quarantined(life):
+    forward, _ = open_q1(life)
+    events = life.events()
+    stolen = reply_to(forward, sender="eve@acme.test", text=EXPLANATION)
+    outcome, reason = life.outcome(life.deliver(stolen))
+    assert outcome == "quarantined" and "eve@acme.test takes no part in Q-1" in reason
+    assert life.new_mail() == [] and life.state() == "awaiting_explanation" and life.events() == events
+
+
+def test_an_owner_reply_without_authentication_is_quarantined_as_a_possible_spoof(life):
+    forward, _ = open_q1(life)
+    spoof = reply_to(forward, sender=PAT, text=EXPLANATION, authenticated=False)
+    outcome, reason = life.outcome(life.deliver(spoof))
+    assert outcome == "quarantined" and reason.startswith("possible spoof")
+    assert life.new_mail() == [] and life.state() == "awaiting_explanation"
+
+
+def test_the_owners_manager_may_explain_and_a_subject_tag_alone_finds_the_escalation(life):
+    forward, _ = open_q1(life)
+    # Sam writes a fresh mail to the intake address, only the [Q-1] tag ties it
+    reply = reply_to(forward, sender=SAM, text=EXPLANATION, to="escalations@acme.test")
+    reply = reply.replace(b"In-Reply-To:", b"X-Was-In-Reply-To:").replace(
+        b"References:", b"X-Was-References:"
+    )
+    life.deliver(reply, rcpts=("escalations@acme.test",))
+    life.one_to(DANA)
+    assert life.state() == "awaiting_root_cause"
+    [(actor,)] = rows(life.url, "select actor from events where kind = 'explained'")
+    assert actor == SAM
+
+
+def test_a_reply_to_a_closed_escalation_that_is_not_a_question_mark_is_recorded_and_changes_nothing(life):
+    forward = explained(life)
+    life.deliver(reply_to(forward, sender=PAT, text=WRITEUP))
+    summary = {m.rcpt_tos[0]: m.data for m in life.new_mail(2)}[DANA]
+    from_dana = life.deliver(reply_to(summary, sender=DANA, text="Thanks, good work."))
+    from_pat = life.deliver(reply_to(forward, sender=PAT, text="One more detail: the refunds all went out."))
+    assert life.new_mail() == [] and life.state() == "closed"
+    assert "not '?'" in life.outcome(from_dana)[1]
+    assert life.outcome(from_pat)[0] == "reply"
+    assert life.events().count("note_after_close") == 2
+
+
+# -- commands --------------------------------------------------------------------------------
+
+
+def test_an_unknown_command_gets_one_helpful_reply_listing_the_valid_ones(life):
+    forward, _ = open_q1(life)
+    life.deliver(reply_to(forward, sender=PAT, text="#clsoe"))
+    help_text = body_of(life.one_to(PAT))
+    assert "#clsoe" in help_text
+    for usage in ("#close", "#reassign", "#need-more-time"):
+        assert usage in help_text
+    assert life.state() == "awaiting_explanation"
+
+
+def test_reassign_hands_the_escalation_to_someone_in_people_yaml_and_tells_the_executive(life):
+    forward, _ = open_q1(life)
+    life.deliver(
+        reply_to(forward, sender=PAT, text="#reassign lee.logistics@acme.test\nLee owns shipping refunds.")
+    )
+    by_rcpt = {m.rcpt_tos[0]: m.data for m in life.new_mail(2)}
+    assert set(by_rcpt) == {LEE, DANA}
+    assert parsed(by_rcpt[LEE])["Subject"].startswith("[Q-1] ?")
+    assert reply_address(by_rcpt[LEE]) != reply_address(forward)  # signed for Lee
+    assert scalar(life.url, "select owner from escalations") == LEE
+    # Lee may now explain; Pat is no longer the owner, but the token Pat holds was issued to Pat
+    life.deliver(reply_to(by_rcpt[LEE], sender=LEE, text=EXPLANATION))
+    life.one_to(DANA)
+    assert life.state() == "awaiting_root_cause"
+
+
+def test_reassign_to_someone_not_in_people_yaml_is_refused_with_help(life):
+    forward, _ = open_q1(life)
+    life.deliver(reply_to(forward, sender=PAT, text="#reassign nobody@elsewhere.test"))
+    assert "not listed under people" in body_of(life.one_to(PAT))
+    assert scalar(life.url, "select owner from escalations") == PAT
+
+
+def test_need_more_time_moves_the_deadline_once_and_tells_the_executive(life):
+    forward, _ = open_q1(life)
+    before = deadline(life)
+    life.deliver(reply_to(forward, sender=PAT, text="#need-more-time 2h the gateway vendor is checking logs"))
+    notice = body_of(life.one_to(DANA))
+    assert "the gateway vendor is checking logs" in notice
+    assert deadline(life) > before
+    after = deadline(life)
+    life.deliver(reply_to(forward, sender=PAT, text="#need-more-time 4h still waiting"))
+    assert "already" in body_of(life.one_to(PAT))
+    assert deadline(life) == after
+
+
+def test_need_more_time_without_a_reason_is_refused(life):
+    forward, _ = open_q1(life)
+    before = deadline(life)
+    life.deliver(reply_to(forward, sender=PAT, text="#need-more-time 2h"))
+    assert "reason" in body_of(life.one_to(PAT))
+    assert deadline(life) == before
+
+
+# -- machine mail ----------------------------------------------------------------------------
+
+OOO = """\
+From: Pat Owner <pat.owner@acme.test>
+To: {to}
+Subject: Automatic reply: {subject}
+Auto-Submitted: auto-replied
+X-Auto-Response-Suppress: All
+Authentication-Results: mx.acme.test; dmarc=pass header.from=acme.test
+Message-ID: <ooo-{n}@acme.test>
+In-Reply-To: {mid}
+Content-Type: text/plain; charset=utf-8
+
+I am out of the office until Monday with limited access to email.
+"""
+
+
+def test_an_out_of_office_loop_is_bounded_and_the_responder_gets_no_mail(life):
+    forward, _ = open_q1(life)
+    message = parsed(forward)
+    # The responder answers everything qmark sends it, twenty times over
+    for n in range(20):
+        raw = OOO.format(
+            to=reply_address(forward), subject=message["Subject"], mid=message["Message-ID"], n=n
+        ).encode()
+        life.deliver(raw, mail_from="", rcpts=(parsed(forward)["Return-Path"] or reply_address(forward),))
+        life.tick(minutes=1)
+    assert life.new_mail() == []
+    assert life.events().count("out_of_office") == 20
+    assert life.state() == "awaiting_explanation"
+
+
+def test_an_unmarked_responder_repeating_itself_is_capped_per_day(life):
+    from pipeline.answers import FEEDBACK_PER_DAY
+
+    forward = explained(life)
+    # A broken responder without any auto-reply marker answers every qmark mail with "#close"
+    last = forward
+    sent = 0
+    for _ in range(3 * FEEDBACK_PER_DAY):
+        life.deliver(reply_to(last, sender=PAT, text="#close", quote=False))
+        new = life.new_mail()
+        sent += len(new)
+        last = new[0].data if new else last
+    assert sent == FEEDBACK_PER_DAY
+    assert life.events().count("feedback_suppressed") == 2 * FEEDBACK_PER_DAY
+
+
+DSN = """\
+From: Mail Delivery System <MAILER-DAEMON@mx.acme.test>
+To: {to}
+Subject: Undelivered Mail Returned to Sender
+Auto-Submitted: auto-replied
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="b1"
+Message-ID: <dsn-1@mx.acme.test>
+
+--b1
+Content-Type: text/plain
+
+This is the mail system at host mx.acme.test. Your message could not be delivered.
+
+--b1
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.acme.test
+
+Final-Recipient: rfc822; pat.owner@acme.test
+Action: failed
+Status: 5.1.1
+Diagnostic-Code: smtp; 550 5.1.1 user unknown
+
+--b1
+Content-Type: text/rfc822-headers
+
+From: qmark <escalations@acme.test>
+To: Pat Owner <pat.owner@acme.test>
+Subject: {subject}
+Message-ID: {mid}
+
+--b1--
+"""
+
+
+def test_a_bounce_of_the_owners_forward_marks_the_delivery_failed_and_answers_nothing(life):
+    forward, _ = open_q1(life)
+    message = parsed(forward)
+    envelope_from = life.sink.messages[0].mail_from if life.sink.messages[0].rcpt_tos == (PAT,) else None
+    envelope_from = envelope_from or life.sink.messages[1].mail_from
+    raw = DSN.format(to=envelope_from, subject=message["Subject"], mid=message["Message-ID"]).encode()
+    message_id = life.deliver(raw, mail_from="", rcpts=(envelope_from,))
+    assert life.new_mail() == [] and life.state() == "awaiting_explanation"
+    assert life.outcome(message_id)[0] == "machine"
+    [(state, kind)] = rows(life.url, f"select state, kind from outbound_mails where recipient = '{PAT}'")
+    assert (state, kind) == ("bounced", "owner_forward")
+    [(detail,)] = rows(life.url, "select detail from events where kind = 'delivery_bounced'")
+    assert PAT in detail and "owner_forward" in detail
+
+
+# -- the gate --------------------------------------------------------------------------------
+
+
+def cli(life: Life, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", *args],
+        env={**os.environ, **life.env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_ops_can_close_from_the_cli_with_a_complete_writeup_and_both_sides_are_told(life, tmp_path):
+    explained(life)
+    writeup = tmp_path / "writeup.txt"
+    writeup.write_text(WRITEUP)
+    done = cli(life, "escalations", "close", "Q-1", "--writeup", str(writeup), "--by", "ops@acme.test")
+    assert done.returncode == 0, done.stderr
+    assert life.state() == "closed"
+    mail_ids = [r[0] for r in rows(life.url, "select id from outbound_mails where kind like 'clos%'")]
+    flow.deliver_mails(life.svc, life.app.transport(), mail_ids)
+    by_rcpt = {m.rcpt_tos[0]: m.data for m in life.new_mail(2)}
+    assert "Captures carried no idempotency key" in body_of(by_rcpt[DANA])
+    assert set(by_rcpt) == {DANA, PAT}
+
+
+def test_no_path_closes_without_a_complete_writeup(life, tmp_path):
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import IntegrityError
+
+    from workers import sweeper
+
+    forward = explained(life)
+    # Email: #close and a thin writeup leave it open
+    close = life.deliver(reply_to(forward, sender=PAT, text="#close"))
+    thin = life.deliver(reply_to(forward, sender=PAT, text=THIN_IMPACT))
+    assert life.state() == "awaiting_root_cause"
+    # Replay: the same messages processed again (a job run twice) change nothing
+    for message_id in (close, thin):
+        assert flow.process_message(life.svc, message_id) == []
+    life.tick(hours=1)
+    # Sweeper: repairs lost jobs, never decides
+    sweeper.sweep(life.svc, life.app.graph, older_than=timedelta(0))
+    assert life.state() == "awaiting_root_cause"
+    # CLI: ops closing with a thin writeup are refused, with what is missing
+    thin_file = tmp_path / "thin.txt"
+    thin_file.write_text(THIN_IMPACT)
+    refused = cli(life, "escalations", "close", "Q-1", "--writeup", str(thin_file), "--by", "ops@acme.test")
+    assert refused.returncode == 65 and "Impact: too thin" in refused.stderr
+    assert life.state() == "awaiting_root_cause"
+    # The database itself refuses a closed row without a root cause
+    engine = create_engine(life.url)
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(text("update escalations set state = 'closed' where id = 1"))
+    engine.dispose()
+    assert life.state() == "awaiting_root_cause"
