@@ -173,9 +173,15 @@ def escalations_show(settings: Settings, ident: str, *, as_json: bool) -> int:
         print(f"{key + ':':<11} {data[key]}")
     print("history:")
     for event in data["events"]:
-        detail = ", ".join(f"{k}={v}" for k, v in event["detail"].items())
+        detail = ", ".join(f"{k}={_short(v)}" for k, v in event["detail"].items())
         print(f"  {event['at'][:19].replace('T', ' ')}  {event['kind']:<16} {event['actor']:<26} {detail}")
     return EX_OK
+
+
+def _short(value: object, limit: int = 60) -> str:
+    """One line of at most ``limit`` characters for the history table (``--json`` has it whole)."""
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def escalations_close(settings: Settings, ident: str, *, writeup: str, by: str) -> int:

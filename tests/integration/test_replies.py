@@ -400,6 +400,13 @@ def test_ops_can_close_from_the_cli_with_a_complete_writeup_and_both_sides_are_t
     by_rcpt = {m.rcpt_tos[0]: m.data for m in life.new_mail(2)}
     assert "Captures carried no idempotency key" in body_of(by_rcpt[DANA])
     assert set(by_rcpt) == {DANA, PAT}
+    # The audit trail: every transition and every mail, one line each
+    history = cli(life, "escalations", "show", "Q-1").stdout
+    kinds = [line.split()[2] for line in history.split("history:\n")[1].splitlines()]
+    assert kinds[:1] == ["opened"] and kinds.count("mail_sent") == 5
+    for kind in ("explained", "writeup_received", "closed", "mail_queued"):
+        assert kind in kinds
+    assert all(len(line) < 300 for line in history.splitlines()), history
 
 
 def test_no_path_closes_without_a_complete_writeup(life, tmp_path):
@@ -432,3 +439,24 @@ def test_no_path_closes_without_a_complete_writeup(life, tmp_path):
         conn.execute(text("update escalations set state = 'closed' where id = 1"))
     engine.dispose()
     assert life.state() == "awaiting_root_cause"
+
+
+def test_the_owner_filling_in_the_template_qmark_sent_closes_it(life):
+    forward = explained(life)
+    texts = {
+        "What happened": "A gateway retry after a timeout captured forty payments a second time.",
+        "Impact": "Forty customers were charged twice on one day.",
+        "Root cause (five whys)": "Captures had no idempotency key: the client library predates them.",
+        "Corrective actions": "Every second charge was refunded and each customer got an apology mail.",
+        "Preventive actions": "Idempotency keys on every capture, and a contract test with timeouts.",
+    }
+    template = (
+        body_of(forward).split("---- Root-cause writeup (fill in and reply) ----")[1].split("---- End")[0]
+    )
+    filled = template
+    for title, text in texts.items():
+        assert f"## {title}" in template
+        filled = filled.replace(f"## {title}\n", f"## {title}\n{text}\n")
+    life.deliver(reply_to(forward, sender=PAT, text=filled))
+    by_rcpt = {m.rcpt_tos[0]: m.data for m in life.new_mail(2)}
+    assert set(by_rcpt) == {DANA, PAT} and life.state() == "closed"

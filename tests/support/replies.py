@@ -25,7 +25,7 @@ def body_of(raw: bytes) -> str:
     message = parsed(raw)
     part = message.get_body(("plain",))
     assert part is not None
-    return str(part.get_content())
+    return str(part.get_content()).replace("\r\n", "\n")
 
 
 def reply_to(
