@@ -5,6 +5,9 @@ time (``"8 business hours"``, ``"5 business days"``), which only counts the
 owner's working hours in the owner's timezone. Business time is computed one
 local day at a time: each working window's edges are placed in local wall time
 and converted to UTC, so DST changes shorten or lengthen nothing by accident.
+
+Public holidays come from the ``holidays`` package by country code (``"DE"``,
+``"US-NY"``); its bundled data is the only thing read besides the tz database.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ __all__ = [
     "Window",
     "WorkingHours",
     "deadline_after",
+    "next_working_moment",
     "parse_duration",
     "parse_working_hours",
     "remind_slots",
@@ -297,6 +301,28 @@ def working_seconds_between(
             break
         total += (min(span_end, finish) - span_begin).total_seconds()
     return total
+
+
+def next_working_moment(
+    moment: datetime,
+    *,
+    timezone: str,
+    working_hours: WorkingHours | None,
+    holidays: Collection[date] = (),
+) -> datetime:
+    """``moment`` (aware, UTC) when it is working time, else the start of the next working window.
+
+    Working time is ``working_hours`` in ``timezone`` on days not in ``holidays``;
+    a window's closing minute is outside it (18:00 is not inside 09:00-18:00).
+    Without ``working_hours`` every moment is working time, so nothing is held:
+    this is for holding messages, such as reminders, until the recipient works.
+    """
+    begin = _aware(moment, "moment")
+    if working_hours is None:
+        return begin
+    for span_begin, _ in _working_spans(begin, zone(timezone), working_hours, holidays):
+        return span_begin
+    raise AssertionError("unreachable: _working_spans raises when it runs out")  # pragma: no cover
 
 
 def remind_slots(

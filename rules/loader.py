@@ -32,7 +32,8 @@ __all__ = ["DEFAULT_RCA_SECTIONS", "FILES", "MATCH_KEYS", "check_rules", "load_r
 
 #: The files of a rules directory and what each must hold (quoted when one is missing or empty).
 FILES = {
-    "people.yaml": "executives: (email, name) and people: (email, name, manager, timezone, working_hours)",
+    "people.yaml": "executives: (email, name) and "
+    "people: (email, name, manager, timezone, working_hours, holidays)",
     "routing.yaml": "defaults: (owner, deadline, remind_at, rechase_every, acknowledge_executive) "
     "and routes: (name, match, owner, deadline)",
     "rca.yaml": "policy: close_when_complete or executive_approves, and optionally deadline: and sections:",
@@ -67,7 +68,7 @@ def _read_people(file: YamlFile, root: Node, timezone: str) -> tuple[dict[str, E
     people: dict[str, Person] = {}
     managers: dict[str, Node] = {}
     emails = []
-    keys = ("email", "name", "manager", "timezone", "working_hours")
+    keys = ("email", "name", "manager", "timezone", "working_hours", "holidays")
     for where, entry in file.entries(top, "people", keys, ("email",), "- email: pat.owner@acme.test"):
         email = file.get(entry, "email", file.email, where)
         if email is None:
@@ -80,7 +81,8 @@ def _read_people(file: YamlFile, root: Node, timezone: str) -> tuple[dict[str, E
         name = file.get(entry, "name", file.string, context, nullable=True) or ""
         tz = file.get(entry, "timezone", file.timezone, context, nullable=True) or timezone
         hours = file.get(entry, "working_hours", file.hours, context, nullable=True)
-        people.setdefault(email, Person(email, name, manager, tz, hours))
+        region = file.get(entry, "holidays", file.holidays, context, nullable=True)
+        people.setdefault(email, Person(email, name, manager, tz, hours, region))
     file.once(emails, "person")
     _check_ladders(file, people, managers)
     return executives, people

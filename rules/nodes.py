@@ -13,10 +13,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import available_timezones
 
+import holidays
+import holidays.registry
 import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from pipeline.calendars import HOLIDAY_CODE_EXAMPLES, holiday_region, public_holidays
 from pipeline.deadlines import (
     DURATION_EXAMPLES,
     Duration,
@@ -214,6 +217,19 @@ class YamlFile:
             self.problem(node, say(context, f'"{text}" is not an IANA timezone'), fix)
             return None
 
+    def holidays(self, node: Node, context: str) -> str | None:
+        """A public-holiday code (``DE``, ``US-NY``), spelt the canonical way."""
+        text = self.string(node, context)
+        if text is None:
+            return None
+        try:
+            public_holidays(text, ())  # builds the calendar, so any code the package refuses fails here
+            return holiday_region(text)
+        except ValueError:
+            message, fix = _holiday_problem(text)
+            self.problem(node, say(context, message), fix)
+            return None
+
     def section_key(self, node: Node, context: str) -> str | None:
         return self.parsed(node, context, _section_key, "write e.g. root_cause")
 
@@ -294,6 +310,39 @@ def _hours(text: str) -> WorkingHours:
         return parse_working_hours(text)
     except ValueError as exc:
         raise ValueError(f'"{text}" are not working hours: {exc}') from None
+
+
+def _holiday_problem(text: str) -> tuple[str, str]:
+    """What is wrong with a refused public-holiday code, and the fix: the closest codes, else the choices."""
+    country, _, region = (part.strip() for part in text.partition("-"))
+    supported = holidays.list_supported_countries(include_aliases=False)
+    code = country.upper()
+    if code not in supported:
+        names: dict[str, str] = {}
+        for key, (_, alpha2, *aliases) in holidays.registry.COUNTRIES.items():
+            names.update({key.replace("_", " "): alpha2} | dict.fromkeys(aliases, alpha2))
+        close = _closest(country.replace("_", " "), names)
+        message = f'"{text}" is not a country code with known public holidays'
+        fix = f"use an ISO 3166 country code such as {HOLIDAY_CODE_EXAMPLES}"
+        return message, f"did you mean {' or '.join(close)}?" if close else fix
+    message = f'"{text}" is not a region of {code} with known public holidays'
+    if not supported[code]:
+        return message, f"use {code}; the holidays package has no regions of {code}"
+    regions = dict(zip(supported[code], supported[code], strict=True))
+    regions |= holidays.country_holidays(code).subdivisions_aliases
+    close = [f"{code}-{found}" for found in _closest(region, regions)]
+    fix = f"use {code} alone or one of {', '.join(f'{code}-{r}' for r in supported[code])}"
+    return message, f"did you mean {' or '.join(close)}?" if close else fix
+
+
+def _closest(word: str, choices: Mapping[str, str]) -> list[str]:
+    """The values of the ``choices`` keys matching ``word``: exactly (any case), or closely if it is long."""
+    exact = {key.lower(): value for key, value in choices.items()}
+    if word.lower() in exact:
+        return [exact[word.lower()]]
+    if len(word) <= 3:  # a short code is close to too many others to guess from
+        return []
+    return list(dict.fromkeys(choices[key] for key in did_you_mean(word, choices, limit=2)))
 
 
 def _section_key(text: str) -> str:

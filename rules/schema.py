@@ -48,13 +48,19 @@ class Executive:
 
 @dataclass(frozen=True)
 class Person:
-    """A possible owner; ``manager`` (an email in people, or None) is the next rung of the ladder."""
+    """A possible owner; ``manager`` (an email in people, or None) is the next rung of the ladder.
+
+    ``holidays`` is a country code such as ``"DE"`` or ``"US-NY"`` (see
+    :func:`pipeline.calendars.public_holidays`): public holidays there are not
+    business time for this person. None means no public holidays are skipped.
+    """
 
     email: str
     name: str
     manager: str | None
     timezone: str
     working_hours: WorkingHours | None
+    holidays: str | None = None
 
     def __str__(self) -> str:
         return _mailbox(self.name, self.email)

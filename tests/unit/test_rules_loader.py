@@ -88,6 +88,9 @@ def test_the_acme_people_have_their_timezones_and_hours() -> None:
     pat = rules.person("PAT.OWNER@acme.test")
     assert pat is not None and pat.timezone == "Europe/Berlin"
     assert pat.working_hours is not None and pat.working_hours.day_hours == 9
+    assert pat.holidays == "DE"
+    assert rules.person("lee.logistics@acme.test").holidays == "US-NY"  # type: ignore[union-attr]
+    assert rules.person("robin.support@acme.test").holidays is None  # type: ignore[union-attr]
     assert rules.is_executive("Dana.Chief@acme.test") and not rules.is_executive("pat.owner@acme.test")
     shipping = rules.routes[2]
     assert shipping.deadline.business_hours == 8
@@ -204,6 +207,54 @@ def test_bad_working_hours_are_reported_with_the_reason(rules_dir: Path) -> None
     assert error.line == 9
     assert "working_hours" in error.message and "split a night shift" in error.message
     assert "Mon-Fri 09:00-18:00" in error.fix
+
+
+def with_holidays(code: str) -> str:
+    """PEOPLE with ``holidays: code`` on line 10, under pat.owner's working_hours."""
+    return PEOPLE.replace('"Mon-Fri 09:00-18:00"\n', f'"Mon-Fri 09:00-18:00"\n    holidays: {code}\n')
+
+
+def test_a_holiday_code_is_read_in_any_case_and_kept_in_its_canonical_spelling(rules_dir: Path) -> None:
+    write(rules_dir, "people.yaml", with_holidays("de-by"))
+    rules = load_rules(rules_dir)
+    assert rules.person("pat.owner@acme.test").holidays == "DE-BY"  # type: ignore[union-attr]
+    assert rules.person("sam.manager@acme.test").holidays is None  # type: ignore[union-attr]
+
+
+def test_an_unknown_holiday_region_is_reported_with_the_regions_of_that_country(rules_dir: Path) -> None:
+    write(rules_dir, "people.yaml", with_holidays("DE-XY"))
+    error = first_error(rules_dir)
+    assert str(error).startswith(
+        f"{rules_dir / 'people.yaml'}:10: person pat.owner@acme.test: holidays "
+        '"DE-XY" is not a region of DE with known public holidays. '
+        "Fix: use DE alone or one of DE-BB, DE-BE, DE-BW, DE-BY, "
+    )
+
+
+def test_a_country_name_instead_of_a_holiday_code_gets_the_code_suggested(rules_dir: Path) -> None:
+    write(rules_dir, "people.yaml", with_holidays("Germany"))
+    error = first_error(rules_dir)
+    assert (Path(error.file).name, error.line) == ("people.yaml", 10)
+    assert error.message == (
+        'person pat.owner@acme.test: holidays "Germany" is not a country code with known public holidays'
+    )
+    assert error.fix == "did you mean DE?"
+
+
+def test_an_unknown_holiday_country_says_how_a_code_looks(rules_dir: Path) -> None:
+    write(rules_dir, "people.yaml", with_holidays("XQ"))
+    error = first_error(rules_dir)
+    assert error.line == 10
+    assert error.fix == (
+        'use an ISO 3166 country code such as "DE", "US", or a country and region like "DE-BY" or "US-NY".'
+    )
+
+
+def test_norway_must_be_quoted_because_bare_no_is_false(rules_dir: Path) -> None:
+    write(rules_dir, "people.yaml", with_holidays("NO"))
+    assert first_error(rules_dir).message == "person pat.owner@acme.test: holidays must be text, not NO"
+    write(rules_dir, "people.yaml", with_holidays('"NO"'))
+    assert load_rules(rules_dir).person("pat.owner@acme.test").holidays == "NO"  # type: ignore[union-attr]
 
 
 def test_a_yaml_syntax_error_is_reported_at_its_line(rules_dir: Path) -> None:
