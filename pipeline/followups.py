@@ -12,7 +12,7 @@ titles and one-line texts through :func:`pipeline.headers.clean_text`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -76,6 +76,16 @@ class Thread:
         """``Q-<number>``."""
         return f"Q-{self.number}"
 
+    def for_owner(self, moment: datetime) -> str:
+        """``Tue 24 Nov 2026 14:30 CET (Europe/Berlin), which is Tue 24 Nov 2026 13:30 UTC``."""
+        zone = self.owner_timezone
+        return f"{mailtext.when(moment, zone)} ({zone}), which is {mailtext.when(moment, 'UTC')}"
+
+    def for_executive(self, moment: datetime) -> str:
+        """``Tue 24 Nov 2026 13:30 UTC (Tue 24 Nov 2026 14:30 CET in Europe/Berlin)``."""
+        zone = self.owner_timezone
+        return f"{mailtext.when(moment, 'UTC')} ({mailtext.when(moment, zone)} in {zone})"
+
 
 def render_explanation(
     thread: Thread, identity: Identity, *, author: Address, text: str, root_cause_due: datetime | None
@@ -84,7 +94,7 @@ def render_explanation(
     if root_cause_due is None:
         next_step = f"{thread.ref} closes only after a root-cause writeup."
     else:
-        due = _for_executive(thread, root_cause_due)
+        due = thread.for_executive(root_cause_due)
         next_step = f"The root-cause writeup is due {due}.\n{thread.ref} closes only after it."
     return _render(
         thread,
@@ -180,7 +190,7 @@ def render_reopened(thread: Thread, identity: Identity, *, note: str, deadline: 
         "Reopened",
         executive=mailtext.display(thread.executive),
         note=mailtext.indented(note, empty="(no note)"),
-        deadline=_for_owner(thread, deadline),
+        deadline=thread.for_owner(deadline),
     )
 
 
@@ -205,7 +215,7 @@ def render_reassigned(
         old_owner=mailtext.display(old_owner),
         new_owner=mailtext.display(new_owner),
         new_owner_name=new_owner_name,
-        due=_for_executive(thread, deadline),
+        due=thread.for_executive(deadline),
     )
 
 
@@ -222,8 +232,8 @@ def render_more_time(
         f"More time for {owner_name}",
         owner=mailtext.display(thread.owner),
         reason=mailtext.indented(reason, empty="(no reason given)"),
-        old_deadline=_for_executive(thread, old_deadline),
-        new_deadline=_for_executive(thread, new_deadline),
+        old_deadline=thread.for_executive(old_deadline),
+        new_deadline=thread.for_executive(new_deadline),
     )
 
 
@@ -268,10 +278,22 @@ def render_executive_note(thread: Thread, identity: Identity, *, note: str) -> O
 def _render(
     thread: Thread, identity: Identity, kind: str, recipient: Address, topic: str, **values: str
 ) -> OutgoingMail:
-    """Mail ``kind`` to ``recipient``: the template ``<kind>.txt`` filled with ``values`` and the ref.
+    """Mail ``kind`` with the subject ``[Q-<n>] <topic>: <complaint subject>``."""
+    full = f"{topic}: {mailtext.subject(thread.subject)}"
+    return thread_mail(thread, identity, kind, recipient, full, values)
 
-    The subject is ``[Q-<n>] <topic>: <complaint subject>``.
-    """
+
+def thread_mail(
+    thread: Thread,
+    identity: Identity,
+    kind: str,
+    recipient: Address,
+    topic: str,
+    values: Mapping[str, str],
+    attachment: bytes | None = None,
+) -> OutgoingMail:
+    """Mail ``kind`` to ``recipient`` in the escalation's thread: the template ``<kind>.txt`` filled
+    with ``values`` and the ref, the subject ``[Q-<n>] <topic>``, ``attachment`` as the complaint."""
     body = mailtext.template(f"{kind}.txt").substitute(values, ref=thread.ref)
     return compose(
         identity,
@@ -279,8 +301,9 @@ def _render(
         ref=thread.ref,
         kind=kind,
         recipient=recipient,
-        subject=f"[{thread.ref}] {topic}: {mailtext.subject(thread.subject)}",
+        subject=f"[{thread.ref}] {topic}",
         body=body,
+        attachment=attachment,
         in_reply_to=thread.in_reply_to,
         references=thread.references,
     )
@@ -293,15 +316,3 @@ def _writeup(sections: Sequence[tuple[str, str]]) -> str:
         for title, text in sections
     ]
     return "\n\n".join(shown) or "(no sections)"
-
-
-def _for_owner(thread: Thread, moment: datetime) -> str:
-    """``Tue 24 Nov 2026 14:30 CET (Europe/Berlin), which is Tue 24 Nov 2026 13:30 UTC``."""
-    zone = thread.owner_timezone
-    return f"{mailtext.when(moment, zone)} ({zone}), which is {mailtext.when(moment, 'UTC')}"
-
-
-def _for_executive(thread: Thread, moment: datetime) -> str:
-    """``Tue 24 Nov 2026 13:30 UTC (Tue 24 Nov 2026 14:30 CET in Europe/Berlin)``."""
-    zone = thread.owner_timezone
-    return f"{mailtext.when(moment, 'UTC')} ({mailtext.when(moment, zone)} in {zone})"

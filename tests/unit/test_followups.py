@@ -6,9 +6,6 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from email import policy
-from email.message import EmailMessage
-from email.parser import BytesParser
 
 import pytest
 
@@ -18,6 +15,7 @@ from pipeline.followups import Thread
 from pipeline.mail import Address, OutgoingMail
 from pipeline.outbound import parse_message_id
 from pipeline.tokens import check_token, token_from_address
+from tests.support.mailcheck import body_text, header_names, parse
 
 SECRET = b"unit-test-secret-0123456789abcdef"
 IDENTITY = Identity(
@@ -119,20 +117,6 @@ RENDERERS: dict[str, tuple[Render, Address]] = {
         OWNER,
     ),
 }
-
-
-def parse(mail: OutgoingMail) -> EmailMessage:
-    return BytesParser(policy=policy.default).parsebytes(mail.raw)
-
-
-def body_text(mail: OutgoingMail) -> str:
-    part = parse(mail).get_body(preferencelist=("plain",))
-    assert part is not None
-    return str(part.get_content()).replace("\r\n", "\n")
-
-
-def header_names(mail: OutgoingMail) -> set[str]:
-    return {name.lower() for name in parse(mail)}
 
 
 @pytest.fixture(params=sorted(RENDERERS))

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from email import policy
 from email.header import decode_header, make_header
 from email.message import EmailMessage
-from email.parser import BytesHeaderParser, BytesParser
+from email.parser import BytesHeaderParser
 from email.utils import parseaddr
 from typing import Any
 
@@ -25,6 +25,7 @@ from pipeline.outbound import (
     render_owner_forward,
 )
 from pipeline.tokens import check_token, token_from_address
+from tests.support.mailcheck import body_text, parse
 
 SECRET = b"unit-test-secret-0123456789abcdef"
 IDENTITY = Identity(
@@ -73,16 +74,6 @@ INLINE = Original(
     subject="Invoice charged twice",
     body="You charged me twice.\nPlease fix it.",
 )
-
-
-def parse(mail: OutgoingMail) -> EmailMessage:
-    return BytesParser(policy=policy.default).parsebytes(mail.raw)
-
-
-def body_text(mail: OutgoingMail) -> str:
-    part = parse(mail).get_body(preferencelist=("plain",))
-    assert part is not None
-    return str(part.get_content()).replace("\r\n", "\n")
 
 
 def attachment(mail: OutgoingMail) -> EmailMessage:
