@@ -16,19 +16,23 @@ unmarked auto-responder cannot start a loop.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import datetime
-
-from pipeline import followups
-from pipeline.deadlines import Duration, deadline_after
-from pipeline.escalation import Escalation, InvalidTransition, State, ref
-from pipeline.followups import Thread
-from pipeline.mail import Address, Original, OutgoingMail
+from pipeline import followups, owner_commands
+from pipeline.answering import (
+    FEEDBACK_KINDS,
+    FEEDBACK_PER_DAY,
+    Context,
+    Outcome,
+    Reply,
+    due,
+    feedback,
+    help_reply,
+    ref_of,
+    route_deadline,
+)
+from pipeline.escalation import Escalation, InvalidTransition, State
+from pipeline.mail import Address, OutgoingMail
 from pipeline.matching import Role
-from pipeline.outbound import EscalationFacts, Identity, render_owner_forward
 from pipeline.replytext import (
-    COMMANDS,
     Command,
     CommandError,
     UnknownCommand,
@@ -37,47 +41,13 @@ from pipeline.replytext import (
     is_question,
     parse_command,
     parse_need_more_time,
+    parse_reason,
     parse_reassign,
 )
 from pipeline.rootcause import describe, parse_writeup, render_sections
-from rules.schema import Person, Rules
+from rules.schema import Rules
 
-#: Mails answering the owner's own mail (lacking sections, command help) per escalation per day.
-FEEDBACK_PER_DAY = 5
-FEEDBACK_KINDS = frozenset({followups.WRITEUP_INCOMPLETE, followups.COMMAND_HELP})
-
-
-@dataclass(frozen=True)
-class Reply:
-    """One authorised reply: who sent it, in what role, the whole text and its new words."""
-
-    sender: Address
-    role: Role
-    body: str
-    words: str
-
-
-@dataclass(frozen=True)
-class Context:
-    """What answering needs besides the reply; ``complaint`` re-reads the original on demand."""
-
-    rules: Rules
-    identity: Identity
-    now: datetime
-    thread: Thread
-    route: str
-    feedback_today: int
-    complaint: Callable[[], Original]
-    service_timezone: str = "UTC"
-
-
-@dataclass
-class Outcome:
-    """What answering did: the reason recorded on the message, and the mails to queue."""
-
-    reason: str
-    mails: list[OutgoingMail] = field(default_factory=list)
-    owner_name: str | None = None
+__all__ = ["FEEDBACK_KINDS", "FEEDBACK_PER_DAY", "Context", "Outcome", "Reply", "answer"]
 
 
 def answer(escalation: Escalation, reply: Reply, ctx: Context) -> Outcome:
@@ -87,7 +57,7 @@ def answer(escalation: Escalation, reply: Reply, ctx: Context) -> Outcome:
     if reply.role is Role.OWNER:
         return _owner(escalation, reply, ctx)
     escalation.record("note", ctx.now, reply.sender.email, words=reply.words[:2000], role=reply.role.value)
-    return Outcome(f"a note from {reply.sender.email}, who no longer takes part in {_ref(escalation)}")
+    return Outcome(f"a note from {reply.sender.email}, who no longer takes part in {ref_of(escalation)}")
 
 
 # -- the owner's side -------------------------------------------------------------------------
@@ -97,12 +67,27 @@ def _owner(escalation: Escalation, reply: Reply, ctx: Context) -> Outcome:
     parsed = parse_command(reply.words)
     if isinstance(parsed, UnknownCommand):
         escalation.record("command_unknown", ctx.now, reply.sender.email, command=parsed.word)
-        return _help(escalation, reply, ctx, parsed.problem, f"unknown command #{parsed.word}")
+        return help_reply(escalation, reply, ctx, parsed.problem, f"unknown command #{parsed.word}")
     if not escalation.is_open:
         escalation.record("note_after_close", ctx.now, reply.sender.email, words=reply.words[:2000])
-        return Outcome(f"{_ref(escalation)} is closed; the owner's mail is recorded")
-    if parsed is not None:
-        return _command(escalation, reply, ctx, parsed)
+        return Outcome(f"{ref_of(escalation)} is closed; the owner's mail is recorded")
+    resumed: list[OutgoingMail] = []
+    if escalation.is_paused and not (parsed is not None and parsed.name == "waiting-on-customer"):
+        resumed = owner_commands.resume(escalation, reply, ctx)
+        if parsed is not None and parsed.name == "resume":
+            return Outcome("the owner resumed the clock", resumed)
+    outcome = (
+        _command(escalation, reply, ctx, parsed)
+        if parsed is not None
+        else _owner_words(escalation, reply, ctx)
+    )
+    outcome.mails[:0] = resumed
+    if resumed:
+        outcome.reason = "clock resumed; " + outcome.reason
+    return outcome
+
+
+def _owner_words(escalation: Escalation, reply: Reply, ctx: Context) -> Outcome:
     sections = _sections(reply.body, ctx.rules)
     if _is_writeup(sections, escalation.state):
         return _writeup(escalation, reply, ctx, sections, asked_to_close=False)
@@ -116,10 +101,16 @@ def _owner(escalation: Escalation, reply: Reply, ctx: Context) -> Outcome:
 
 
 def _explain(escalation: Escalation, reply: Reply, ctx: Context, text: str) -> Outcome:
-    due = _due(ctx, escalation.owner, ctx.rules.rca.deadline)
-    escalation.explain(now=ctx.now, actor=reply.sender.email, text=text, root_cause_deadline=due)
+    root_cause_due = due(ctx, escalation.owner, ctx.rules.rca.deadline)
+    escalation.explain(
+        now=ctx.now,
+        actor=reply.sender.email,
+        text=text,
+        root_cause_deadline=root_cause_due,
+        business=ctx.rules.rca.deadline.is_business,
+    )
     mail = followups.render_explanation(
-        ctx.thread, ctx.identity, author=reply.sender, text=text, root_cause_due=due
+        ctx.thread, ctx.identity, author=reply.sender, text=text, root_cause_due=root_cause_due
     )
     return Outcome("the explanation, relayed to the executive", [mail])
 
@@ -138,16 +129,16 @@ def _writeup(
     )
     if not verdict.complete:
         missing = [finding.title for finding in verdict.findings]
-        feedback = _feedback(
+        lacking = feedback(
             escalation,
             ctx,
             lambda: followups.render_writeup_incomplete(
                 ctx.thread, ctx.identity, to=reply.sender, findings=describe(verdict), missing_titles=missing
             ),
         )
-        outcome.mails += feedback
+        outcome.mails += lacking
         outcome.reason = "root-cause writeup incomplete, lacking: " + ", ".join(missing)
-        if not feedback:
+        if not lacking:
             outcome.reason += " (owner not mailed: daily feedback cap reached)"
         return outcome
     escalation.submit(now=ctx.now, actor=reply.sender.email, rca=ctx.rules.rca)
@@ -169,81 +160,24 @@ def _command(escalation: Escalation, reply: Reply, ctx: Context, command: Comman
     if command.name == "close":
         if escalation.state is State.AWAITING_APPROVAL:
             approver = ctx.thread.executive.name or "the executive"
-            problem = f"{_ref(escalation)} already waits for {approver}'s approval"
-            return _help(escalation, reply, ctx, problem, "#close while awaiting approval")
+            problem = f"{ref_of(escalation)} already waits for {approver}'s approval"
+            return help_reply(escalation, reply, ctx, problem, "#close while awaiting approval")
         return _writeup(escalation, reply, ctx, _sections(reply.body, ctx.rules), asked_to_close=True)
+    if command.name == "resume":
+        problem = "#resume: the clock is not paused"
+        return help_reply(escalation, reply, ctx, problem, "#resume while not paused")
     try:
+        if command.name == "waiting-on-customer":
+            return owner_commands.pause(escalation, reply, ctx, parse_reason(command.args, command.rest))
         if command.name == "reassign":
-            return _reassign(escalation, reply, ctx, parse_reassign(command.args))
+            return owner_commands.reassign(escalation, reply, ctx, parse_reassign(command.args))
         if command.name == "need-more-time":
             duration, reason = parse_need_more_time(command.args, rest=command.rest)
-            return _more_time(escalation, reply, ctx, duration, reason)
+            return owner_commands.more_time(escalation, reply, ctx, duration, reason)
     except (CommandError, InvalidTransition) as error:
-        return _help(escalation, reply, ctx, f"#{command.name}: {error}", f"#{command.name} refused: {error}")
+        problem = f"#{command.name}: {error}"
+        return help_reply(escalation, reply, ctx, problem, f"#{command.name} refused: {error}")
     raise AssertionError(f"command {command.name} has no handler")  # pragma: no cover
-
-
-def _reassign(escalation: Escalation, reply: Reply, ctx: Context, email: str) -> Outcome:
-    person = ctx.rules.person(email)
-    if person is None:
-        raise CommandError(f"{email} is not listed under people in people.yaml")
-    old = ctx.thread.owner
-    deadline = None
-    if escalation.state is State.AWAITING_EXPLANATION:
-        deadline = _due(ctx, person.email, _route_deadline(ctx))
-    escalation.reassign(now=ctx.now, actor=reply.sender.email, new_owner=person.email, deadline=deadline)
-    new_owner = Address(person.email, person.name)
-    forward = render_owner_forward(_facts(escalation, ctx, person, by=reply.sender), ctx.identity)
-    thread = replace(ctx.thread, owner=new_owner, owner_timezone=person.timezone)
-    notice = followups.render_reassigned(
-        thread,
-        ctx.identity,
-        old_owner=old,
-        new_owner=new_owner,
-        by=reply.sender,
-        deadline=escalation.deadline,
-    )
-    return Outcome(
-        f"reassigned from {old.email} to {person.email}", [forward, notice], owner_name=person.name
-    )
-
-
-def _more_time(
-    escalation: Escalation, reply: Reply, ctx: Context, duration: Duration, reason: str
-) -> Outcome:
-    old = escalation.deadline
-    person = ctx.rules.person(escalation.owner)
-    new = deadline_after(
-        max(old, ctx.now),
-        duration,
-        timezone=person.timezone if person else ctx.service_timezone,
-        working_hours=person.working_hours if person else None,
-    )
-    escalation.extend(now=ctx.now, actor=reply.sender.email, new_deadline=new, reason=reason)
-    mail = followups.render_more_time(
-        ctx.thread, ctx.identity, reason=reason, old_deadline=old, new_deadline=new
-    )
-    return Outcome(f"deadline extended to {new.isoformat()}: {reason}", [mail])
-
-
-def _help(escalation: Escalation, reply: Reply, ctx: Context, problem: str, reason: str) -> Outcome:
-    commands = [(spec.usage, spec.does) for spec in COMMANDS]
-    mails = _feedback(
-        escalation,
-        ctx,
-        lambda: followups.render_command_help(
-            ctx.thread, ctx.identity, to=reply.sender, problem=problem, commands=commands
-        ),
-    )
-    return Outcome(reason if mails else reason + " (not answered: daily feedback cap reached)", mails)
-
-
-def _feedback(escalation: Escalation, ctx: Context, render: Callable[[], OutgoingMail]) -> list[OutgoingMail]:
-    """A mail answering the owner's own mail, unless the day's cap is reached (loop guard)."""
-    if ctx.feedback_today >= FEEDBACK_PER_DAY:
-        escalation.record("feedback_suppressed", ctx.now, "qmark", cap=FEEDBACK_PER_DAY)
-        return []
-    return [render()]
 
 
 # -- the executive's side ---------------------------------------------------------------------
@@ -255,8 +189,9 @@ def _executive(escalation: Escalation, reply: Reply, ctx: Context) -> Outcome:
     if asked:  # in a reply, everything the executive wrote after the "?" is their note
         note = reply.words.strip().lstrip("?？!¡ \t").strip()
     if asked and escalation.state is State.CLOSED:
-        deadline = _due(ctx, escalation.owner, _route_deadline(ctx))
-        escalation.reopen(now=ctx.now, actor=actor, note=note, deadline=deadline)
+        deadline = due(ctx, escalation.owner, route_deadline(ctx))
+        business = route_deadline(ctx).is_business
+        escalation.reopen(now=ctx.now, actor=actor, note=note, deadline=deadline, business=business)
         mail = followups.render_reopened(ctx.thread, ctx.identity, note=note, deadline=deadline)
         return Outcome("the executive's '?' reopened it; the owner is told", [mail])
     if asked and escalation.state is State.AWAITING_APPROVAL:
@@ -271,7 +206,7 @@ def _executive(escalation: Escalation, reply: Reply, ctx: Context) -> Outcome:
         )
     if not escalation.is_open:
         escalation.record("note_after_close", ctx.now, actor, words=reply.words[:2000])
-        return Outcome(f"{_ref(escalation)} is closed and the reply is not '?': recorded, nothing sent")
+        return Outcome(f"{ref_of(escalation)} is closed and the reply is not '?': recorded, nothing sent")
     if is_approval(reply.words):
         escalation.record("executive_note", ctx.now, actor, words=reply.words[:2000])
         return Outcome("the executive's acknowledgement, recorded")
@@ -310,40 +245,3 @@ def _is_writeup(sections: dict[str, str], state: State) -> bool:
 def _without_first_line(words: str) -> str:
     lines = words.strip().split("\n", 1)
     return lines[1].strip() if len(lines) > 1 else ""
-
-
-def _route_deadline(ctx: Context) -> Duration:
-    route = next((r for r in ctx.rules.routes if r.name == ctx.route), None)
-    return route.deadline if route is not None else ctx.rules.defaults.deadline
-
-
-def _due(ctx: Context, owner: str, duration: Duration) -> datetime:
-    person = ctx.rules.person(owner)
-    return deadline_after(
-        ctx.now,
-        duration,
-        timezone=person.timezone if person else ctx.service_timezone,
-        working_hours=person.working_hours if person else None,
-    )
-
-
-def _facts(escalation: Escalation, ctx: Context, owner: Person, *, by: Address) -> EscalationFacts:
-    assert escalation.number is not None
-    return EscalationFacts(
-        ref=ref(escalation.number),
-        number=escalation.number,
-        executive=ctx.thread.executive,
-        owner=Address(owner.email, owner.name),
-        owner_timezone=owner.timezone,
-        deadline=escalation.deadline,
-        opened_at=ctx.now,
-        executive_note=f"{by.name or by.email} handed this escalation to you.",
-        complaint=ctx.complaint(),
-        route=ctx.route,
-        route_reasons=(f"reassigned to you by {by.email} with #reassign",),
-        rca_sections=tuple(section.title for section in ctx.rules.rca.sections),
-    )
-
-
-def _ref(escalation: Escalation) -> str:
-    return ref(escalation.number) if escalation.number is not None else "the escalation"

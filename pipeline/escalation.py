@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -94,6 +94,15 @@ class Escalation:
     root_cause_at: datetime | None = None
     extended: bool = False
     reopened: int = 0
+    # The chase clock: a phase (explanation, root cause) runs from clock_started_at to the
+    # deadline; chase_slot of its slots are handled; chase_at is when the next is due.
+    clock_started_at: datetime | None = None
+    clock_business: bool = False
+    chase_phase: int = 1
+    chase_slot: int = 0
+    chase_at: datetime | None = None
+    paused_at: datetime | None = None
+    paused_seconds: float = 0.0
     new_events: list[Event] = field(default_factory=list)
 
     @classmethod
@@ -107,8 +116,9 @@ class Escalation:
         route: str,
         reasons: tuple[str, ...],
         comment: str,
+        business: bool = False,
     ) -> Escalation:
-        """Open a new escalation awaiting the owner's explanation."""
+        """Open an escalation awaiting the explanation (``business``: its deadline counts work time)."""
         _require_future(deadline, now)
         escalation = cls(
             state=State.AWAITING_EXPLANATION,
@@ -116,6 +126,8 @@ class Escalation:
             owner=owner,
             deadline=deadline,
             opened_at=now,
+            clock_started_at=now,
+            clock_business=business,
         )
         detail: dict[str, Any] = {"owner": owner, "route": route, "reasons": list(reasons)}
         detail["deadline"] = deadline.isoformat()
@@ -128,6 +140,15 @@ class Escalation:
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
 
+    @property
+    def is_paused(self) -> bool:
+        return self.paused_at is not None
+
+    @property
+    def chased(self) -> bool:
+        """Whether a clock runs: an explanation or a writeup is awaited and nothing pauses it."""
+        return self.state in (State.AWAITING_EXPLANATION, State.AWAITING_ROOT_CAUSE) and not self.is_paused
+
     # -- the owner's side ---------------------------------------------------------------------
 
     def acknowledge(self, *, now: datetime, actor: str, words: str) -> None:
@@ -135,7 +156,9 @@ class Escalation:
         self._require_open("acknowledge")
         self._record("acknowledged", now, actor, {"words": _excerpt(words)})
 
-    def explain(self, *, now: datetime, actor: str, text: str, root_cause_deadline: datetime) -> None:
+    def explain(
+        self, *, now: datetime, actor: str, text: str, root_cause_deadline: datetime, business: bool = False
+    ) -> None:
         """The first substantive answer: the explanation clock stops, the root-cause clock starts."""
         if self.state is not State.AWAITING_EXPLANATION:
             raise InvalidTransition(f"an explanation is not awaited in state {self.state.value}")
@@ -144,6 +167,7 @@ class Escalation:
         self.explained_at = now
         self.explanation = text.strip()
         self.deadline = root_cause_deadline
+        self._restart_clock(now, business)
         detail = {"words": _excerpt(text), "root_cause_deadline": root_cause_deadline.isoformat()}
         self._record("explained", now, actor, detail)
 
@@ -176,8 +200,10 @@ class Escalation:
         else:
             self.close(now=now, actor=actor, rca=rca)
 
-    def reassign(self, *, now: datetime, actor: str, new_owner: str, deadline: datetime | None) -> None:
-        """Hand the escalation to ``new_owner``; a new explanation deadline when one is given."""
+    def reassign(
+        self, *, now: datetime, actor: str, new_owner: str, deadline: datetime | None, business: bool = False
+    ) -> None:
+        """Hand the escalation to ``new_owner``; a new deadline (and clock) when one is given."""
         self._require_open("reassign")
         if new_owner == self.owner:
             raise InvalidTransition(f"{new_owner} already owns it")
@@ -186,10 +212,13 @@ class Escalation:
         if deadline is not None:
             _require_future(deadline, now)
             self.deadline = deadline
+            self._restart_clock(now, business)
             detail["deadline"] = deadline.isoformat()
         self._record("reassigned", now, actor, detail)
 
-    def extend(self, *, now: datetime, actor: str, new_deadline: datetime, reason: str) -> None:
+    def extend(
+        self, *, now: datetime, actor: str, new_deadline: datetime, reason: str, business: bool = False
+    ) -> None:
         """More time, once per escalation, with a reason."""
         self._require_open("extend")
         if self.extended:
@@ -201,7 +230,33 @@ class Escalation:
         detail = {"from": self.deadline.isoformat(), "to": new_deadline.isoformat(), "reason": reason}
         self.extended = True
         self.deadline = new_deadline
+        self._restart_clock(now, business)
         self._record("deadline_extended", now, actor, detail)
+
+    def pause(self, *, now: datetime, actor: str, reason: str) -> None:
+        """The owner waits on the customer: the clock stops until they write again."""
+        if not self.chased:
+            what = "already paused" if self.is_paused else f"{self.state.value}: no clock runs"
+            raise InvalidTransition(f"cannot pause: {what}")
+        if not reason.strip():
+            raise InvalidTransition("a pause needs a reason")
+        self.paused_at = now
+        self._record("paused", now, actor, {"reason": _excerpt(reason)})
+
+    def resume(
+        self, *, now: datetime, actor: str, new_deadline: datetime, business: bool = False
+    ) -> timedelta:
+        """The clock runs again with the paused time excluded; returns how long it was paused."""
+        if self.paused_at is None:
+            raise InvalidTransition("the clock is not paused")
+        paused = max(now - self.paused_at, timedelta(0))
+        self.paused_seconds += paused.total_seconds()
+        self.paused_at = None
+        self.deadline = max(new_deadline, now + timedelta(seconds=1))
+        self._restart_clock(now, business)
+        detail = {"paused_seconds": round(paused.total_seconds()), "deadline": self.deadline.isoformat()}
+        self._record("resumed", now, actor, detail)
+        return paused
 
     # -- the executive's side -----------------------------------------------------------------
 
@@ -218,7 +273,9 @@ class Escalation:
         self.state = State.AWAITING_ROOT_CAUSE
         self._record("sent_back", now, actor, {"note": _excerpt(note)})
 
-    def reopen(self, *, now: datetime, actor: str, note: str, deadline: datetime) -> None:
+    def reopen(
+        self, *, now: datetime, actor: str, note: str, deadline: datetime, business: bool = False
+    ) -> None:
         """An executive's "?" on a closed escalation: a new explanation is due."""
         if self.state is not State.CLOSED:
             raise InvalidTransition(f"only a closed escalation reopens, not one {self.state.value}")
@@ -231,6 +288,7 @@ class Escalation:
         self.root_cause_at = None
         self.deadline = deadline
         self.reopened += 1
+        self._restart_clock(now, business)
         self._record("reopened", now, actor, {"note": _excerpt(note), "deadline": deadline.isoformat()})
 
     # -- closing: the gate --------------------------------------------------------------------
@@ -249,6 +307,18 @@ class Escalation:
     def record(self, kind: str, now: datetime, actor: str, **detail: Any) -> None:
         """Add an event that changes no state (a mail queued, a note)."""
         self._record(kind, now, actor, detail)
+
+    def chase_done(self, *, slots: int, next_at: datetime | None) -> None:
+        """The chase step handled the phase's slots up to ``slots``; the next is due at ``next_at``."""
+        self.chase_slot = slots
+        self.chase_at = next_at
+
+    def _restart_clock(self, now: datetime, business: bool) -> None:
+        self.clock_started_at = now
+        self.clock_business = business
+        self.chase_phase += 1
+        self.chase_slot = 0
+        self.paused_at = None
 
     def _require_complete(self, rca: RcaRules) -> None:
         verdict = check_sections(self.writeup, rca)

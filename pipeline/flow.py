@@ -13,9 +13,8 @@ from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 
-from pipeline import log
+from pipeline import chase, log
 from pipeline.classify import Disposition, Verdict, classify
-from pipeline.deadlines import deadline_after
 from pipeline.escalation import Escalation, Event, ref
 from pipeline.mail import Address, InboundMail, Original
 from pipeline.outbound import EscalationFacts, render_executive_ack, render_owner_forward
@@ -136,9 +135,7 @@ def _open_escalation(
     )
     owner = decision.owner
     now = svc.clock()
-    deadline = deadline_after(
-        now, decision.deadline, timezone=owner.timezone, working_hours=owner.working_hours
-    )
+    deadline = chase.deadline_for(owner, now, decision.deadline, service_timezone=svc.timezone)
     escalation = Escalation.open(
         executive=executive.email,
         owner=owner.email,
@@ -147,7 +144,9 @@ def _open_escalation(
         route=decision.route,
         reasons=decision.reasons,
         comment=disposition.comment,
+        business=decision.deadline.is_business,
     )
+    chase.reschedule(escalation, svc.rules, service_timezone=svc.timezone)
     with svc.db.transaction() as session:
         number = escalations.reserve_number(session)
     facts = EscalationFacts(

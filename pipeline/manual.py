@@ -72,6 +72,7 @@ def close_with_writeup(svc: Services, *, number: int, text: str, actor: str) -> 
         ]
         for mail in mails:
             escalation.record("mail_queued", now, "qmark", mail=mail.kind, to=mail.recipient)
+        escalation.chase_at = None  # closed: nothing left to chase
         escalations.save(conn, escalation=escalation)
         # Claimable at once (no lease): a send job, or the sweeper, delivers them.
         claimed = outbox.add_claimed(

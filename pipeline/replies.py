@@ -16,19 +16,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
-from pipeline import authres, bounces, log
+from pipeline import authres, bounces, chase, log, threads
 from pipeline.answers import FEEDBACK_KINDS, Context, Outcome, Reply, answer
 from pipeline.classify import Disposition, Verdict
 from pipeline.escalation import Escalation, Event, InvalidTransition, ref
-from pipeline.followups import Thread
-from pipeline.mail import Address, Envelope, InboundMail, Original
+from pipeline.mail import Address, Envelope, InboundMail
 from pipeline.matching import Match, Role, match_reply, role_of
-from pipeline.parse import Unparseable, parse_mail
 from pipeline.quotes import latest_reply
 from pipeline.services import Services, finish, record_outcome
-from pipeline.store import escalations, models, outbox
+from pipeline.store import escalations, outbox
+from pipeline.threads import thread_for
 from pipeline.tokens import check_token, token_from_address
 
 logger = log.get(__name__)
@@ -85,16 +84,7 @@ def _answer(
         record_outcome(conn, svc, message_id, Verdict.QUARANTINE, reason, escalation_id=number)
         logger.warning("reply_quarantined", reason=reason)
         return []
-    owner = svc.rules.person(escalation.owner)
-    thread = Thread(
-        number=number,
-        subject=row["subject"],
-        executive=Address(escalation.executive, row["executive_name"]),
-        owner=Address(escalation.owner, row["owner_name"]),
-        owner_timezone=owner.timezone if owner else svc.timezone,
-        in_reply_to=f"<{mail.message_id}>" if mail.message_id else None,
-        references=tuple(f"<{r}>" for r in mail.references[-8:]),
-    )
+    thread = thread_for(svc, escalation, row, mail)
     ctx = Context(
         rules=svc.rules,
         identity=svc.identity,
@@ -104,7 +94,7 @@ def _answer(
         feedback_today=outbox.count_recent(
             conn, escalation_id=number, kinds=FEEDBACK_KINDS, since=now - timedelta(days=1)
         ),
-        complaint=lambda: _complaint(svc, conn, row["source_message_id"], row["subject"]),
+        complaint=lambda: threads.complaint(svc, conn, row),
         service_timezone=svc.timezone,
     )
     reply = Reply(
@@ -120,6 +110,7 @@ def _answer(
         outcome = Outcome(f"nothing changed: {error}")
     for outgoing in outcome.mails:
         escalation.record("mail_queued", now, "qmark", mail=outgoing.kind, to=outgoing.recipient)
+    chase.reschedule(escalation, svc.rules, service_timezone=svc.timezone)
     escalations.save(conn, escalation=escalation, owner_name=outcome.owner_name)
     claimed = outbox.add_claimed(
         conn, escalation_id=number, mails=outcome.mails, now=now, lease=svc.lease, step=f"m{message_id}"
@@ -223,19 +214,4 @@ def _match(svc: Services, mail: InboundMail, envelope: Envelope) -> Match:
         reply_local=svc.identity.reply_local,
         domain=svc.identity.domain,
         secret=svc.identity.secret,
-    )
-
-
-def _complaint(svc: Services, conn: Connection, source_message_id: int, subject: str) -> Original:
-    """The complaint as forwarded, re-read from the executive's stored mail."""
-    raw = conn.execute(select(models.Message.raw).where(models.Message.id == source_message_id)).scalar()
-    if raw is not None:
-        try:
-            forwarded = parse_mail(raw, svc.limits).forwarded
-        except Unparseable:
-            forwarded = None
-        if forwarded is not None:
-            return forwarded
-    return Original(
-        shape="inline", sender=None, date="", subject=subject, body="(the complaint could not be re-read)"
     )

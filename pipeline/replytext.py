@@ -49,6 +49,7 @@ __all__ = [
     "is_question",
     "parse_command",
     "parse_need_more_time",
+    "parse_reason",
     "parse_reassign",
 ]
 
@@ -86,6 +87,12 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "#need-more-time 2d reason",
         f"asks for more time (at most {MAX_EXTRA_DAYS} days); the reason is passed on to the executive",
     ),
+    CommandSpec(
+        "waiting-on-customer",
+        "#waiting-on-customer reason",
+        "pauses the deadline while you wait for the customer; your next mail (or #resume) resumes it",
+    ),
+    CommandSpec("resume", "#resume", "resumes a paused deadline"),
 )
 
 
@@ -216,6 +223,14 @@ _REASSIGN_ARGS = re.compile(
 )
 _MAX_REASSIGN_ARGS = 320  # an address is at most 254 characters; longer lines cost time for nothing
 _REASSIGN_EXAMPLE = '"#reassign lee@acme.test"'
+
+
+def parse_reason(args: str, rest: str = "") -> str:
+    """The reason a command carries: the rest of its line, else the lines below; CommandError if none."""
+    reason = " ".join(args.split()) or " ".join(rest.split()[:200])
+    if not reason:
+        raise CommandError("say why on the same line, e.g. #waiting-on-customer they are checking their bank")
+    return reason
 
 
 def parse_reassign(args: str) -> str:

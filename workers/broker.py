@@ -11,7 +11,7 @@ from dramatiq.broker import MessageProxy
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import Middleware
 
-QUEUES = ("process", "send")
+QUEUES = ("process", "send", "chase")
 
 
 class LogContext(Middleware):

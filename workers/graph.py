@@ -3,6 +3,7 @@
     stored message ──process──► parse → classify → open escalation ─► send its mails at once
                                                                       │ (relay refused for now)
                                                                       └──send──► retried with back-off
+    scheduler tick ──chase──► an escalation's due slot: reminder, or breach up the ladder ─► its mails at once
     sweeper: re-enqueues any stored message or unsent mail whose Redis message was lost
 
 One hop per escalation, on purpose: each Dramatiq hop costs about 2 ms of CPU.
@@ -22,7 +23,7 @@ from typing import Any
 
 import dramatiq
 
-from pipeline import flow, log
+from pipeline import chasing, flow, log
 from pipeline.transport import Transport
 
 logger = log.get(__name__)
@@ -33,6 +34,8 @@ logger = log.get(__name__)
 # a row that is still being worked on.
 PROCESS_OPTIONS: dict[str, Any] = {"max_retries": 3, "min_backoff": 200, "max_backoff": 5_000}
 SEND_OPTIONS: dict[str, Any] = {"max_retries": 6, "min_backoff": 1_000, "max_backoff": 60_000}
+# A lost or failed chase job needs no retry: its lease runs out and the next tick claims it again.
+CHASE_OPTIONS: dict[str, Any] = {"max_retries": 2, "min_backoff": 500, "max_backoff": 5_000}
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class Graph:
 
     process: dramatiq.Actor[[list[int]], None]
     send: dramatiq.Actor[[list[int]], None]
+    chase: dramatiq.Actor[[list[int]], None]
 
     def enqueue_process(self, message_ids: Iterable[int], *, per_job: int = 8) -> None:
         """Messages committed together travel together, a few per job.
@@ -66,6 +70,12 @@ class Graph:
         for start in range(0, len(ids), per_job):
             self.send.send(ids[start : start + per_job])
 
+    def enqueue_chase(self, numbers: Iterable[int], *, per_job: int = 20) -> None:
+        """Chase jobs for escalations the tick claimed."""
+        ids = list(numbers)
+        for start in range(0, len(ids), per_job):
+            self.chase.send(ids[start : start + per_job])
+
 
 def build(broker: dramatiq.Broker, runtime: Callable[[], Runtime], *, lease: float = 120.0) -> Graph:
     """Declare the actors on ``broker``; ``runtime`` is looked up when a job runs."""
@@ -81,6 +91,13 @@ def build(broker: dramatiq.Broker, runtime: Callable[[], Runtime], *, lease: flo
     def send_mails(mail_ids: list[int]) -> None:
         rt = runtime()
         flow.deliver_mails(rt.services, rt.transport(), mail_ids)
+
+    def chase_escalations(numbers: list[int]) -> None:
+        rt = runtime()
+        claimed = chasing.chase_many(rt.services, numbers)
+        if claimed:
+            deferred = flow.send_claimed(rt.services, rt.transport(), claimed)
+            ring(functools.partial(graph.enqueue_send, deferred), what="send", ids=deferred)
 
     process = dramatiq.Actor(
         process_messages,
@@ -98,7 +115,15 @@ def build(broker: dramatiq.Broker, runtime: Callable[[], Runtime], *, lease: flo
         priority=0,
         options={**SEND_OPTIONS, "time_limit": time_limit},
     )
-    graph = Graph(process=process, send=send)
+    chase = dramatiq.Actor(
+        chase_escalations,
+        broker=broker,
+        actor_name="chase_escalations",
+        queue_name="chase",
+        priority=0,
+        options={**CHASE_OPTIONS, "time_limit": time_limit},
+    )
+    graph = Graph(process=process, send=send, chase=chase)
     return graph
 
 

@@ -1,4 +1,4 @@
-"""The scheduler process (``qmark scheduler``): a tick that runs the sweeper (and, later, due timers)."""
+"""The scheduler process (``qmark scheduler``): every tick, claim due chase timers and run the sweeper."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import threading
 from datetime import timedelta
 
 from pipeline import log
+from workers import chaser
 from workers.bootstrap import App
 from workers.sweeper import sweep
 
@@ -24,6 +25,7 @@ def serve(app: App, *, stop: threading.Event | None = None) -> None:
     logger.info("scheduler_started", tick=settings.tick, sweep_after=settings.sweep_after)
     while not stop.is_set():
         try:
+            chaser.tick(app.services, app.graph)
             sweep(app.services, app.graph, older_than=older_than)
         except Exception as error:
             logger.error("tick_failed", error=f"{type(error).__name__}: {error}")

@@ -17,7 +17,7 @@ logger = log.get(__name__)
 
 
 def serve(app: App, *, stop: threading.Event | None = None) -> None:
-    """Consume the process and send queues; on SIGTERM finish running jobs, then exit."""
+    """Consume the process, send and chase queues; on SIGTERM finish running jobs, then exit."""
     settings = app.settings.worker
     if threading.current_thread() is threading.main_thread():  # a worker process of its own
         # A thread holding the database's write lock must not wait 5 ms for the GIL

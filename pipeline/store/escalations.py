@@ -42,6 +42,13 @@ _MUTABLE = (
     "root_cause_at",
     "extended",
     "reopened",
+    "clock_started_at",
+    "clock_business",
+    "chase_phase",
+    "chase_slot",
+    "chase_at",
+    "paused_at",
+    "paused_seconds",
 )
 
 
@@ -82,6 +89,12 @@ def add(conn: Connection, *, number: int, escalation: Escalation, facts: NewEsca
         "writeup": {},
         "extended": False,
         "reopened": 0,
+        "clock_started_at": escalation.clock_started_at,
+        "clock_business": escalation.clock_business,
+        "chase_phase": escalation.chase_phase,
+        "chase_slot": escalation.chase_slot,
+        "chase_at": escalation.chase_at,
+        "paused_seconds": 0.0,
         **dataclasses.asdict(facts),
     }
     conn.execute(_INSERT, row)
@@ -153,6 +166,13 @@ def load(conn: Connection, *, number: int) -> Loaded | None:
         root_cause_at=row["root_cause_at"],
         extended=bool(row["extended"]),
         reopened=int(row["reopened"] or 0),
+        clock_started_at=row["clock_started_at"],
+        clock_business=bool(row["clock_business"]),
+        chase_phase=int(row["chase_phase"] or 0),
+        chase_slot=int(row["chase_slot"] or 0),
+        chase_at=row["chase_at"],
+        paused_at=row["paused_at"],
+        paused_seconds=float(row["paused_seconds"] or 0.0),
     )
     return Loaded(escalation=escalation, row=row)
 
@@ -167,3 +187,14 @@ def save(conn: Connection, *, escalation: Escalation, owner_name: str | None = N
     conn.execute(update(models.Escalation).where(models.Escalation.id == escalation.number).values(values))
     save_events(conn, escalation_id=escalation.number, events=escalation.new_events)
     escalation.new_events.clear()
+
+
+def list_events_conn(conn: Connection, *, number: int) -> list[Event]:
+    """The audit trail of escalation ``number``, oldest first, read inside a write transaction."""
+    table = models.Event
+    query = (
+        select(table.kind, table.at, table.actor, table.detail)
+        .where(table.escalation_id == number)
+        .order_by(table.id)
+    )
+    return [Event(kind, at, actor, dict(detail or {})) for kind, at, actor, detail in conn.execute(query)]

@@ -16,6 +16,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -111,9 +112,21 @@ class Escalation(Base):
     root_cause_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     extended: Mapped[bool] = mapped_column(Boolean, default=False)
     reopened: Mapped[int] = mapped_column(Integer, default=0)
+    # The chase clock (pipeline/chase.py): the current phase started at clock_started_at and
+    # runs to deadline; chase_slot slots of it are handled; chase_at is when the next is due
+    # (NULL: nothing to chase). A scheduler tick claims due rows by setting chase_lease_until.
+    clock_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    clock_business: Mapped[bool] = mapped_column(Boolean, default=False)
+    chase_phase: Mapped[int] = mapped_column(Integer, default=0)
+    chase_slot: Mapped[int] = mapped_column(Integer, default=0)
+    chase_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    chase_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    paused_seconds: Mapped[float] = mapped_column(Float, default=0.0)
 
     __table_args__ = (
         Index("ix_escalations_state_deadline", "state", "deadline"),
+        Index("ix_escalations_chase_at", "chase_at"),
         CheckConstraint("state <> 'closed' OR root_cause_at IS NOT NULL", name="closed_has_root_cause"),
     )
 

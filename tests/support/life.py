@@ -47,6 +47,17 @@ class Life:
         flow.send_claimed(self.svc, self.app.transport(), claimed)  # type: ignore[attr-defined]
         return message_id
 
+    def chase(self) -> list[int]:
+        """One scheduler tick and the chase jobs it enqueues, run here; returns the escalations claimed."""
+        from pipeline import chasing
+        from pipeline.store import chases
+
+        with self.svc.db.transaction() as conn:
+            numbers = chases.claim_due(conn, now=self.now, lease=self.svc.lease)
+        claimed = chasing.chase_many(self.svc, numbers)
+        flow.send_claimed(self.svc, self.app.transport(), claimed)  # type: ignore[attr-defined]
+        return numbers
+
     def new_mail(self, expected: int | None = None) -> list[Received]:
         """The mails the sink received since the last call (``expected`` of them, when given)."""
         if expected:

@@ -162,12 +162,19 @@ def test_an_unknown_command_explains_itself_with_a_suggestion_or_the_known_comma
         "#clsoe is not a command qmark knows; did you mean #close?"
     )
     assert UnknownCommand("hello").problem == (
-        "#hello is not a command qmark knows; the commands are #close, #reassign, #need-more-time."
+        "#hello is not a command qmark knows; the commands are #close, #reassign, #need-more-time,"
+        " #waiting-on-customer, #resume."
     )
 
 
 def test_the_known_commands_are_close_reassign_and_need_more_time_in_that_order() -> None:
-    assert [spec.name for spec in COMMANDS] == ["close", "reassign", "need-more-time"]
+    assert [spec.name for spec in COMMANDS] == [
+        "close",
+        "reassign",
+        "need-more-time",
+        "waiting-on-customer",
+        "resume",
+    ]
     assert COMMANDS[1] == CommandSpec(
         "reassign", "#reassign person@domain", "hands the escalation to someone listed in people.yaml"
     )
