@@ -30,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("smtp", parents=[common], help="the SMTP intake only")
     sub.add_parser("worker", parents=[common], help="one worker process")
     sub.add_parser("scheduler", parents=[common], help="the scheduler tick and sweeper")
+    status = sub.add_parser("status", parents=[common], help="escalations open, overdue, awaiting root cause")
+    status.add_argument("--json", action="store_true")
 
     inject = sub.add_parser("inject", parents=[common], help="store one raw message (MTA pipe)")
     inject.add_argument("file", help="a file with one RFC 5322 message, or - for standard input")
@@ -44,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     esc_sub = esc.add_subparsers(dest="esc_command", required=True)
     esc_list = esc_sub.add_parser("list", parents=[common])
     esc_list.add_argument("--state", help="only escalations in this state")
+    esc_list.add_argument("--overdue", action="store_true", help="only overdue ones, most overdue first")
     esc_list.add_argument("--json", action="store_true")
     esc_show = esc_sub.add_parser("show", parents=[common])
     esc_show.add_argument("id", help="Q-<n> or <n>")
@@ -89,10 +92,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.db_upgrade(settings)
     if args.command == "escalations":
         if args.esc_command == "list":
-            return commands.escalations_list(settings, state=args.state, as_json=args.json)
+            return commands.escalations_list(
+                settings, state=args.state, overdue=args.overdue, as_json=args.json
+            )
         if args.esc_command == "close":
             return commands.escalations_close(settings, args.id, writeup=args.writeup, by=args.by)
         return commands.escalations_show(settings, args.id, as_json=args.json)
+    if args.command == "status":
+        return commands.status(settings, as_json=args.json)
     if args.command == "inject":
         return commands.inject(settings, args.file, mail_from=args.mail_from, rcpts=args.rcpt)
     return commands.serve(settings, args.command, args.config)

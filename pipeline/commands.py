@@ -113,8 +113,12 @@ def inject(settings: Settings, file: str, *, mail_from: str | None, rcpts: list[
     return EX_OK
 
 
-def _summary(row: Any) -> dict[str, Any]:
+def _summary(row: Any, now: datetime | None = None) -> dict[str, Any]:
+    now = now or datetime.now(UTC)
+    chased = row.state in {State.AWAITING_EXPLANATION, State.AWAITING_ROOT_CAUSE}
     return {
+        "overdue": chased and row.paused_at is None and row.deadline < now,
+        "paused": row.paused_at is not None,
         "id": ref(row.id),
         "state": row.state,
         "executive": row.executive,
@@ -128,7 +132,7 @@ def _summary(row: Any) -> dict[str, Any]:
     }
 
 
-def escalations_list(settings: Settings, *, state: str | None, as_json: bool) -> int:
+def escalations_list(settings: Settings, *, state: str | None, overdue: bool = False, as_json: bool) -> int:
     try:
         wanted = State(state) if state else None
     except ValueError:
@@ -136,17 +140,48 @@ def escalations_list(settings: Settings, *, state: str | None, as_json: bool) ->
         return EX_DATAERR
     db = Database(settings.storage.database_url)
     with db.read() as session:
-        rows = [_summary(r) for r in escalations.list_all(session, state=wanted)]
+        now = datetime.now(UTC)
+        found = escalations.list_all(session, state=wanted, overdue_at=now if overdue else None)
+        rows = [_summary(r, now) for r in found]
     if as_json:
         print(json.dumps(rows, indent=2))
         return EX_OK
     if not rows:
         print("no escalations")
         return EX_OK
-    print(f"{'ID':<8} {'STATE':<22} {'OWNER':<28} {'DEADLINE (UTC)':<17} SUBJECT")
+    print(f"{'ID':<8} {'STATE':<22} {'OWNER':<28} {'DEADLINE (UTC)':<25} SUBJECT")
     for r in rows:
-        deadline = r["deadline"][:16].replace("T", " ")
-        print(f"{r['id']:<8} {r['state']:<22} {r['owner']:<28} {deadline:<17} {r['subject'][:50]}")
+        deadline = r["deadline"][:16].replace("T", " ") + (" overdue" if r["overdue"] else "")
+        print(f"{r['id']:<8} {r['state']:<22} {r['owner']:<28} {deadline:<25} {r['subject'][:50]}")
+    return EX_OK
+
+
+def status(settings: Settings, *, as_json: bool) -> int:
+    """Escalations open, overdue and awaiting the root cause (queue health comes with the ops issue)."""
+    db = Database(settings.storage.database_url)
+    now = datetime.now(UTC)
+    with db.read() as session:
+        found = escalations.counts(session, now=now)
+    by_state = {s.value: int(found["by_state"].get(s.value, 0)) for s in State}
+    oldest = found["oldest_overdue_deadline"]
+    report = {
+        "escalations": {
+            "open": sum(n for s, n in by_state.items() if s != State.CLOSED.value),
+            "overdue": found["overdue"],
+            "oldest_overdue_seconds": round((now - oldest).total_seconds()) if oldest else None,
+            "paused": found["paused"],
+            "by_state": by_state,
+        }
+    }
+    if as_json:
+        print(json.dumps(report, indent=2))
+        return EX_OK
+    counts = report["escalations"]
+    print(f"escalations  open {counts['open']}, overdue {counts['overdue']}, paused {counts['paused']}")
+    for name, number in by_state.items():
+        print(f"  {name:<22} {number}")
+    if oldest:
+        print(f"oldest overdue: due {oldest.isoformat()[:16].replace('T', ' ')} UTC")
     return EX_OK
 
 

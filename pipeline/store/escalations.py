@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from pipeline.escalation import Escalation, Event, State
@@ -130,12 +130,42 @@ def get(session: Session, *, number: int) -> models.Escalation | None:
     return session.get(models.Escalation, number)
 
 
-def list_all(session: Session, *, state: State | None = None, limit: int = 1000) -> list[models.Escalation]:
-    """Escalations, newest first, optionally in one state."""
-    query = select(models.Escalation).order_by(models.Escalation.id.desc()).limit(limit)
+_CHASED = (State.AWAITING_EXPLANATION.value, State.AWAITING_ROOT_CAUSE.value)
+
+
+def list_all(
+    session: Session, *, state: State | None = None, overdue_at: datetime | None = None, limit: int = 1000
+) -> list[models.Escalation]:
+    """Escalations, newest first; in one state, or overdue at ``overdue_at`` (most overdue first)."""
+    table = models.Escalation
+    query = select(table).order_by(table.id.desc()).limit(limit)
     if state is not None:
-        query = query.where(models.Escalation.state == state.value)
+        query = query.where(table.state == state.value)
+    if overdue_at is not None:
+        query = query.where(*_overdue(overdue_at)).order_by(None).order_by(table.deadline)
     return list(session.execute(query).scalars())
+
+
+def _overdue(now: datetime) -> tuple[Any, ...]:
+    """An explanation or writeup is awaited, the clock is not paused, and the deadline has passed."""
+    table = models.Escalation
+    return (table.state.in_(_CHASED), table.paused_at.is_(None), table.deadline < now)
+
+
+def counts(session: Session, *, now: datetime) -> dict[str, Any]:
+    """Escalations by state, how many are overdue now and since when the oldest is."""
+    table = models.Escalation
+    by_state = dict(session.execute(select(table.state, func.count()).group_by(table.state)).tuples().all())
+    overdue, oldest = session.execute(
+        select(func.count(), func.min(table.deadline)).where(*_overdue(now))
+    ).one()
+    paused = session.execute(select(func.count()).where(table.paused_at.is_not(None))).scalar_one()
+    return {
+        "by_state": by_state,
+        "overdue": int(overdue),
+        "oldest_overdue_deadline": oldest,
+        "paused": int(paused),
+    }
 
 
 def list_events(session: Session, *, number: int) -> list[models.Event]:

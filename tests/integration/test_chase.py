@@ -30,6 +30,11 @@ def life(database_url, redis_url, relay_sink, tmp_path):
     return life
 
 
+def billing(n: int) -> bytes:
+    """Dana's billing forward again, as a new mail (its own Message-ID): a new escalation for Pat."""
+    return mail_fixture("gmail-forward.eml").replace(b"Message-ID: <", f"Message-ID: <copy{n}.".encode(), 1)
+
+
 def subjects(mails) -> list[tuple[str, str]]:
     return [(m.rcpt_tos[0], str(parsed(m.data)["Subject"])) for m in mails]
 
@@ -153,3 +158,28 @@ def test_resume_by_command_and_a_pause_needs_a_reason(life):
     life.deliver(reply_to(life.forward, sender=PAT, text="#resume"))
     [(to, _)] = subjects(life.new_mail(1))
     assert to == DANA and life.events().count("resumed") == 1
+
+
+def test_overdue_escalations_are_listed_most_overdue_first_and_counted_in_status(
+    database_url, redis_url, relay_sink, tmp_path
+):
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    from tests.integration.test_replies import cli
+
+    life = make_life(database_url, redis_url, relay_sink, tmp_path)
+    life.now = datetime.now(UTC) - timedelta(hours=10)  # the CLI reads the real clock
+    life.deliver(mail_fixture("gmail-forward.eml"))  # Q-1: due 6 hours ago
+    life.tick(hours=3)
+    life.deliver(billing(2))  # Q-2: due 3 hours ago
+    life.tick(hours=5)
+    life.deliver(billing(3))  # Q-3: due in 2 hours
+    overdue = json.loads(cli(life, "escalations", "list", "--overdue", "--json").stdout)
+    assert [item["id"] for item in overdue] == ["Q-1", "Q-2"]
+    assert all(item["overdue"] for item in overdue)
+    status = json.loads(cli(life, "status", "--json").stdout)["escalations"]
+    assert (status["open"], status["overdue"]) == (3, 2)
+    assert 6 * 3600 - 60 < status["oldest_overdue_seconds"] < 6 * 3600 + 600
+    text = cli(life, "escalations", "list").stdout
+    assert text.count(" overdue ") == 2

@@ -74,3 +74,41 @@ def test_a_forward_becomes_an_escalation_on_postgresql_and_a_second_run_claims_n
         state, deadline = connection.execute(text("select state, deadline from escalations")).one()
         assert state == "awaiting_explanation" and deadline.tzinfo is not None
     engine.dispose()
+
+
+def test_two_ticks_on_postgresql_claim_disjoint_due_escalations_and_skip_locked_rows(pg_url):
+    from datetime import timedelta
+
+    from pipeline.store import chases
+
+    now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+    engine = create_engine(pg_url)
+    with engine.begin() as conn:
+        for number in range(1, 7):
+            conn.execute(
+                text(
+                    "insert into escalations (id, state, executive, executive_name, owner, owner_name, route,"
+                    " deadline, opened_at, subject, customer, executive_note, source_message_id, dedupe_key,"
+                    " explanation, writeup, extended, reopened, clock_business, chase_phase, chase_slot,"
+                    " chase_at, paused_seconds) values (:n, 'awaiting_explanation', 'e', 'E', 'o', 'O', 'r',"
+                    " :due, :opened, 's', 'c', '?', :n, :key, '', '{}', false, 0, false, 1, 0, :chase, 0)"
+                ),
+                {"n": number, "due": now, "opened": now - timedelta(hours=4), "key": f"k{number}",
+                 "chase": now - timedelta(minutes=number) if number <= 4 else now + timedelta(hours=1)},
+            )  # fmt: skip
+    first, second = engine.connect(), engine.connect()
+    try:
+        # Given one tick holds its claim of three rows in an open transaction
+        first.begin()
+        held = chases.claim_due(first, now=now, lease=timedelta(minutes=2), limit=3)
+        # When a second tick runs meanwhile, it skips the locked rows instead of waiting
+        with second.begin():
+            taken = chases.claim_due(second, now=now, lease=timedelta(minutes=2), limit=500)
+        first.commit()
+    finally:
+        first.close()
+        second.close()
+    # Then the four due escalations were claimed once each, and the two not due by nobody
+    assert len(held) == 3 and len(taken) == 1
+    assert sorted(held + taken) == [1, 2, 3, 4]
+    engine.dispose()
