@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
 
+from tests.support.dovecot import DovecotServer, ImapMailbox
 from tests.support.servers import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +37,28 @@ def redis_url(redis_server: RedisServer) -> str:
         redis_server.start()
     redis.Redis.from_url(redis_server.url).flushall()
     return redis_server.url
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[DovecotServer]:
+    """One Dovecot for the session (users alice/bob, password "secret"); see tests/support/dovecot.py."""
+    # Not under pytest's tmp_path: that is private to root, and dovecot's processes run unprivileged.
+    directory = Path(tempfile.mkdtemp(prefix="qmark-dovecot-"))
+    try:
+        server = DovecotServer(directory)
+        server.start()
+        yield server
+        server.stop()
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def imap_mailbox(dovecot: DovecotServer) -> ImapMailbox:
+    """A user of its own for this test, never used before: an empty INBOX with a new UIDVALIDITY."""
+    if not dovecot.running:  # a previous test stopped it
+        dovecot.start()
+    return ImapMailbox.fresh(dovecot)
 
 
 @pytest.fixture
