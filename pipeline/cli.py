@@ -30,6 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("smtp", parents=[common], help="the SMTP intake only")
     sub.add_parser("worker", parents=[common], help="one worker process")
     sub.add_parser("scheduler", parents=[common], help="the scheduler tick and sweeper")
+    sub.add_parser("imap", parents=[common], help="the IMAP poller ([imap] url must be set)")
     status = sub.add_parser("status", parents=[common], help="escalations open, overdue, awaiting root cause")
     status.add_argument("--json", action="store_true")
 

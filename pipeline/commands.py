@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, datetime
-from email.utils import getaddresses, parseaddr
+from email.utils import getaddresses
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,9 @@ def serve(settings: Settings, role: str, config: str | None) -> int:
         load_rules(settings.rules.path)  # fail before any child starts; the supervisor stays small
         for warning in settings.warnings():
             logger.warning("config_warning", warning=warning)
-        return supervisor.run(config, settings.worker.processes, settings.smtp.processes)
+        return supervisor.run(
+            config, settings.worker.processes, settings.smtp.processes, imap=settings.imap.url is not None
+        )
     from workers.bootstrap import build
 
     app = build(settings=settings)
@@ -49,6 +51,16 @@ def serve(settings: Settings, role: str, config: str | None) -> int:
         from workers import worker
 
         worker.serve(app)
+    elif role == "imap":
+        if settings.imap.url is None:
+            print(
+                "qmark imap: [imap] url is not set. Fix: set it in qmark.toml or QMARK_IMAP__URL",
+                file=sys.stderr,
+            )
+            return EX_CONFIG
+        from workers import imap_poller
+
+        imap_poller.serve(app)
     else:
         from workers import scheduler
 
@@ -65,20 +77,11 @@ def db_upgrade(settings: Settings) -> int:
 
 
 def _envelope_for(raw: bytes, mail_from: str | None, rcpts: list[str] | None, settings: Settings) -> Envelope:
-    from email.parser import BytesHeaderParser
+    from pipeline.envelopes import from_headers
 
-    headers = BytesHeaderParser().parsebytes(raw)
-    if mail_from is None:
-        return_path = headers.get("Return-Path")
-        mail_from = parseaddr(str(return_path or headers.get("From") or ""))[1]
-        if return_path is not None and str(return_path).strip() == "<>":
-            mail_from = ""
-    return Envelope(
-        mail_from=mail_from,
-        rcpt_tos=tuple(rcpts or [settings.service.intake_addresses[0]]),
-        peer="inject",
-        received_at=datetime.now(UTC),
-        channel="inject",
+    default = settings.service.intake_addresses[:1]
+    return from_headers(
+        raw, channel="inject", peer="inject", default_rcpts=default, mail_from=mail_from, rcpts=rcpts
     )
 
 
@@ -157,14 +160,14 @@ def escalations_list(settings: Settings, *, state: str | None, overdue: bool = F
 
 
 def status(settings: Settings, *, as_json: bool) -> int:
-    """Escalations open, overdue and awaiting the root cause (queue health comes with the ops issue)."""
+    """Escalations open, overdue, paused; each IMAP folder's lag (queue health comes with the ops issue)."""
     db = Database(settings.storage.database_url)
     now = datetime.now(UTC)
     with db.read() as session:
         found = escalations.counts(session, now=now)
     by_state = {s.value: int(found["by_state"].get(s.value, 0)) for s in State}
     oldest = found["oldest_overdue_deadline"]
-    report = {
+    report: dict[str, Any] = {
         "escalations": {
             "open": sum(n for s, n in by_state.items() if s != State.CLOSED.value),
             "overdue": found["overdue"],
@@ -173,9 +176,15 @@ def status(settings: Settings, *, as_json: bool) -> int:
             "by_state": by_state,
         }
     }
+    boxes = _imap_status(db, now)
+    report["imap"] = boxes
     if as_json:
         print(json.dumps(report, indent=2))
         return EX_OK
+    for box in boxes:
+        lag = "never polled" if box["lag_seconds"] is None else f"lag {box['lag_seconds']} s"
+        problem = f", last error: {box['last_error']}" if box["last_error"] else ""
+        print(f"imap  {box['mailbox']}: {lag}, {box['ingested']} ingested{problem}")
     counts = report["escalations"]
     print(f"escalations  open {counts['open']}, overdue {counts['overdue']}, paused {counts['paused']}")
     for name, number in by_state.items():
@@ -183,6 +192,24 @@ def status(settings: Settings, *, as_json: bool) -> int:
     if oldest:
         print(f"oldest overdue: due {oldest.isoformat()[:16].replace('T', ' ')} UTC")
     return EX_OK
+
+
+def _imap_status(db: Database, now: datetime) -> list[dict[str, Any]]:
+    """Per polled folder: the last successful poll, the lag since, what was ingested, the last error."""
+    from pipeline.store import mailboxes
+
+    with db.read() as session:
+        return [
+            {
+                "mailbox": box.key,
+                "last_poll_at": box.last_poll_at.isoformat() if box.last_poll_at else None,
+                "lag_seconds": round((now - box.last_poll_at).total_seconds()) if box.last_poll_at else None,
+                "ingested": box.ingested,
+                "last_error": box.last_error,
+                "polled_by": box.holder,
+            }
+            for box in mailboxes.list_all(session)
+        ]
 
 
 def escalations_show(settings: Settings, ident: str, *, as_json: bool) -> int:

@@ -164,6 +164,13 @@ class ImapSettings(_Section):
     folder: str = Field(default="INBOX", min_length=1)
     done_folder: str | None = None
     poll_interval: Seconds = 30.0
+    # imap:// upgrades with STARTTLS unless this is false (a plain connection: only on 127.0.0.1).
+    starttls: bool = True
+    # A CA bundle to trust instead of the system's (a private mail server's certificate).
+    ca_file: str | None = None
+    # How long a poller's claim on the folder lasts unrenewed: another qmark imap takes over
+    # this long after the one polling dies.
+    lease: Seconds = 30.0
 
 
 class OutboundSettings(_Section):

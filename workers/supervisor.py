@@ -31,22 +31,27 @@ class Child:
         logger.info("role_started", role=self.name, pid=self.process.pid)
 
 
-def roles(config: str | None, worker_processes: int, smtp_processes: int = 1) -> list[Child]:
-    """The children of ``qmark run``: SMTP listeners (sharing the port), the workers and the scheduler."""
+def roles(
+    config: str | None, worker_processes: int, smtp_processes: int = 1, imap: bool = False
+) -> list[Child]:
+    """The children of ``qmark run``: SMTP listeners (sharing the port), the workers, the scheduler
+    and, when ``[imap]`` is configured, the IMAP poller."""
     base = [sys.executable, "-m", "pipeline.cli"]
     suffix = ["--config", config] if config else []
     children = [Child(f"smtp-{n}", [*base, "smtp", *suffix]) for n in range(1, smtp_processes + 1)]
     children += [Child(f"worker-{n}", [*base, "worker", *suffix]) for n in range(1, worker_processes + 1)]
     children.append(Child("scheduler", [*base, "scheduler", *suffix]))
+    if imap:
+        children.append(Child("imap", [*base, "imap", *suffix]))
     return children
 
 
-def run(config: str | None, worker_processes: int, smtp_processes: int = 1) -> int:
+def run(config: str | None, worker_processes: int, smtp_processes: int = 1, imap: bool = False) -> int:
     """Start every role and watch them until SIGTERM/SIGINT; returns the exit code."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    children = roles(config, worker_processes, smtp_processes)
+    children = roles(config, worker_processes, smtp_processes, imap)
     for child in children:
         child.start()
     code = 0

@@ -155,7 +155,8 @@ def _overdue(now: datetime) -> tuple[Any, ...]:
 def counts(session: Session, *, now: datetime) -> dict[str, Any]:
     """Escalations by state, how many are overdue now and since when the oldest is."""
     table = models.Escalation
-    by_state = dict(session.execute(select(table.state, func.count()).group_by(table.state)).tuples().all())
+    grouped = session.execute(select(table.state, func.count()).group_by(table.state))
+    by_state = {state: int(number) for state, number in grouped}
     overdue, oldest = session.execute(
         select(func.count(), func.min(table.deadline)).where(*_overdue(now))
     ).one()

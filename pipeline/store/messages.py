@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, insert, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from pipeline.mail import Envelope
 from pipeline.store import work
@@ -136,3 +136,15 @@ def list_lost(conn: Connection, *, now: datetime, older_than: timedelta, limit: 
 def mark_enqueued(conn: Connection, *, message_ids: Sequence[int], now: datetime) -> None:
     """Stamp when these messages were last handed to the broker."""
     work.mark_enqueued(conn, Message, ids=message_ids, now=now)
+
+
+def already_stored(conn: Connection, *, raw: bytes) -> int | None:
+    """The stored message with exactly these bytes and this Message-ID, if any (IMAP re-reads).
+
+    A reused Message-ID with different bytes is a different message and is not matched.
+    """
+    digest = hashlib.sha256(raw).hexdigest()
+    query = select(Message.id).where(
+        Message.sha256 == digest, Message.header_message_id == header_message_id(raw)
+    )
+    return conn.execute(query.limit(1)).scalar()

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Float,
@@ -171,3 +172,25 @@ class OutboundMail(Base):
         UniqueConstraint("escalation_id", "kind", "step", "recipient", name="uq_outbound_mails_step"),
         Index("ix_outbound_mails_state_created", "state", "created_at"),
     )
+
+
+class ImapMailbox(Base):
+    """Progress and leadership for one polled IMAP folder: (UIDVALIDITY, last UID), never \\Seen.
+
+    ``key`` names the folder without secrets (``imaps://host:993/user/INBOX``). One poller
+    holds the lease at a time; progress is only written by the holder, in the transaction
+    that stores the messages it fetched.
+    """
+
+    __tablename__ = "imap_mailboxes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(1000), unique=True)
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    holder: Mapped[str | None] = mapped_column(String(200))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_ingest_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ingested: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)

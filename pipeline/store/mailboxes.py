@@ -1,0 +1,94 @@
+"""Repository functions for IMAP intake: who polls a folder (a lease) and how far it got.
+
+Progress is (UIDVALIDITY, last UID), written only by the lease holder and only in the
+transaction that stores the messages it fetched (:func:`advance`): a poller that lost
+its lease cannot commit, and a crash after the commit loses nothing and re-reads nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from pipeline.store.models import ImapMailbox
+
+
+class LeaseLost(Exception):
+    """Another poller holds this folder now; stop and give way."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where polling of a folder stands."""
+
+    uidvalidity: int | None
+    last_uid: int
+
+
+def acquire(conn: Connection, *, key: str, holder: str, now: datetime, lease: timedelta) -> bool:
+    """Take or renew the lease on folder ``key``: True when ``holder`` polls it until now + lease."""
+    if conn.execute(select(ImapMailbox.id).where(ImapMailbox.key == key)).first() is None:
+        # Two pollers starting at once on PostgreSQL: the loser's unique-key error ends its
+        # transaction, and it tries again on its next round.
+        conn.execute(insert(ImapMailbox).values(key=key, last_uid=0, ingested=0))
+    taken = conn.execute(
+        update(ImapMailbox)
+        .where(
+            ImapMailbox.key == key,
+            or_(
+                ImapMailbox.holder == holder, ImapMailbox.lease_until.is_(None), ImapMailbox.lease_until < now
+            ),
+        )
+        .values(holder=holder, lease_until=now + lease)
+    )
+    return taken.rowcount == 1
+
+
+def release(conn: Connection, *, key: str, holder: str) -> None:
+    """Give the lease up (clean shutdown), so another poller takes over at once."""
+    conn.execute(
+        update(ImapMailbox)
+        .where(ImapMailbox.key == key, ImapMailbox.holder == holder)
+        .values(holder=None, lease_until=None)
+    )
+
+
+def progress(conn: Connection, *, key: str) -> Progress:
+    """The folder's recorded UIDVALIDITY and last ingested UID."""
+    row = conn.execute(
+        select(ImapMailbox.uidvalidity, ImapMailbox.last_uid).where(ImapMailbox.key == key)
+    ).one()
+    return Progress(row[0], int(row[1]))
+
+
+def advance(
+    conn: Connection, *, key: str, holder: str, uidvalidity: int, last_uid: int, stored: int, now: datetime
+) -> None:
+    """Record progress in the caller's transaction; raises :class:`LeaseLost` (so it rolls back) if
+    ``holder`` no longer holds the folder."""
+    values: dict[str, object] = {"uidvalidity": uidvalidity, "last_uid": last_uid, "last_error": None}
+    if stored:
+        values.update(ingested=ImapMailbox.ingested + stored, last_ingest_at=now)
+    done = conn.execute(
+        update(ImapMailbox).where(ImapMailbox.key == key, ImapMailbox.holder == holder).values(values)
+    )
+    if done.rowcount != 1:
+        raise LeaseLost(f"{holder} no longer holds {key}")
+
+
+def polled(conn: Connection, *, key: str, holder: str, now: datetime, error: str | None = None) -> None:
+    """Stamp a finished poll (the folder is caught up), or the error that broke one."""
+    values: dict[str, object] = (
+        {"last_error": error[:2000]} if error else {"last_poll_at": now, "last_error": None}
+    )
+    conn.execute(
+        update(ImapMailbox).where(ImapMailbox.key == key, ImapMailbox.holder == holder).values(values)
+    )
+
+
+def list_all(session: Session) -> list[ImapMailbox]:
+    """Every folder qmark polls, for ``qmark status`` and ``/readyz``."""
+    return list(session.execute(select(ImapMailbox).order_by(ImapMailbox.key)).scalars())
