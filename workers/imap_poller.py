@@ -150,13 +150,17 @@ class Poller:
             logger.info("imap_stopped", mailbox=self.folder.key)
 
     def _serve(self, client: IMAPClient, stop: threading.Event) -> None:
-        idle = b"IDLE" in client.capabilities()
+        idle = self.uses_idle(client)
         while not stop.is_set():
             self.poll_once(client)
             if idle:
                 self._idle(client, stop)
             else:
                 self._sleep(stop, self.app.settings.imap.poll_interval)
+
+    def uses_idle(self, client: IMAPClient) -> bool:
+        """IDLE when the server offers it; otherwise poll every ``[imap] poll_interval``."""
+        return b"IDLE" in client.capabilities()
 
     def _idle(self, client: IMAPClient, stop: threading.Event) -> None:
         """Wait in IDLE until the server reports news, renewing the lease; re-issue IDLE in time.

@@ -305,3 +305,27 @@ def test_qmark_status_reports_each_folders_lag_and_last_error(env, imap_mailbox,
     capsys.readouterr()
     commands.status(app.settings, as_json=False)
     assert "last error" in capsys.readouterr().out
+
+
+def test_without_idle_the_poller_polls_every_poll_interval(env, imap_mailbox, database_url):
+    from workers.imap_poller import Poller
+
+    class NoIdle(Poller):
+        """A server that does not offer IDLE, as some still do not."""
+
+        def uses_idle(self, client):
+            return False
+
+    app = build(env.copy(), QMARK_IMAP__POLL_INTERVAL="300ms")
+    stopping = threading.Event()
+    thread = threading.Thread(target=NoIdle(app).run, args=(stopping,))
+    thread.start()
+    try:
+        for n in range(3):
+            imap_mailbox.append(billing(n))
+            wait_until(lambda n=n: scalar(database_url, "select count(*) from messages") == n + 1, timeout=10)
+    finally:
+        stopping.set()
+        thread.join(30)
+    [(last_uid, ingested)] = rows(database_url, "select last_uid, ingested from imap_mailboxes")
+    assert (last_uid, ingested) == (3, 3)
