@@ -192,6 +192,9 @@ class AuthSettings(_Section):
 
 class HttpSettings(_Section):
     listen: Listen = "127.0.0.1:9108"
+    # Where qmark's processes share their Prometheus counters (multi-process mode); emptied
+    # when `qmark run` starts.
+    metrics_dir: str = "var/metrics"
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -202,6 +205,22 @@ class HttpSettings(_Section):
 class SchedulerSettings(_Section):
     tick: Seconds = 15.0
     sweep_after: Seconds = 30.0
+
+
+def _clock_time(value: str) -> str:
+    hours, colon, minutes = value.strip().partition(":")
+    if not (colon and hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
+        raise _invalid(value, "is not a time of day", 'write it as "HH:MM", e.g. "08:00"')
+    return f"{int(hours):02d}:{int(minutes):02d}"
+
+
+class DigestSettings(_Section):
+    # The daily digest: open and overdue escalations, breaches, what closed with its root cause,
+    # and the honest statistics. Sent at `time` in `[service] timezone` to `recipients` and,
+    # when `executives` is true, to every executive in people.yaml. Off when nobody would get it.
+    time: Annotated[str, AfterValidator(_clock_time)] = "08:00"
+    recipients: tuple[Annotated[str, AfterValidator(_address)], ...] = ()
+    executives: bool = False
 
 
 class WorkerSettings(_Section):
@@ -230,6 +249,7 @@ class Settings(BaseModel):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    digest: DigestSettings = Field(default_factory=DigestSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     rules: RulesSettings = Field(default_factory=RulesSettings)
     _source_file: Path | None = PrivateAttr(default=None)

@@ -103,6 +103,8 @@ class Escalation:
     chase_at: datetime | None = None
     paused_at: datetime | None = None
     paused_seconds: float = 0.0
+    explained_in_time: bool | None = None
+    root_cause_in_time: bool | None = None
     new_events: list[Event] = field(default_factory=list)
 
     @classmethod
@@ -165,6 +167,7 @@ class Escalation:
         _require_future(root_cause_deadline, now)
         self.state = State.AWAITING_ROOT_CAUSE
         self.explained_at = now
+        self.explained_in_time = now <= self.deadline
         self.explanation = text.strip()
         self.deadline = root_cause_deadline
         self._restart_clock(now, business)
@@ -187,6 +190,7 @@ class Escalation:
         self._record("writeup_received", now, actor, detail)
         if verdict.complete and self.root_cause_at is None:
             self.root_cause_at = now
+            self.root_cause_in_time = now <= self.deadline
         return verdict
 
     def submit(self, *, now: datetime, actor: str, rca: RcaRules) -> None:
@@ -286,6 +290,8 @@ class Escalation:
         self.explanation = ""
         self.writeup = {}
         self.root_cause_at = None
+        self.explained_in_time = None
+        self.root_cause_in_time = None
         self.deadline = deadline
         self.reopened += 1
         self._restart_clock(now, business)
@@ -302,6 +308,7 @@ class Escalation:
         self.closed_at = now
         if self.root_cause_at is None:
             self.root_cause_at = now
+            self.root_cause_in_time = now <= self.deadline
         self._record("closed", now, actor, {})
 
     def record(self, kind: str, now: datetime, actor: str, **detail: Any) -> None:

@@ -49,6 +49,8 @@ _MUTABLE = (
     "chase_at",
     "paused_at",
     "paused_seconds",
+    "explained_in_time",
+    "root_cause_in_time",
 )
 
 
@@ -204,6 +206,8 @@ def load(conn: Connection, *, number: int) -> Loaded | None:
         chase_at=row["chase_at"],
         paused_at=row["paused_at"],
         paused_seconds=float(row["paused_seconds"] or 0.0),
+        explained_in_time=row["explained_in_time"],
+        root_cause_in_time=row["root_cause_in_time"],
     )
     return Loaded(escalation=escalation, row=row)
 

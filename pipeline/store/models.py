@@ -70,7 +70,10 @@ class Message(Base):
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     escalation_id: Mapped[int | None] = mapped_column(ForeignKey("escalations.id"))
 
-    __table_args__ = (Index("ix_messages_state_received", "state", "received_at"),)
+    __table_args__ = (
+        Index("ix_messages_state_received", "state", "received_at"),
+        Index("ix_messages_outcome_channel", "outcome", "channel"),  # /metrics counts
+    )
 
 
 class EscalationNumber(Base):
@@ -124,6 +127,10 @@ class Escalation(Base):
     chase_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     paused_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    # Whether the explanation, and the complete writeup, came by the deadline then in force
+    # (NULL until they came): the honest statistics' "share within deadline".
+    explained_in_time: Mapped[bool | None] = mapped_column(Boolean)
+    root_cause_in_time: Mapped[bool | None] = mapped_column(Boolean)
 
     __table_args__ = (
         Index("ix_escalations_state_deadline", "state", "deadline"),
@@ -140,7 +147,7 @@ class Event(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     escalation_id: Mapped[int] = mapped_column(ForeignKey("escalations.id"), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
-    kind: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(40), index=True)  # /metrics counts reminders, breaches
     actor: Mapped[str] = mapped_column(String(320))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
 
@@ -171,6 +178,7 @@ class OutboundMail(Base):
         # I3: one mail per escalation, kind, step and recipient, however often a job runs.
         UniqueConstraint("escalation_id", "kind", "step", "recipient", name="uq_outbound_mails_step"),
         Index("ix_outbound_mails_state_created", "state", "created_at"),
+        Index("ix_outbound_mails_state_kind", "state", "kind"),  # /metrics counts
     )
 
 
@@ -193,4 +201,29 @@ class ImapMailbox(Base):
     last_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_ingest_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ingested: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Heartbeat(Base):
+    """The last sign of life of one process of one role (worker, scheduler, smtp, imap, http)."""
+
+    __tablename__ = "heartbeats"
+
+    role: Mapped[str] = mapped_column(String(40), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200), primary_key=True)
+    beat_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Digest(Base):
+    """One daily digest: claimed once per day (unique ``day``), then sent or failed."""
+
+    __tablename__ = "digests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), unique=True)  # YYYY-MM-DD in [service] timezone
+    state: Mapped[str] = mapped_column(String(16), default="sending")  # sending -> sent | failed
+    recipients: Mapped[list[str]] = mapped_column(JSON, default=list)
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
