@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, func, insert, select, update
+from sqlalchemy.orm import Session
 
 from pipeline.mail import Envelope
 from pipeline.store import work
@@ -148,3 +149,127 @@ def already_stored(conn: Connection, *, raw: bytes) -> int | None:
         Message.sha256 == digest, Message.header_message_id == header_message_id(raw)
     )
     return conn.execute(query.limit(1)).scalar()
+
+
+# Ops: the quarantine and the dead letters' view of stored messages.
+
+QUARANTINED = "quarantined"
+HEAD_BYTES = 65536  # enough for any sane header block; lists never load whole messages
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What ops lists show of a stored message: its envelope, state, and the first bytes (the headers)."""
+
+    id: int
+    received_at: datetime
+    channel: str
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    size: int
+    state: str
+    outcome: str | None
+    reason: str | None
+    attempts: int
+    last_error: str | None
+    escalation_id: int | None
+    processed_at: datetime | None
+    head: bytes
+
+
+def _summaries(session: Session, where: ColumnElement[bool], *, limit: int) -> list[Summary]:
+    query = (
+        select(
+            Message.id,
+            Message.received_at,
+            Message.channel,
+            Message.mail_from,
+            Message.rcpt_tos,
+            Message.size,
+            Message.state,
+            Message.outcome,
+            Message.reason,
+            Message.attempts,
+            Message.last_error,
+            Message.escalation_id,
+            Message.processed_at,
+            func.substr(Message.raw, 1, HEAD_BYTES),
+        )
+        .where(where)
+        .order_by(Message.received_at, Message.id)
+        .limit(limit)
+    )
+    return [
+        Summary(
+            id=row[0],
+            received_at=row[1],
+            channel=row[2],
+            mail_from=row[3],
+            rcpt_tos=tuple(row[4] or ()),
+            size=row[5],
+            state=row[6],
+            outcome=row[7],
+            reason=row[8],
+            attempts=row[9],
+            last_error=row[10],
+            escalation_id=row[11],
+            processed_at=row[12],
+            head=bytes(row[13] or b""),
+        )
+        for row in session.execute(query)
+    ]
+
+
+def list_quarantined(session: Session, *, limit: int = 200) -> list[Summary]:
+    """Messages held in quarantine, oldest first (only their first ``HEAD_BYTES`` bytes are read)."""
+    held = (Message.state == "done") & (Message.outcome == QUARANTINED)
+    return _summaries(session, held, limit=limit)
+
+
+def list_by_ids(session: Session, *, message_ids: Sequence[int]) -> list[Summary]:
+    """These messages (those that exist), oldest first, without their bodies."""
+    if not message_ids:
+        return []
+    return _summaries(session, Message.id.in_(list(message_ids)), limit=len(message_ids))
+
+
+def get(session: Session, *, message_id: int) -> Message | None:
+    """One stored message, whole (raw bytes included)."""
+    return session.get(Message, message_id)
+
+
+def release_quarantined(conn: Connection, *, message_id: int, now: datetime) -> bool:
+    """Send a quarantined message back to processing as if just received; False if it is not quarantined.
+
+    Its outcome, reason, error and attempts are cleared; ``enqueued_at`` is stamped
+    ``now``, so the sweeper enqueues it later only if the caller's enqueue is lost.
+    """
+    result = conn.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.state == "done", Message.outcome == QUARANTINED)
+        .values(
+            state="pending",
+            outcome=None,
+            reason=None,
+            attempts=0,
+            last_error=None,
+            lease_until=None,
+            processed_at=None,
+            escalation_id=None,
+            enqueued_at=now,
+        )
+    )
+    return result.rowcount == 1
+
+
+def reset_attempts(conn: Connection, *, message_ids: Sequence[int]) -> list[int]:
+    """Give still-pending messages a fresh set of attempts (an operator replays their job); returns them."""
+    if not message_ids:
+        return []
+    result = conn.execute(
+        update(Message)
+        .where(Message.id.in_(list(message_ids)), Message.state == "pending")
+        .values(attempts=0)
+        .returning(Message.id)
+    )
+    return sorted(row[0] for row in result)
