@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from pipeline import log
 from pipeline.config import ConfigError, load_settings
@@ -31,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("worker", parents=[common], help="one worker process")
     sub.add_parser("scheduler", parents=[common], help="the scheduler tick and sweeper")
     sub.add_parser("imap", parents=[common], help="the IMAP poller ([imap] url must be set)")
+    sub.add_parser("http", parents=[common], help="/healthz, /readyz and /metrics")
+
+    _ops_commands(sub, common)
     status = sub.add_parser("status", parents=[common], help="escalations open, overdue, awaiting root cause")
     status.add_argument("--json", action="store_true")
 
@@ -69,6 +73,32 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _ops_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Dead letters, quarantine and the digest: what ops run by hand."""
+    dead = sub.add_parser("dead-letters", parents=[common], help="jobs that failed for good")
+    dead_sub = dead.add_subparsers(dest="dead_command", required=True)
+    dead_list = dead_sub.add_parser("list", parents=[common])
+    dead_list.add_argument("--json", action="store_true")
+    dead_replay = dead_sub.add_parser("replay", parents=[common], help="enqueue dead jobs again")
+    dead_which = dead_replay.add_mutually_exclusive_group(required=True)
+    dead_which.add_argument("id", nargs="?", help="a dead letter's id from `dead-letters list`")
+    dead_which.add_argument("--all", action="store_true")
+
+    held = sub.add_parser("quarantine", parents=[common], help="messages held back, with the reason")
+    held_sub = held.add_subparsers(dest="quarantine_command", required=True)
+    held_list = held_sub.add_parser("list", parents=[common])
+    held_list.add_argument("--json", action="store_true")
+    held_show = held_sub.add_parser("show", parents=[common])
+    held_show.add_argument("id", help="a message id from `quarantine list`")
+    held_show.add_argument("--json", action="store_true")
+    held_release = held_sub.add_parser("release", parents=[common], help="process a held message again")
+    held_release.add_argument("id", help="a message id from `quarantine list`")
+
+    digest = sub.add_parser("digest", parents=[common], help="the daily digest mail")
+    digest_sub = digest.add_subparsers(dest="digest_command", required=True)
+    digest_sub.add_parser("send", parents=[common], help="send today's digest now (once per day)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     log.configure()
@@ -99,6 +129,24 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.esc_command == "close":
             return commands.escalations_close(settings, args.id, writeup=args.writeup, by=args.by)
         return commands.escalations_show(settings, args.id, as_json=args.json)
+    if args.command == "dead-letters":
+        from workers import deadletters
+
+        if args.dead_command == "list":
+            return deadletters.list_command(settings, as_json=args.json)
+        return deadletters.replay_command(settings, ident=args.id, replay_all=args.all)
+    if args.command == "quarantine":
+        from pipeline import quarantine
+
+        if args.quarantine_command == "list":
+            return quarantine.list_command(settings, as_json=args.json)
+        if args.quarantine_command == "show":
+            return quarantine.show_command(settings, args.id, as_json=args.json)
+        return quarantine.release_command(settings, args.id)
+    if args.command == "digest":
+        from workers import digester
+
+        return digester.send_command(settings)
     if args.command == "status":
         return commands.status(settings, as_json=args.json)
     if args.command == "inject":

@@ -51,6 +51,10 @@ def serve(settings: Settings, role: str, config: str | None) -> int:
         from workers import worker
 
         worker.serve(app)
+    elif role == "http":
+        from workers import http
+
+        http.serve(app)
     elif role == "imap":
         if settings.imap.url is None:
             print(
@@ -160,56 +164,11 @@ def escalations_list(settings: Settings, *, state: str | None, overdue: bool = F
 
 
 def status(settings: Settings, *, as_json: bool) -> int:
-    """Escalations open, overdue, paused; each IMAP folder's lag (queue health comes with the ops issue)."""
-    db = Database(settings.storage.database_url)
-    now = datetime.now(UTC)
-    with db.read() as session:
-        found = escalations.counts(session, now=now)
-    by_state = {s.value: int(found["by_state"].get(s.value, 0)) for s in State}
-    oldest = found["oldest_overdue_deadline"]
-    report: dict[str, Any] = {
-        "escalations": {
-            "open": sum(n for s, n in by_state.items() if s != State.CLOSED.value),
-            "overdue": found["overdue"],
-            "oldest_overdue_seconds": round((now - oldest).total_seconds()) if oldest else None,
-            "paused": found["paused"],
-            "by_state": by_state,
-        }
-    }
-    boxes = _imap_status(db, now)
-    report["imap"] = boxes
-    if as_json:
-        print(json.dumps(report, indent=2))
-        return EX_OK
-    for box in boxes:
-        lag = "never polled" if box["lag_seconds"] is None else f"lag {box['lag_seconds']} s"
-        problem = f", last error: {box['last_error']}" if box["last_error"] else ""
-        print(f"imap  {box['mailbox']}: {lag}, {box['ingested']} ingested{problem}")
-    counts = report["escalations"]
-    print(f"escalations  open {counts['open']}, overdue {counts['overdue']}, paused {counts['paused']}")
-    for name, number in by_state.items():
-        print(f"  {name:<22} {number}")
-    if oldest:
-        print(f"oldest overdue: due {oldest.isoformat()[:16].replace('T', ' ')} UTC")
-    return EX_OK
+    """``qmark status``: the verdict and the numbers (see workers/status.py); 0 ok, 1 degraded, 2 failing."""
+    from workers.bootstrap import build
+    from workers.status import status_command
 
-
-def _imap_status(db: Database, now: datetime) -> list[dict[str, Any]]:
-    """Per polled folder: the last successful poll, the lag since, what was ingested, the last error."""
-    from pipeline.store import mailboxes
-
-    with db.read() as session:
-        return [
-            {
-                "mailbox": box.key,
-                "last_poll_at": box.last_poll_at.isoformat() if box.last_poll_at else None,
-                "lag_seconds": round((now - box.last_poll_at).total_seconds()) if box.last_poll_at else None,
-                "ingested": box.ingested,
-                "last_error": box.last_error,
-                "polled_by": box.holder,
-            }
-            for box in mailboxes.list_all(session)
-        ]
+    return status_command(build(settings=settings), as_json=as_json)
 
 
 def escalations_show(settings: Settings, ident: str, *, as_json: bool) -> int:

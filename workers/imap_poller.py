@@ -48,6 +48,7 @@ from pipeline.store import mailboxes, messages
 from pipeline.store.db import Database
 from workers.bootstrap import App
 from workers.graph import ring
+from workers.heartbeat import Heart
 
 logger = log.get(__name__)
 
@@ -364,4 +365,5 @@ def serve(app: App, *, stop: threading.Event | None = None) -> None:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
+    Heart(app.services.db, "imap").start(stop)
     Poller(app).run(stop)

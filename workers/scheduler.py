@@ -7,8 +7,9 @@ import threading
 from datetime import timedelta
 
 from pipeline import log
-from workers import chaser
+from workers import chaser, digester
 from workers.bootstrap import App
+from workers.heartbeat import Heart
 from workers.sweeper import sweep
 
 logger = log.get(__name__)
@@ -22,11 +23,14 @@ def serve(app: App, *, stop: threading.Event | None = None) -> None:
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
     older_than = timedelta(seconds=settings.sweep_after)
+    heart = Heart(app.services.db, "scheduler")  # beats once per tick: /readyz checks the tick ran
     logger.info("scheduler_started", tick=settings.tick, sweep_after=settings.sweep_after)
     while not stop.is_set():
         try:
             chaser.tick(app.services, app.graph)
             sweep(app.services, app.graph, older_than=older_than)
+            heart.beat()
+            digester.tick(app)
         except Exception as error:
             logger.error("tick_failed", error=f"{type(error).__name__}: {error}")
         stop.wait(settings.tick)

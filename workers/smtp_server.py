@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +24,9 @@ from pipeline import log
 from pipeline.mail import Envelope
 from pipeline.store.db import Database
 from workers import graph as graph_module
+from workers import metrics
 from workers.bootstrap import App
+from workers.heartbeat import Heart
 from workers.ingest import Doorbell, GroupCommitter
 
 logger = log.get(__name__)
@@ -34,8 +37,16 @@ TEMPFAIL = "451 4.3.0 Temporary local problem, please try again later"
 class IntakeHandler:
     """aiosmtpd hooks for qmark's intake."""
 
-    def __init__(self, committer: GroupCommitter, *, intake: frozenset[str], domain: str) -> None:
+    def __init__(
+        self,
+        committer: GroupCommitter,
+        *,
+        intake: frozenset[str],
+        domain: str,
+        counters: metrics.SmtpCounters | None = None,
+    ) -> None:
         self._committer = committer
+        self.counters = counters
         self._intake = intake
         self._domain = domain
         self._locals = frozenset(a.partition("@")[0] for a in intake)
@@ -59,6 +70,8 @@ class IntakeHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: SmtpEnvelope) -> str:
         raw = envelope.original_content or envelope.content
         assert isinstance(raw, bytes)
+        if self.counters is not None:
+            self.counters.received.inc()
         peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
         mail = Envelope(
             mail_from=envelope.mail_from or "",
@@ -76,6 +89,20 @@ class IntakeHandler:
         return TEMPFAIL
 
 
+class CountingSMTP(SMTP):
+    """aiosmtpd's SMTP, counting the answers that refuse mail (451, 550, 552...) by code:
+    whether the handler or aiosmtpd itself (SIZE) gave them."""
+
+    def __init__(self, handler: IntakeHandler, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._counters = handler.counters
+
+    async def push(self, status: Any) -> None:
+        if self._counters is not None:
+            self._counters.answered(status if isinstance(status, str) else status.decode("ascii", "replace"))
+        await super().push(status)
+
+
 def make_enqueue(graph: graph_module.Graph) -> Any:
     def enqueue(ids: Sequence[int]) -> None:
         graph.enqueue_process(ids)
@@ -87,12 +114,14 @@ async def serve(app: App, *, stop: asyncio.Event | None = None) -> None:
     """Run the SMTP listener until ``stop`` is set (or SIGTERM/SIGINT arrive)."""
     settings = app.settings
     host, port = settings.smtp.host_port
+    metrics.use_metrics_dir(settings)  # before prometheus_client is imported
     doorbell = Doorbell(make_enqueue(app.graph))
     committer = GroupCommitter(Database(settings.storage.database_url), doorbell.ring)  # durable commits
     handler = IntakeHandler(
         committer,
         intake=frozenset(a.lower() for a in settings.service.intake_addresses),
         domain=settings.service.domain.lower(),
+        counters=metrics.smtp_counters(),
     )
     loop = asyncio.get_running_loop()
     stop = stop or asyncio.Event()
@@ -100,7 +129,7 @@ async def serve(app: App, *, stop: asyncio.Event | None = None) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread (tests)
             loop.add_signal_handler(signum, stop.set)
     server = await loop.create_server(
-        lambda: SMTP(
+        lambda: CountingSMTP(
             handler,
             data_size_limit=settings.smtp.max_message_size,
             enable_SMTPUTF8=True,
@@ -112,9 +141,12 @@ async def serve(app: App, *, stop: asyncio.Event | None = None) -> None:
         reuse_port=True,  # several `qmark smtp` processes may share the port (smtp.processes)
     )
     logger.info("smtp_listening", host=host, port=port)
+    beating = threading.Event()
+    Heart(app.services.db, "smtp").start(beating)
     try:
         await stop.wait()
     finally:
+        beating.set()
         server.close()
         try:  # let sessions in the middle of DATA finish; idle ones are cut after the grace period
             await asyncio.wait_for(server.wait_closed(), timeout=10)

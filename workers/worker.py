@@ -10,8 +10,10 @@ import threading
 from dramatiq import Worker
 
 from pipeline import log
+from workers import metrics
 from workers.bootstrap import App
 from workers.broker import QUEUES
+from workers.heartbeat import Heart
 
 logger = log.get(__name__)
 
@@ -26,6 +28,7 @@ def serve(app: App, *, stop: threading.Event | None = None) -> None:
         # Accepting mail comes first: under a burst the SMTP edge keeps answering
         # quickly and the workers drain the stored backlog right after.
         os.nice(settings.nice)
+        add_prometheus(app)
     worker = Worker(
         app.broker,
         queues=set(QUEUES),
@@ -38,9 +41,24 @@ def serve(app: App, *, stop: threading.Event | None = None) -> None:
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
     worker.start()
+    Heart(app.services.db, "worker").start(stop)
     logger.info("worker_started", threads=settings.threads, queues=sorted(QUEUES))
     stop.wait()
     logger.info("worker_stopping")
     worker.stop(timeout=30_000)
     app.broker.close()
     logger.info("worker_stopped")
+
+
+def add_prometheus(app: App) -> None:
+    """Dramatiq's Prometheus middleware, writing to the shared metrics dir so ``qmark http`` serves
+    its ``dramatiq_*`` metrics. Without the dramatiq CLI nobody emits ``process_boot``, where the
+    middleware creates its metrics (and TimeLimit starts its watchdog): emit it here, once."""
+    if getattr(app.broker, "_qmark_booted", False):
+        return
+    metrics.use_metrics_dir(app.settings)  # sets dramatiq_prom_db, read when the module is imported
+    from dramatiq.middleware.prometheus import Prometheus
+
+    app.broker.add_middleware(Prometheus())
+    app.broker.emit_after("process_boot")
+    app.broker._qmark_booted = True  # type: ignore[attr-defined]

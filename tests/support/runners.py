@@ -6,6 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -38,6 +39,8 @@ def qmark_env(
         "QMARK_SCHEDULER__TICK": "1s",
         "QMARK_SCHEDULER__SWEEP_AFTER": "2s",
         "QMARK_WORKER__THREADS": "4",
+        # Each instance its own Prometheus directory: `qmark run` empties it at start.
+        "QMARK_HTTP__METRICS_DIR": tempfile.mkdtemp(prefix="qmark-metrics-"),
     }
     env.update(extra)
     return env

@@ -139,6 +139,23 @@ class PostgresServer:
             stderr=subprocess.DEVNULL,
         )
         wait_for_port(self.port, timeout=30)
+        self._wait_for_connection(timeout=30)
+
+    def _wait_for_connection(self, timeout: float) -> None:
+        """The port opens before PostgreSQL accepts connections ("the database system is starting up")."""
+        import psycopg
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                psycopg.connect(
+                    self.url.replace("postgresql+psycopg://", "postgresql://"), connect_timeout=2
+                ).close()
+                return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
