@@ -2,8 +2,8 @@
 
 The verdict is ``failing`` when mail cannot flow (database or Redis unreachable, the
 scheduler stalled, no worker alive), ``degraded`` when it flows but something needs
-ops (dead letters, mail that failed or bounced in the last day, a backlog older than
-five minutes, an IMAP folder lagging), else ``ok`` — always with the reasons. Then:
+ops (dead letters, mail that failed or bounced or was quarantined in the last day, a
+backlog older than five minutes, an IMAP folder lagging), else ``ok`` — always with the reasons. Then:
 queues (ready, delayed, dead; oldest unprocessed), processes alive by role (their
 heartbeats), the scheduler's and each IMAP folder's lag, escalations open, overdue
 and awaiting the root cause, and the honest statistics.
@@ -127,6 +127,11 @@ def _degraded(out: dict[str, Any], queues: dict[str, Any]) -> list[str]:
         reasons.append(
             f"delivery: {backlog['mails_failed_last_day']} mail(s) refused or bounced in the last day; "
             "see `qmark dead-letters list` and the escalations' history"
+        )
+    if backlog["quarantined_last_day"]:
+        reasons.append(
+            f"quarantine: {backlog['quarantined_last_day']} message(s) held in the last day; "
+            "see `qmark quarantine list`"
         )
     age = backlog["oldest_unprocessed_seconds"]
     if age is not None and age > BACKLOG.total_seconds():
