@@ -10,119 +10,32 @@ from __future__ import annotations
 
 import json
 import os
-import re
-from collections.abc import Callable, Mapping
-from email.utils import parseaddr
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, cast
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 from pydantic import ValidationError as _ValidationError
-from pydantic_core import PydanticCustomError
 
 from pipeline.config_sources import ConfigError, close_match, env_value, line_of, read_toml
-from pipeline.deadlines import parse_duration, zone
+from pipeline.config_types import (
+    LOOPBACK,
+    Addresses,
+    Count,
+    Listen,
+    Seconds,
+    Size,
+    address,
+    clock_time,
+    host_port,
+    iana_timezone,
+    mailbox,
+    parse_size,
+    url_scheme,
+)
 
 __all__ = ["ConfigError", "Settings", "load_settings", "parse_size"]
-
-_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(?:([KMG])(?:i?B)?|B)?\s*", re.IGNORECASE)
-_LOOPBACK = {"127.0.0.1", "::1", "localhost"}
-
-
-# Value types --------------------------------------------------------------------------------------
-
-
-def _invalid(value: object, what: str, fix: str) -> PydanticCustomError:
-    message = f"{json.dumps(value, default=str)} {what}"
-    return PydanticCustomError("qmark", "{message}", {"message": message, "fix": fix})
-
-
-def parse_size(value: object) -> int:
-    """Bytes from ``"25MB"``, ``"512KB"``, ``"1GB"``, ``"100"`` or an int (KB = 1024); else ValueError."""
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value
-    match = _SIZE.fullmatch(value) if isinstance(value, str) else None
-    if match and float(match.group(1)) > 0:
-        return int(float(match.group(1)) * 1024 ** " KMG".index((match.group(2) or " ").upper()))
-    raise _invalid(value, "is not a size", 'use a number with KB, MB or GB, e.g. "25MB"')
-
-
-def _seconds(value: object) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-        return float(value)
-    try:
-        seconds = parse_duration(value).seconds if isinstance(value, str) else None
-    except ValueError:
-        seconds = None
-    if not seconds:
-        raise _invalid(value, "is not a duration", 'use a number with ms, s, m or h, e.g. "15s"')
-    return seconds
-
-
-def _host_port(value: str) -> tuple[str, int]:
-    match = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:(\d{1,5})|([^:\[\]\s]+):(\d{1,5})", value)
-    if not match or int(match.group(2) or match.group(4)) > 65535:
-        raise _invalid(value, "is not host:port", 'write e.g. "127.0.0.1:2525" or "[::1]:2525"')
-    return match.group(1) or match.group(3), int(match.group(2) or match.group(4))
-
-
-def _listen(value: str) -> str:
-    _host_port(value)
-    return value
-
-
-def _address(value: str) -> str:
-    if value.count("@") != 1 or re.search(r"[\s<>]", value):
-        raise _invalid(value, "is not an email address", 'write e.g. "escalations@acme.test"')
-    return value.lower()
-
-
-def _mailbox(value: str) -> str:
-    _address(parseaddr(value)[1] or value)
-    return value.strip()
-
-
-def _timezone(value: str) -> str:
-    try:
-        return zone(value).key
-    except ValueError:
-        raise _invalid(value, "is not an IANA timezone", 'write e.g. "UTC" or "Europe/Berlin"') from None
-
-
-def _whole(value: object) -> object:
-    if isinstance(value, bool):
-        raise _invalid(value, "is not a whole number", "write a number without quotes, e.g. 2")
-    return value
-
-
-def _url(*schemes: str, example: str) -> Callable[[str | None], str | None]:
-    """A validator accepting ``maildir:PATH`` (if listed) and ``scheme://[user:pass@]host:port``."""
-
-    def check(value: str | None) -> str | None:
-        if value is None or ("maildir" in schemes and value.startswith("maildir:") and value[8:].strip()):
-            return value
-        try:
-            parts = urlsplit(value)
-            ok = parts.scheme in schemes and bool(parts.hostname) and bool(parts.port)
-        except ValueError:
-            ok = False
-        if not ok:
-            shown = re.sub(r"//[^@/]*@", "//***@", value)  # never echo a password
-            kinds = ", ".join(
-                "maildir:PATH" if scheme == "maildir" else f"{scheme}://host:port" for scheme in schemes
-            )
-            raise _invalid(shown, f"is not one of {kinds}", f"write e.g. {example}")
-        return value
-
-    return check
-
-
-Size = Annotated[int, BeforeValidator(parse_size)]
-Seconds = Annotated[float, BeforeValidator(_seconds)]
-Listen = Annotated[str, AfterValidator(_listen)]
-Addresses = Annotated[tuple[Annotated[str, AfterValidator(_address)], ...], Field(min_length=1)]
-Count = Annotated[int, BeforeValidator(_whole), Field(ge=1)]
 
 
 # Sections -----------------------------------------------------------------------------------------
@@ -136,7 +49,7 @@ class ServiceSettings(_Section):
     domain: str = Field(default="acme.test", min_length=1)
     intake_addresses: Addresses = ("escalations@acme.test",)
     secret_key: SecretStr | None = None
-    timezone: Annotated[str, AfterValidator(_timezone)] = "UTC"
+    timezone: Annotated[str, AfterValidator(iana_timezone)] = "UTC"
 
 
 class StorageSettings(_Section):
@@ -152,12 +65,12 @@ class SmtpSettings(_Section):
     @property
     def host_port(self) -> tuple[str, int]:
         """``listen`` as (host, port); an IPv6 host comes without brackets."""
-        return _host_port(self.listen)
+        return host_port(self.listen)
 
 
 class ImapSettings(_Section):
     url: Annotated[
-        str | None, AfterValidator(_url("imaps", "imap", example='"imaps://mail.acme.test:993"'))
+        str | None, AfterValidator(url_scheme("imaps", "imap", example='"imaps://mail.acme.test:993"'))
     ] = None
     username: str = ""
     password: SecretStr = SecretStr("")
@@ -177,10 +90,12 @@ class OutboundSettings(_Section):
     url: Annotated[
         str,
         AfterValidator(
-            _url("smtp", "smtp+starttls", "maildir", example='"smtp://127.0.0.1:25" or "maildir:var/sent"')
+            url_scheme(
+                "smtp", "smtp+starttls", "maildir", example='"smtp://127.0.0.1:25" or "maildir:var/sent"'
+            )
         ),
     ] = Field(default="maildir:var/sent", repr=False)
-    from_address: Annotated[str, AfterValidator(_mailbox)] = Field(
+    from_address: Annotated[str, AfterValidator(mailbox)] = Field(
         default="qmark <escalations@acme.test>", alias="from"
     )
 
@@ -199,7 +114,7 @@ class HttpSettings(_Section):
     @property
     def host_port(self) -> tuple[str, int]:
         """``listen`` as (host, port); an IPv6 host comes without brackets."""
-        return _host_port(self.listen)
+        return host_port(self.listen)
 
 
 class SchedulerSettings(_Section):
@@ -207,19 +122,12 @@ class SchedulerSettings(_Section):
     sweep_after: Seconds = 30.0
 
 
-def _clock_time(value: str) -> str:
-    hours, colon, minutes = value.strip().partition(":")
-    if not (colon and hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
-        raise _invalid(value, "is not a time of day", 'write it as "HH:MM", e.g. "08:00"')
-    return f"{int(hours):02d}:{int(minutes):02d}"
-
-
 class DigestSettings(_Section):
     # The daily digest: open and overdue escalations, breaches, what closed with its root cause,
     # and the honest statistics. Sent at `time` in `[service] timezone` to `recipients` and,
     # when `executives` is true, to every executive in people.yaml. Off when nobody would get it.
-    time: Annotated[str, AfterValidator(_clock_time)] = "08:00"
-    recipients: tuple[Annotated[str, AfterValidator(_address)], ...] = ()
+    time: Annotated[str, AfterValidator(clock_time)] = "08:00"
+    recipients: tuple[Annotated[str, AfterValidator(address)], ...] = ()
     executives: bool = False
 
 
@@ -270,11 +178,12 @@ class Settings(BaseModel):
         elif not self.auth.trusted_authserv_ids:
             found.append("auth.trusted_authserv_ids is empty: no executive's mail can be trusted")
         imap, relay = urlsplit(self.imap.url or ""), urlsplit(self.outbound.url)
-        if imap.scheme == "imap" and imap.hostname not in _LOOPBACK:
+        if imap.scheme == "imap" and not self.imap.starttls and imap.hostname not in LOOPBACK:
             found.append(
-                f"imap.url uses imap:// to {imap.hostname}: the password travels in clear; use imaps://"
+                f"imap.url uses imap:// to {imap.hostname} with starttls = false: the password travels"
+                " in clear; use imaps:// or starttls = true"
             )
-        if relay.scheme == "smtp" and relay.password and relay.hostname not in _LOOPBACK:
+        if relay.scheme == "smtp" and relay.password and relay.hostname not in LOOPBACK:
             found.append(
                 f"outbound.url sends a password to {relay.hostname} without TLS; use smtp+starttls://"
             )

@@ -184,9 +184,15 @@ def test_a_demo_without_dmarc_gets_a_start_up_warning() -> None:
 
 def test_plain_text_passwords_to_remote_servers_get_warnings() -> None:
     toml(
-        '[imap]\nurl = "imap://mail.corp.example:143"\n[outbound]\nurl = "smtp://u:p@relay.corp.example:25"\n'
+        '[imap]\nurl = "imap://mail.corp.example:143"\nstarttls = false\n'
+        '[outbound]\nurl = "smtp://u:p@relay.corp.example:25"\n'
     )
     assert len(load_settings(env={}).warnings()) == 2
+
+
+def test_imap_with_starttls_is_no_plain_text_password() -> None:
+    toml('[imap]\nurl = "imap://mail.corp.example:143"\n')
+    assert load_settings(env={}).warnings() == []
 
 
 # Errors -------------------------------------------------------------------------------------------
