@@ -1,0 +1,139 @@
+"""The database's numbers behind qmark's metrics, read in a handful of aggregate queries.
+
+Mail stored and its outcomes, quarantine reasons grouped into a fixed set of classes, mail
+sent, failed and waiting, chases, escalations by state and overdue, the oldest unprocessed
+message, heartbeats and IMAP polls. Plain numbers and moments only: turning them into
+Prometheus metric families is :mod:`workers.metric_families`' job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from fnmatch import fnmatchcase
+from typing import Any
+
+from sqlalchemy import case, func, literal_column, select
+from sqlalchemy.orm import Session
+
+from pipeline.store import escalations, heartbeats
+from pipeline.store.models import Event, ImapMailbox, Message, OutboundMail
+
+# Quarantine reasons, grouped into a fixed set (a bounded label) by how the reason text starts.
+QUARANTINE_CLASSES: tuple[tuple[str, str], ...] = (
+    ("unparseable", "unparseable:%"),
+    ("possible_spoof", "possible spoof:%"),
+    ("reply_forged_token", "the reply token is not genuine%"),
+    ("reply_stranger", "% takes no part in %"),
+    ("processing_failed", "processing failed %"),
+)
+OTHER = "other"
+
+CHASE_EVENTS = ("reminded", "breached", "chased_up")
+UNPROCESSED = ("pending", "processing")
+SENT = ("sent", "bounced")  # a bounced mail was sent first
+FAILED = ("dead", "bounced")
+WAITING = ("pending", "sending")
+
+
+def classify_reason(reason: str | None) -> str:
+    """The quarantine class of a reason text (the same rule the SQL below applies)."""
+    for name, pattern in QUARANTINE_CLASSES:
+        if reason is not None and fnmatchcase(reason, pattern.replace("%", "*")):
+            return name
+    return OTHER
+
+
+def _text(value: str) -> Any:
+    # A literal, not a bound parameter: the CASE must read the same in SELECT and GROUP BY
+    # (PostgreSQL compares the expressions, and $1 is not $7). Only our own constants go here.
+    assert "'" not in value
+    return literal_column(f"'{value}'")
+
+
+_REASON_CLASS = case(
+    *((Message.reason.like(_text(pattern)), _text(name)) for name, pattern in QUARANTINE_CLASSES),
+    else_=_text(OTHER),
+)
+
+
+@dataclass(frozen=True)
+class MetricData:
+    """What the database says at one moment, as the metrics need it."""
+
+    stored_by_channel: dict[str, int]
+    outcomes: dict[str, int]  # messages processed, by outcome
+    quarantined: dict[str, int]  # by class of reason; every class present
+    oldest_unprocessed: datetime | None  # received_at of the oldest message not processed yet
+    sent_by_kind: dict[str, int]
+    failed: dict[str, int]  # dead and bounced mails; both present
+    outbound_pending: int  # mails pending or being sent
+    chases: dict[str, int]  # reminded, breached, chased_up events; all present
+    escalations_by_state: dict[str, int]
+    overdue: int  # escalations past their deadline, clock running
+    oldest_overdue_deadline: datetime | None
+    heartbeats: dict[str, list[tuple[str, datetime]]]  # per role, (holder, last beat), freshest first
+    imap_polls: list[tuple[str, datetime | None]]  # per mailbox key, when it was last polled
+
+
+def metric_data(session: Session, *, now: datetime) -> MetricData:
+    """Every database-backed number the metrics show, in a handful of aggregate queries."""
+    by_channel: dict[str, int] = {}
+    by_outcome: dict[str, int] = {}
+    messages = select(Message.channel, Message.outcome, func.count()).group_by(
+        Message.channel, Message.outcome
+    )
+    for channel, outcome, number in session.execute(messages):
+        by_channel[channel] = by_channel.get(channel, 0) + int(number)
+        if outcome is not None:
+            by_outcome[outcome] = by_outcome.get(outcome, 0) + int(number)
+
+    classes = dict.fromkeys([name for name, _ in QUARANTINE_CLASSES] + [OTHER], 0)
+    reasons = (
+        select(_REASON_CLASS, func.count()).where(Message.outcome == "quarantined").group_by(_REASON_CLASS)
+    )
+    for name, number in session.execute(reasons):
+        classes[name] = classes.get(name, 0) + int(number)
+
+    oldest_unprocessed = session.execute(
+        select(func.min(Message.received_at)).where(Message.state.in_(UNPROCESSED))
+    ).scalar()
+
+    failures = dict.fromkeys(FAILED, 0)
+    sent_by_kind: dict[str, int] = {}
+    pending = 0
+    mails = select(OutboundMail.kind, OutboundMail.state, func.count()).group_by(
+        OutboundMail.kind, OutboundMail.state
+    )
+    for kind, state, number in session.execute(mails):
+        if state in SENT:
+            sent_by_kind[kind] = sent_by_kind.get(kind, 0) + int(number)
+        if state in FAILED:
+            failures[state] += int(number)
+        if state in WAITING:
+            pending += int(number)
+
+    chases = dict.fromkeys(CHASE_EVENTS, 0)
+    events = select(Event.kind, func.count()).where(Event.kind.in_(CHASE_EVENTS)).group_by(Event.kind)
+    for kind, number in session.execute(events):
+        chases[kind] = int(number)
+
+    found = escalations.counts(session, now=now)
+    beats = heartbeats.latest(session)
+    polls = [(key, at) for key, at in session.execute(select(ImapMailbox.key, ImapMailbox.last_poll_at))]
+
+    return MetricData(
+        stored_by_channel=by_channel,
+        outcomes=by_outcome,
+        quarantined=classes,
+        oldest_unprocessed=oldest_unprocessed,
+        sent_by_kind=sent_by_kind,
+        failed=failures,
+        outbound_pending=pending,
+        chases=chases,
+        escalations_by_state=found["by_state"],
+        overdue=found["overdue"],
+        oldest_overdue_deadline=found["oldest_overdue_deadline"],
+        heartbeats=beats,
+        imap_polls=polls,
+    )
