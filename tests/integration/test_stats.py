@@ -11,12 +11,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import bindparam, create_engine, text
 
-from pipeline.honest import Measure
 from pipeline.store.db import Database
 from pipeline.store.migrate import upgrade
 from pipeline.store.stats import HonestStats, describe_stats, honest_stats
 from pipeline.store.types import UTCDateTime
 from tests.support.servers import PostgresServer
+from tests.unit.test_honest import EXPLANATION_BY_HAND, ROOT_CAUSE_BY_HAND
 
 pytestmark = pytest.mark.integration
 
@@ -120,28 +120,8 @@ def test_the_statistics_from_the_database_match_the_hand_computation(db):
     assert stats == HonestStats(
         window_days=30,
         opened=8,
-        explanation=Measure(
-            count=8,
-            happened=5,
-            p50_seconds=5 * 3600.0,
-            p90_seconds=None,
-            within_deadline=3,
-            missed_deadline=4,
-            undecided=1,
-            never=3,
-            overdue_now=2,
-        ),
-        root_cause=Measure(
-            count=8,
-            happened=2,
-            p50_seconds=None,
-            p90_seconds=None,
-            within_deadline=1,
-            missed_deadline=2,
-            undecided=5,
-            never=6,
-            overdue_now=1,
-        ),
+        explanation=EXPLANATION_BY_HAND,
+        root_cause=ROOT_CAUSE_BY_HAND,
         overdue_now=4,  # 3, 7, 8 and the old 10; 5 is paused
         open_now=8,  # 2-8 and the old 10
     )
