@@ -54,7 +54,7 @@ def main() -> int:
     stop = threading.Event()
     try:
         from workers.bootstrap import build
-        from workers.imap_poller import Poller
+        from workers.roles.imap import Poller
 
         mailbox = ImapMailbox.fresh(dovecot)
         url = f"sqlite:///{root / 'qmark.db'}"

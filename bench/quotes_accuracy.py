@@ -1,4 +1,4 @@
-"""Reply-quote stripping (pipeline.quotes.latest_reply): accuracy on real replies, and its speed.
+"""Reply-quote stripping (pipeline.inbound.quotes.latest_reply): accuracy on real replies, and its speed.
 
 Reads ../shared/corpora in place (never copies it) and prints, for qmark's latest_reply and,
 as the baseline, for mail-parser-reply alone (``EmailReplyParser(languages).read(text)``,
@@ -10,7 +10,7 @@ first reply's ``body``, i.e. its own header split and signature removal):
   figures: against qmark's contract (talon's expected text cut at a signature, which qmark
   removes and talon's quotation test keeps) and against talon's text as is; every miss of
   latest_reply is listed with what came out;
-* talon html_replies converted by pipeline.htmltext (informative): how many give talon's
+* talon html_replies converted by pipeline.inbound.html (informative): how many give talon's
   expected "Hi. I am fine." (its "Thanks, Alex" sign-off is removed by qmark);
 * crisp-email-reply-parser and mail-parser-reply fixtures (plain bodies, no expected text
   here): how many give non-empty output, how many a ">"-quoted line (should be 0), and
@@ -39,8 +39,8 @@ sys.path.insert(0, str(ROOT))
 
 from mailparser_reply import EmailReplyParser  # noqa: E402
 
-from pipeline.htmltext import html_to_text  # noqa: E402
-from pipeline.quotes import DEFAULT_LANGUAGES, latest_reply  # noqa: E402
+from pipeline.inbound.html import html_to_text  # noqa: E402
+from pipeline.inbound.quotes import DEFAULT_LANGUAGES, latest_reply  # noqa: E402
 from tests.support import talon as talon_replies  # noqa: E402
 
 Extract = Callable[[str], str]
@@ -157,7 +157,7 @@ def main() -> int:
     print("talon standard_replies")
     bodies = talon(corpora, "latest_reply", qmark, show_misses=True)
     talon(corpora, "engine alone", engine, show_misses=False)
-    print("talon html_replies via pipeline.htmltext (informative)")
+    print("talon html_replies via pipeline.inbound.html (informative)")
     talon_html(corpora, "latest_reply", qmark)
     talon_html(corpora, "engine alone", engine)
     print("crisp-email-reply-parser")

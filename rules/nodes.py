@@ -19,8 +19,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from pipeline.calendars import HOLIDAY_CODE_EXAMPLES, holiday_region, public_holidays
-from pipeline.deadlines import (
+from pipeline.model.worktime import (
     DURATION_EXAMPLES,
     Duration,
     WorkingHours,
@@ -29,6 +28,7 @@ from pipeline.deadlines import (
     zone,
 )
 from rules.errors import RulesError, did_you_mean
+from rules.holidays import HOLIDAY_CODE_EXAMPLES, holiday_region, public_holidays
 
 __all__ = ["Entry", "YamlFile", "line_of", "say", "shown"]
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pipeline.deadlines import Duration, WorkingHours
+from pipeline.model.worktime import Duration, WorkingHours
 
 __all__ = [
     "RCA_POLICIES",
@@ -51,7 +51,7 @@ class Person:
     """A possible owner; ``manager`` (an email in people, or None) is the next rung of the ladder.
 
     ``holidays`` is a country code such as ``"DE"`` or ``"US-NY"`` (see
-    :func:`pipeline.calendars.public_holidays`): public holidays there are not
+    :func:`rules.holidays.public_holidays`): public holidays there are not
     business time for this person. None means no public holidays are skipped.
     """
 

@@ -12,14 +12,14 @@ from pathlib import Path
 from dramatiq.brokers.redis import RedisBroker
 
 from pipeline import log
-from pipeline.classify import Policy
-from pipeline.config import Settings, load_settings
-from pipeline.flow import Services
-from pipeline.mail import Address
-from pipeline.outbound import Identity
-from pipeline.parse import ParseLimits
+from pipeline.config.settings import Settings, load_settings
+from pipeline.decide.classify import Policy
+from pipeline.inbound.parse import ParseLimits
+from pipeline.model.mail import Address
+from pipeline.outbound.opening import Identity
+from pipeline.outbound.transport import Transport, open_transport
+from pipeline.steps.process import Services
 from pipeline.store.db import Database
-from pipeline.transport import Transport, open_transport
 from rules.loader import load_rules
 from workers import broker as broker_module
 from workers import graph as graph_module

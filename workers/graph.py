@@ -23,8 +23,10 @@ from typing import Any
 
 import dramatiq
 
-from pipeline import chasing, flow, log
-from pipeline.transport import Transport
+from pipeline import log
+from pipeline.outbound.transport import Transport
+from pipeline.steps import chase as chasing
+from pipeline.steps import process as flow
 
 logger = log.get(__name__)
 

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from pipeline.escalation import Escalation, Event, State
+from pipeline.model.escalation import Escalation, Event, State
 from pipeline.store import models
 
 

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, Connection, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from pipeline.mail import Envelope
+from pipeline.model.mail import Envelope
 from pipeline.store import work
 from pipeline.store.models import Message
 

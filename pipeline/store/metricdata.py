@@ -3,7 +3,7 @@
 Mail stored and its outcomes, quarantine reasons grouped into a fixed set of classes, mail
 sent, failed and waiting, chases, escalations by state and overdue, the oldest unprocessed
 message, heartbeats and IMAP polls. Plain numbers and moments only: turning them into
-Prometheus metric families is :mod:`workers.metric_families`' job.
+Prometheus metric families is :mod:`workers.ops.metrics.families`' job.
 """
 
 from __future__ import annotations

@@ -116,7 +116,7 @@ class Escalation(Base):
     root_cause_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     extended: Mapped[bool] = mapped_column(Boolean, default=False)
     reopened: Mapped[int] = mapped_column(Integer, default=0)
-    # The chase clock (pipeline/chase.py): the current phase started at clock_started_at and
+    # The chase clock (pipeline/decide/chase.py): the current phase started at clock_started_at and
     # runs to deadline; chase_slot slots of it are handled; chase_at is when the next is due
     # (NULL: nothing to chase). A scheduler tick claims due rows by setting chase_lease_until.
     clock_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

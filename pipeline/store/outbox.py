@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from pipeline.mail import OutgoingMail
+from pipeline.model.mail import OutgoingMail
 from pipeline.store import work
 from pipeline.store.models import OutboundMail
 

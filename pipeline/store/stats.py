@@ -1,7 +1,7 @@
 """The honest statistics from the database: time to explanation and to root cause, open ones included.
 
 Every escalation opened in the window counts, whatever its state; one still
-waiting counts at its current age (right-censored, see :mod:`pipeline.honest`).
+waiting counts at its current age (right-censored, see :mod:`pipeline.model.honest`).
 
 Two decisions, both on the side of showing more trouble rather than less:
 
@@ -24,8 +24,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pipeline.escalation import State
-from pipeline.honest import Measure, Observation, describe, measure
+from pipeline.model.escalation import State
+from pipeline.model.honest import Measure, Observation, describe, measure
 from pipeline.store import models
 
 __all__ = ["HonestStats", "describe_stats", "honest_stats"]

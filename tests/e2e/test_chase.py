@@ -10,7 +10,7 @@ import smtplib
 
 import pytest
 
-from pipeline.transport import crlf
+from pipeline.outbound.transport import crlf
 from tests.conftest import mail_fixture
 from tests.support.replies import parsed
 from tests.support.rules import acme_rules

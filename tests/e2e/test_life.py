@@ -14,7 +14,7 @@ from email.utils import parseaddr
 
 import pytest
 
-from pipeline.transport import crlf
+from pipeline.outbound.transport import crlf
 from tests.conftest import mail_fixture
 from tests.support.db import scalar
 from tests.support.replies import THIN_IMPACT, WRITEUP, body_of, parsed, reply_to

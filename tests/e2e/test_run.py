@@ -15,7 +15,7 @@ import threading
 import pytest
 from aiosmtpd.controller import Controller
 
-from pipeline.transport import crlf
+from pipeline.outbound.transport import crlf
 from tests.conftest import ROOT, mail_fixture
 from tests.support.db import scalar
 from tests.support.runners import qmark_env, spawn, stop, wait_until
@@ -28,7 +28,7 @@ def qmark(env, *args: str) -> subprocess.CompletedProcess[str]:
     import os
 
     return subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", *args],
+        [sys.executable, "-m", "workers.cli", *args],
         env={**os.environ, **env},
         cwd=ROOT,
         capture_output=True,

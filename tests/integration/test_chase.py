@@ -92,7 +92,7 @@ def test_a_scheduler_down_for_hours_catches_up_with_one_mail_for_the_current_slo
 
 
 def test_two_schedulers_racing_claim_each_due_escalation_once(life, database_url):
-    from pipeline import chasing
+    from pipeline.steps import chase as chasing
     from pipeline.store import chases
 
     for n in range(2, 31):  # 29 more escalations, all with the 50% reminder due together
@@ -119,7 +119,7 @@ def test_two_schedulers_racing_claim_each_due_escalation_once(life, database_url
     assert sorted(claimed) == list(range(1, 31))  # every one once, by one scheduler or the other
     # Each chase job run twice (a redelivered message) still mails once per slot
     for _ in range(2):
-        from pipeline import flow
+        from pipeline.steps import process as flow
 
         flow.send_claimed(life.svc, life.app.transport(), chasing.chase_many(life.svc, claimed))
     reminders = [m for m in life.new_mail(30) if "Reminder" in str(parsed(m.data)["Subject"])]

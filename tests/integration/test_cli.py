@@ -7,10 +7,10 @@ import shutil
 
 import pytest
 
-from pipeline.cli import main
 from tests.conftest import ACME, MAIL
 from tests.support.db import scalar
 from tests.support.runners import qmark_env
+from workers.cli.main import main
 
 pytestmark = pytest.mark.integration
 

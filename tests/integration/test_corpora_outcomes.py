@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline import flow
-from pipeline.mail import Envelope
+from pipeline.model.mail import Envelope
+from pipeline.steps import process as flow
 from tests.support.corpora import corpus_files, envelope_sender
 from tests.support.db import rows
 from tests.support.runners import qmark_env, settings_from
@@ -20,7 +20,7 @@ def test_no_corpus_message_crashes_or_becomes_an_escalation_and_each_gets_an_out
     corpora, database_url, tmp_path
 ):
     from workers.bootstrap import build
-    from workers.ingest import store_one
+    from workers.roles.group_commit import store_one
 
     env = qmark_env(
         database_url=database_url, redis_url="redis://127.0.0.1:1/0", outbound_url=f"maildir:{tmp_path}"
@@ -47,7 +47,7 @@ def test_no_corpus_message_crashes_or_becomes_an_escalation_and_each_gets_an_out
 def test_every_bounce_and_auto_reply_in_the_bounce_corpora_is_machine_mail(corpora, database_url, tmp_path):
     """Replayed with the empty envelope sender a bounce really has, they are all machine mail."""
     from workers.bootstrap import build
-    from workers.ingest import store_one
+    from workers.roles.group_commit import store_one
 
     env = qmark_env(
         database_url=database_url, redis_url="redis://127.0.0.1:1/0", outbound_url=f"maildir:{tmp_path}"

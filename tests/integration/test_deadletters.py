@@ -10,8 +10,8 @@ import pytest
 import redis
 from sqlalchemy import create_engine, text
 
-from pipeline import flow
-from pipeline.mail import Envelope
+from pipeline.model.mail import Envelope
+from pipeline.steps import process as flow
 from tests.conftest import mail_fixture
 from tests.support.db import rows, scalar
 from tests.support.runners import qmark_env, role_in_thread, settings_from, wait_until
@@ -41,7 +41,7 @@ def failing_fast(env):
 
 def store(app, name: str) -> int:
     """Store a fixture like `qmark inject` does and ring the process queue."""
-    from workers.ingest import store_one
+    from workers.roles.group_commit import store_one
 
     envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", flow.utcnow(), "inject")
     message_id = store_one(app.services.db, mail_fixture(name), envelope)
@@ -71,7 +71,7 @@ def printed(capsys) -> str:
 
 
 def listed(capsys, settings) -> list[dict]:
-    from workers import deadletters
+    from workers.ops import dead_letters as deadletters
 
     capsys.readouterr()
     assert deadletters.list_command(settings, as_json=True) == 0
@@ -81,7 +81,8 @@ def listed(capsys, settings) -> list[dict]:
 def test_a_job_failing_on_purpose_appears_in_dead_letters_and_replays_once_the_fault_is_removed(
     env, database_url, redis_url, relay_sink, capsys
 ):
-    from workers import deadletters, worker
+    from workers.ops import dead_letters as deadletters
+    from workers.roles import worker
 
     app = failing_fast(env)
     # Given escalations cannot be numbered: opening one fails
@@ -121,7 +122,8 @@ def test_a_job_failing_on_purpose_appears_in_dead_letters_and_replays_once_the_f
 def test_replay_all_enqueues_every_dead_job_again_and_an_unknown_id_is_66(
     env, database_url, redis_url, relay_sink, capsys
 ):
-    from workers import deadletters, worker
+    from workers.ops import dead_letters as deadletters
+    from workers.roles import worker
 
     app = failing_fast(env)
     assert deadletters.replay_command(app.settings, ident=None, replay_all=True) == 0
@@ -145,7 +147,8 @@ def test_replay_all_enqueues_every_dead_job_again_and_an_unknown_id_is_66(
 def test_a_replayed_job_whose_work_was_done_meanwhile_does_nothing(
     env, database_url, redis_url, relay_sink, capsys
 ):
-    from workers import deadletters, worker
+    from workers.ops import dead_letters as deadletters
+    from workers.roles import worker
 
     app = failing_fast(env)
     rename(database_url, "escalation_numbers", "escalation_numbers_away")
@@ -170,7 +173,8 @@ def test_a_replayed_job_whose_work_was_done_meanwhile_does_nothing(
 def test_a_mail_the_relay_refused_for_good_is_a_dead_letter_and_replays_when_the_relay_takes_it(
     env, database_url, relay_sink, capsys
 ):
-    from workers import deadletters, worker
+    from workers.ops import dead_letters as deadletters
+    from workers.roles import worker
 
     app = build(env)
     relay_sink.reply_with = "550 5.7.1 relaying denied"
@@ -207,7 +211,7 @@ def test_a_mail_the_relay_refused_for_good_is_a_dead_letter_and_replays_when_the
 def test_a_retried_job_keeps_the_traceback_and_time_of_the_failure_before_the_last(
     env, database_url, redis_url, relay_sink, capsys
 ):
-    from workers import worker
+    from workers.roles import worker
 
     app = failing_fast(env)
     app.graph.process.options.update(max_retries=1, min_backoff=10, max_backoff=20)
@@ -224,7 +228,7 @@ def test_a_retried_job_keeps_the_traceback_and_time_of_the_failure_before_the_la
 
 
 def test_the_cli_lists_dead_letters_as_json(env, monkeypatch, tmp_path, capsys):
-    from pipeline.cli import main
+    from workers.cli.main import main
 
     for key, value in env.items():
         monkeypatch.setenv(key, value)

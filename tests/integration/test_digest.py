@@ -1,7 +1,7 @@
 """The daily digest on a real SQLite database and a real relay sink, with a clock the test holds.
 
 Escalations open through the real process and send steps (``Life``); the digest
-is sent by ``workers.digester`` as the scheduler tick does. The service timezone
+is sent by ``workers.ticks.digest`` as the scheduler tick does. The service timezone
 is Europe/Berlin and the digest is due at 08:00 there; the clock starts Tuesday
 24 Nov 2026 09:00 UTC (10:00 in Berlin).
 """
@@ -15,8 +15,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import create_engine, update
 
-from pipeline.compose import parse_message_id
-from pipeline.digest import one_line
+from pipeline.outbound.compose import parse_message_id
+from pipeline.outbound.digest import one_line
 from pipeline.store import models
 from tests.conftest import mail_fixture
 from tests.integration.test_replies import EXPLANATION, PAT
@@ -71,7 +71,7 @@ def open_two(life: Life) -> None:
 
 
 def test_a_digest_per_recipient_with_the_right_counts_then_nothing_more_that_day(life, database_url):
-    from workers.digester import tick
+    from workers.ticks.digest import tick
 
     # Given two open escalations, Q-1 two hours overdue
     open_two(life)
@@ -107,7 +107,7 @@ def test_a_digest_per_recipient_with_the_right_counts_then_nothing_more_that_day
 
 
 def test_two_schedulers_racing_send_one_digest(env, life, database_url):
-    from workers.digester import tick
+    from workers.ticks.digest import tick
 
     open_two(life)
     apps = [build(env), build(env)]
@@ -129,7 +129,7 @@ def test_two_schedulers_racing_send_one_digest(env, life, database_url):
 
 
 def test_a_breach_and_a_closure_with_its_root_cause_in_one_line(life):
-    from workers.digester import tick
+    from workers.ticks.digest import tick
 
     # Given Q-1 breached (its 4h deadline passed, Sam chased), then explained and written up
     life.deliver(mail_fixture("gmail-forward.eml"))
@@ -160,7 +160,7 @@ def test_a_breach_and_a_closure_with_its_root_cause_in_one_line(life):
 
 
 def test_a_reply_to_the_digest_is_ignored_and_answered_by_nothing(life):
-    from workers.digester import tick
+    from workers.ticks.digest import tick
 
     assert tick(life.app, START) is True
     digest = next(m.data for m in life.new_mail(2) if m.rcpt_tos == (OPS,))
@@ -172,7 +172,7 @@ def test_a_reply_to_the_digest_is_ignored_and_answered_by_nothing(life):
 def test_a_day_nobody_could_be_reached_is_not_retried_by_the_tick_but_by_the_command(
     env, life, relay_sink, database_url, capsys
 ):
-    from workers.digester import send_command, tick
+    from workers.ticks.digest import send_command, tick
 
     # Given the relay refuses everything at 08:00
     relay_sink.reply_with = "451 4.3.0 try again later"
@@ -195,7 +195,7 @@ def test_a_day_nobody_could_be_reached_is_not_retried_by_the_tick_but_by_the_com
 
 
 def test_the_command_sends_before_the_digest_time_and_the_tick_then_does_not(env, life, capsys):
-    from workers.digester import send_command, tick
+    from workers.ticks.digest import send_command, tick
 
     early = START - timedelta(hours=4)  # 06:00 in Berlin
     assert send_command(settings_from(env), now=early) == 0
@@ -205,7 +205,7 @@ def test_the_command_sends_before_the_digest_time_and_the_tick_then_does_not(env
 
 
 def test_recipients_with_executives_and_nobody_to_send_to(env, capsys):
-    from workers.digester import recipients, send_command, tick
+    from workers.ticks.digest import recipients, send_command, tick
 
     app = build(env, QMARK_DIGEST__EXECUTIVES="true", QMARK_DIGEST__RECIPIENTS=f"{OPS},dana.chief@acme.test")
     found = recipients(app.settings, app.services.rules)

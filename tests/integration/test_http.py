@@ -13,10 +13,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import insert
 
+from pipeline.outbound.transport import crlf
 from pipeline.store import heartbeats
 from pipeline.store.db import Database
 from pipeline.store.models import ImapMailbox, Message
-from pipeline.transport import crlf
 from tests.conftest import mail_fixture
 from tests.support.db import scalar
 from tests.support.runners import (
@@ -28,7 +28,7 @@ from tests.support.runners import (
     wait_until,
 )
 from tests.support.servers import PostgresServer, wait_for_port
-from workers.metrics import METRIC_NAMES
+from workers.ops.metrics.setup import METRIC_NAMES
 
 pytestmark = pytest.mark.integration
 
@@ -84,7 +84,7 @@ def build(env, **extra):
 
 @contextmanager
 def http_in_thread(app) -> Iterator[int]:
-    from workers import http
+    from workers.roles import http
 
     _, port = app.settings.http.host_port
     with role_in_thread(http.serve, app):
@@ -191,7 +191,7 @@ def test_metrics_change_as_expected_after_real_traffic(env, relay_sink, database
 
 
 def test_readyz_fails_naming_redis_when_redis_is_stopped_and_recovers_when_it_returns(env, redis_server):
-    from workers import scheduler
+    from workers.roles import scheduler
 
     app = build(env)
     with role_in_thread(scheduler.serve, app), http_in_thread(app) as port:
@@ -215,7 +215,7 @@ def test_readyz_fails_naming_redis_when_redis_is_stopped_and_recovers_when_it_re
 
 
 def test_readyz_names_a_stalled_scheduler(env, database_url):
-    from workers import scheduler
+    from workers.roles import scheduler
 
     app = build(env)
     with http_in_thread(app) as port:
@@ -235,8 +235,8 @@ def test_readyz_names_a_stalled_scheduler(env, database_url):
 
 
 def test_readyz_names_the_imap_folder_that_lags_with_its_last_error(env):
-    from workers import scheduler
-    from workers.imap_poller import Folder
+    from workers.roles import scheduler
+    from workers.roles.imap import Folder
 
     app = build(
         env,
@@ -309,7 +309,7 @@ def test_smtp_refusals_are_counted_by_code(env):
 def test_queue_depths_read_ready_delayed_and_dead_from_redis(env, redis_url):
     import redis
 
-    from workers.queues import queue_depths
+    from workers.ops.queues import queue_depths
 
     app = build(env)
     app.graph.process.send([1])
@@ -327,7 +327,7 @@ def test_queue_depths_read_ready_delayed_and_dead_from_redis(env, redis_url):
 
 
 def test_quarantine_reasons_fall_into_a_fixed_set_of_classes(env):
-    from workers.metrics import classify_reason
+    from workers.ops.metrics.setup import classify_reason
 
     app = build(env)
     reasons = {
@@ -384,7 +384,7 @@ def test_heartbeats_and_the_metric_queries_work_on_postgresql(postgres, tmp_path
     from sqlalchemy import create_engine, text
 
     from pipeline.store.migrate import upgrade
-    from workers.metrics import database_families
+    from workers.ops.metrics.setup import database_families
 
     engine = create_engine(postgres.url)
     with engine.begin() as connection:

@@ -15,7 +15,7 @@ from datetime import timedelta
 
 import pytest
 
-from pipeline import flow
+from pipeline.steps import process as flow
 from tests.conftest import mail_fixture
 from tests.support.db import rows, scalar
 from tests.support.proxy import DroppingProxy
@@ -51,7 +51,7 @@ def build(env, **extra):
 
 
 def poller(app, **options):
-    from workers.imap_poller import Poller
+    from workers.roles.imap import Poller
 
     return Poller(app, **options)
 
@@ -168,7 +168,7 @@ def test_a_recreated_folder_with_a_new_uidvalidity_gives_no_duplicate_escalation
 def test_a_connection_dropped_mid_fetch_is_retried_and_the_message_arrives_once(
     env, imap_mailbox, database_url
 ):
-    from workers import imap_poller
+    from workers.roles import imap as imap_poller
 
     with DroppingProxy(imap_mailbox.port) as proxy:
         app = build(env.copy(), QMARK_IMAP__URL=f"imap://127.0.0.1:{proxy.port}")
@@ -229,9 +229,9 @@ def test_a_malformed_message_is_quarantined_and_the_next_one_still_arrives(env, 
 
 
 def test_the_same_mail_by_smtp_and_by_imap_becomes_one_escalation(env, imap_mailbox, database_url):
-    from pipeline.mail import Envelope
-    from pipeline.transport import crlf
-    from workers.ingest import store_one
+    from pipeline.model.mail import Envelope
+    from pipeline.outbound.transport import crlf
+    from workers.roles.group_commit import store_one
 
     app = build(env)
     raw = crlf(mail_fixture("gmail-forward.eml"))  # as SMTP carries it, and as the IMAP server stores it
@@ -281,7 +281,7 @@ def test_done_folder_receives_ingested_mail_and_progress_is_recorded_for_ops(env
 def test_qmark_status_reports_each_folders_lag_and_last_error(env, imap_mailbox, database_url, capsys):
     import json
 
-    from pipeline import commands
+    from workers.cli import commands
 
     app = build(env)
     imap_mailbox.append(billing(1))
@@ -308,7 +308,7 @@ def test_qmark_status_reports_each_folders_lag_and_last_error(env, imap_mailbox,
 
 
 def test_without_idle_the_poller_polls_every_poll_interval(env, imap_mailbox, database_url):
-    from workers.imap_poller import Poller
+    from workers.roles.imap import Poller
 
     class NoIdle(Poller):
         """A server that does not offer IDLE, as some still do not."""

@@ -8,7 +8,7 @@ import smtplib
 import pytest
 import redis
 
-from pipeline.transport import crlf
+from pipeline.outbound.transport import crlf
 from tests.conftest import mail_fixture
 from tests.support.db import rows, scalar
 from tests.support.runners import qmark_env, role_in_thread, settings_from, smtp_in_thread, wait_until
@@ -38,7 +38,7 @@ def send(app, raw: bytes, rcpts=("escalations@acme.test",)):
 def test_a_forward_becomes_an_escalation_the_owners_forward_and_the_executives_ack(
     env, relay_sink, database_url
 ):
-    from workers import worker
+    from workers.roles import worker
 
     app = build(env)
     with smtp_in_thread(app), role_in_thread(worker.serve, app):
@@ -57,9 +57,9 @@ def test_a_forward_becomes_an_escalation_the_owners_forward_and_the_executives_a
 
 
 def test_every_job_run_twice_changes_nothing_and_sends_nothing_twice(env, relay_sink, database_url):
-    from pipeline import flow
-    from pipeline.mail import Envelope
-    from workers.ingest import store_one
+    from pipeline.model.mail import Envelope
+    from pipeline.steps import process as flow
+    from workers.roles.group_commit import store_one
 
     app = build(env)
     envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", flow.utcnow(), "inject")
@@ -78,7 +78,7 @@ def test_every_job_run_twice_changes_nothing_and_sends_nothing_twice(env, relay_
 
 
 def test_the_same_message_delivered_twice_becomes_one_escalation(env, relay_sink, database_url):
-    from workers import worker
+    from workers.roles import worker
 
     app = build(env)
     raw = mail_fixture("apple-forward.eml")
@@ -99,7 +99,7 @@ def test_the_same_message_delivered_twice_becomes_one_escalation(env, relay_sink
 def test_jobs_lost_with_a_wiped_redis_are_recovered_by_the_sweeper(
     env, relay_sink, database_url, redis_server
 ):
-    from workers import scheduler, worker
+    from workers.roles import scheduler, worker
 
     app = build(env)
     fixtures = ["gmail-forward.eml", "apple-forward.eml", "thunderbird-forward.eml", "attached-rfc822.eml"]
@@ -123,8 +123,8 @@ def test_jobs_lost_with_a_wiped_redis_are_recovered_by_the_sweeper(
 def test_a_job_that_keeps_failing_lands_in_the_dead_letters_with_its_error(
     env, database_url, redis_url, monkeypatch
 ):
-    from pipeline import flow
-    from workers import worker
+    from pipeline.steps import process as flow
+    from workers.roles import worker
 
     def broken(*args, **kwargs):
         raise RuntimeError("classifier exploded on purpose")
@@ -143,9 +143,9 @@ def test_a_job_that_keeps_failing_lands_in_the_dead_letters_with_its_error(
 
 
 def test_a_header_bomb_is_stored_then_quarantined_with_its_reason_and_never_retried(env, database_url):
-    from pipeline import flow
-    from pipeline.mail import Envelope
-    from workers.ingest import store_one
+    from pipeline.model.mail import Envelope
+    from pipeline.steps import process as flow
+    from workers.roles.group_commit import store_one
 
     app = build(env)
     bomb = b"From: dana.chief@acme.test\r\nSubject: " + b"a" * 300_000 + b"\r\n\r\n?\r\n"
@@ -164,9 +164,9 @@ def test_a_header_bomb_is_stored_then_quarantined_with_its_reason_and_never_retr
 def test_a_message_that_fails_more_than_max_attempts_is_quarantined_not_retried_forever(
     env, database_url, monkeypatch
 ):
-    from pipeline import flow
-    from pipeline.mail import Envelope
-    from workers.ingest import store_one
+    from pipeline.model.mail import Envelope
+    from pipeline.steps import process as flow
+    from workers.roles.group_commit import store_one
 
     monkeypatch.setattr(flow, "classify", lambda *a, **k: (_ for _ in ()).throw(ValueError("bad state")))
     app = build(env, QMARK_WORKER__MAX_ATTEMPTS="2")
@@ -182,9 +182,9 @@ def test_a_message_that_fails_more_than_max_attempts_is_quarantined_not_retried_
 
 
 def test_one_failing_message_in_a_batch_does_not_hold_up_the_others(env, database_url, monkeypatch):
-    from pipeline import flow
-    from pipeline.mail import Envelope
-    from workers.ingest import store_one
+    from pipeline.model.mail import Envelope
+    from pipeline.steps import process as flow
+    from workers.roles.group_commit import store_one
 
     app = build(env)
     envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", flow.utcnow(), "inject")
@@ -213,9 +213,9 @@ def test_one_failing_message_in_a_batch_does_not_hold_up_the_others(env, databas
 
 
 def test_a_job_stopped_early_gives_its_unprocessed_messages_back_at_once(env, database_url):
-    from pipeline import flow
-    from pipeline.mail import Envelope
-    from workers.ingest import store_one
+    from pipeline.model.mail import Envelope
+    from pipeline.steps import process as flow
+    from workers.roles.group_commit import store_one
 
     app = build(env)
     envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", flow.utcnow(), "inject")

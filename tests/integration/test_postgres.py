@@ -9,8 +9,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, text
 
-from pipeline import flow
-from pipeline.mail import Envelope
+from pipeline.model.mail import Envelope
+from pipeline.steps import process as flow
 from pipeline.store.models import Base
 from tests.conftest import mail_fixture
 from tests.support.servers import PostgresServer
@@ -48,7 +48,7 @@ def test_the_migrations_build_exactly_the_models_on_postgresql(pg_url):
 def test_a_forward_becomes_an_escalation_on_postgresql_and_a_second_run_claims_nothing(pg_url, tmp_path):
     from tests.support.runners import qmark_env, settings_from
     from workers.bootstrap import build
-    from workers.ingest import GroupCommitter
+    from workers.roles.group_commit import GroupCommitter
 
     env = qmark_env(
         database_url=pg_url, redis_url="redis://127.0.0.1:1/0", outbound_url=f"maildir:{tmp_path}/sent"

@@ -7,8 +7,9 @@ import re
 
 import pytest
 
-from pipeline import flow, quarantine
-from pipeline.mail import Envelope
+from pipeline.model.mail import Envelope
+from pipeline.ops import quarantine
+from pipeline.steps import process as flow
 from tests.conftest import mail_fixture
 from tests.support.db import rows, scalar
 from tests.support.runners import qmark_env, role_in_thread, settings_from
@@ -39,7 +40,7 @@ def printed(capsys) -> str:
 
 def held_spoof(app) -> int:
     """A forward with Dana's From that did not pass DMARC, stored and processed: quarantined."""
-    from workers.ingest import store_one
+    from workers.roles.group_commit import store_one
 
     envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", flow.utcnow(), "smtp")
     message_id = store_one(app.services.db, mail_fixture("no-dmarc.eml"), envelope)
@@ -48,7 +49,7 @@ def held_spoof(app) -> int:
 
 
 def test_quarantine_release_turns_a_held_message_into_an_escalation(env, database_url, relay_sink, capsys):
-    from workers import worker
+    from workers.roles import worker
 
     # Given a forward claiming to be from an executive without passing DMARC
     app = build(env)

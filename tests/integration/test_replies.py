@@ -13,7 +13,7 @@ from datetime import timedelta
 
 import pytest
 
-from pipeline import flow
+from pipeline.steps import process as flow
 from tests.conftest import ROOT, mail_fixture
 from tests.support.db import rows, scalar
 from tests.support.life import Life
@@ -308,7 +308,7 @@ def test_an_out_of_office_loop_is_bounded_and_the_responder_gets_no_mail(life):
 
 
 def test_an_unmarked_responder_repeating_itself_is_capped_per_day(life):
-    from pipeline.answers import FEEDBACK_PER_DAY
+    from pipeline.decide.answer import FEEDBACK_PER_DAY
 
     forward = explained(life)
     # A broken responder without any auto-reply marker answers every qmark mail with "#close"
@@ -379,7 +379,7 @@ def test_a_bounce_of_the_owners_forward_marks_the_delivery_failed_and_answers_no
 
 def cli(life: Life, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", *args],
+        [sys.executable, "-m", "workers.cli", *args],
         env={**os.environ, **life.env},
         cwd=ROOT,
         capture_output=True,
@@ -413,7 +413,7 @@ def test_no_path_closes_without_a_complete_writeup(life, tmp_path):
     from sqlalchemy import create_engine, text
     from sqlalchemy.exc import IntegrityError
 
-    from workers import sweeper
+    from workers.ticks import sweep as sweeper
 
     forward = explained(life)
     # Email: #close and a thin writeup leave it open

@@ -8,7 +8,7 @@ import pytest
 import redis
 from sqlalchemy import create_engine, text
 
-from pipeline.transport import crlf
+from pipeline.outbound.transport import crlf
 from tests.conftest import mail_fixture
 from tests.support.db import rows, scalar
 from tests.support.runners import qmark_env, settings_from, smtp_in_thread

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pipeline import flow
+from pipeline.steps import process as flow
 from pipeline.store import heartbeats
 from tests.conftest import mail_fixture
 from tests.support.runners import qmark_env, settings_from
@@ -32,15 +32,15 @@ def alive(app, *roles: str) -> None:
 
 
 def store(app, name: str) -> int:
-    from pipeline.mail import Envelope
-    from workers.ingest import store_one
+    from pipeline.model.mail import Envelope
+    from workers.roles.group_commit import store_one
 
     envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", flow.utcnow(), "smtp")
     return store_one(app.services.db, mail_fixture(name), envelope)
 
 
 def test_no_worker_and_no_scheduler_is_failing_and_says_what_to_start(app):
-    from workers.status import report
+    from workers.ops.status import report
 
     data = report(app)
     assert data["verdict"] == "failing"
@@ -49,7 +49,7 @@ def test_no_worker_and_no_scheduler_is_failing_and_says_what_to_start(app):
 
 
 def test_with_workers_and_a_ticking_scheduler_it_is_ok_and_shows_the_numbers(app):
-    from workers.status import report
+    from workers.ops.status import report
 
     alive(app, "worker", "scheduler")
     flow.process_message(app.services, store(app, "gmail-forward.eml"))
@@ -62,7 +62,7 @@ def test_with_workers_and_a_ticking_scheduler_it_is_ok_and_shows_the_numbers(app
 
 
 def test_a_quarantined_message_or_a_backlog_makes_it_degraded_with_the_command_to_run(app):
-    from workers.status import report, status_command
+    from workers.ops.status import report, status_command
 
     alive(app, "worker", "scheduler")
     flow.process_message(app.services, store(app, "no-dmarc.eml"))  # held as a possible spoof

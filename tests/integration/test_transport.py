@@ -10,9 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.mail import Address, Original, OutgoingMail
-from pipeline.outbound import EscalationFacts, Identity, render_owner_forward
-from pipeline.transport import DeliveryError, MaildirTransport, SmtpTransport, Transport, open_transport
+from pipeline.model.mail import Address, Original, OutgoingMail
+from pipeline.outbound.opening import EscalationFacts, Identity, render_owner_forward
+from pipeline.outbound.transport import (
+    DeliveryError,
+    MaildirTransport,
+    SmtpTransport,
+    Transport,
+    open_transport,
+)
 from tests.support.sink import RelaySink, free_port
 
 pytestmark = pytest.mark.integration

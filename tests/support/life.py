@@ -10,8 +10,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 
-from pipeline import flow
-from pipeline.mail import Envelope
+from pipeline.model.mail import Envelope
+from pipeline.steps import process as flow
 from tests.support.db import rows, scalar
 from tests.support.replies import parsed
 from tests.support.sink import Received, RelaySink
@@ -36,7 +36,7 @@ class Life:
 
     def deliver(self, raw: bytes, *, mail_from: str | None = None, rcpts: tuple[str, ...] = ()) -> int:
         """Store ``raw`` as SMTP would, process it and send what it queued; returns the message id."""
-        from workers.ingest import store_one
+        from workers.roles.group_commit import store_one
 
         message = parsed(raw)
         sender = parseaddr(str(message["From"] or ""))[1] if mail_from is None else mail_from
@@ -49,7 +49,7 @@ class Life:
 
     def chase(self) -> list[int]:
         """One scheduler tick and the chase jobs it enqueues, run here; returns the escalations claimed."""
-        from pipeline import chasing
+        from pipeline.steps import chase as chasing
         from pipeline.store import chases
 
         with self.svc.db.transaction() as conn:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pipeline.config import Settings, load_settings
+from pipeline.config.settings import Settings, load_settings
 from tests.support.servers import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,7 +53,7 @@ def settings_from(env: dict[str, str]) -> Settings:
 @contextmanager
 def smtp_in_thread(app: object) -> Iterator[None]:
     """The SMTP role on its own event loop in a thread; stopped (and flushed) on exit."""
-    from workers import smtp_server
+    from workers.roles import smtp as smtp_server
 
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
@@ -99,7 +99,7 @@ def spawn(role: str, env: dict[str, str], log_path: Path) -> subprocess.Popen[by
     full_env = {**os.environ, **env}
     with log_path.open("ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli", role], env=full_env, cwd=ROOT, stdout=log, stderr=log
+            [sys.executable, "-m", "workers.cli", role], env=full_env, cwd=ROOT, stdout=log, stderr=log
         )
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from pipeline.answers import FEEDBACK_PER_DAY, Context, Reply, answer
-from pipeline.escalation import Escalation, State
-from pipeline.followups import Thread
-from pipeline.mail import Address, Original
-from pipeline.matching import Role
-from pipeline.outbound import Identity
+from pipeline.decide.answer import FEEDBACK_PER_DAY, Context, Reply, answer
+from pipeline.inbound.matching import Role
+from pipeline.model.escalation import Escalation, State
+from pipeline.model.mail import Address, Original
+from pipeline.outbound.followups import Thread
+from pipeline.outbound.opening import Identity
 from rules.loader import load_rules
 from tests.support.replies import WRITEUP
 

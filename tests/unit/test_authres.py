@@ -1,6 +1,6 @@
 """Authentication-Results parsing and the sender verdict."""
 
-from pipeline.authres import parse_header, verify_sender
+from pipeline.inbound.authres import parse_header, verify_sender
 
 TRUSTED = ["mx.acme.test"]
 

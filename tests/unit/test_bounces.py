@@ -8,11 +8,17 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline.bounces import MAX_SCAN, failed_recipients, is_delayed_only, machine_kind, qmark_message_ids
-from pipeline.machine import machine_reason
-from pipeline.mail import Envelope
-from pipeline.outbound import parse_message_id
-from pipeline.parse import Unparseable, parse_mail
+from pipeline.inbound.bounces import (
+    MAX_SCAN,
+    failed_recipients,
+    is_delayed_only,
+    machine_kind,
+    qmark_message_ids,
+)
+from pipeline.inbound.machine import machine_reason
+from pipeline.inbound.parse import Unparseable, parse_mail
+from pipeline.model.mail import Envelope
+from pipeline.outbound.opening import parse_message_id
 
 DOMAIN = "acme.test"
 OURS = "<qmark.q12.owner_forward.0123456789abcdef@acme.test>"

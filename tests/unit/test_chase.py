@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from pipeline.chase import due, plan
-from pipeline.escalation import Escalation
+from pipeline.decide.chase import due, plan
+from pipeline.model.escalation import Escalation
 from rules.loader import load_rules
 
 RULES = load_rules(Path(__file__).resolve().parents[2] / "rules" / "examples" / "acme")

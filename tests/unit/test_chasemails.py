@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pipeline import chasemails
-from pipeline.chasemails import HistoryLine
-from pipeline.compose import Identity
-from pipeline.followups import Thread
-from pipeline.mail import Address, Original, OutgoingMail
+from pipeline.model.mail import Address, Original, OutgoingMail
+from pipeline.outbound import reminders as chasemails
+from pipeline.outbound.compose import Identity
+from pipeline.outbound.followups import Thread
+from pipeline.outbound.reminders import HistoryLine
 from tests.support.mailcheck import (
     assert_contract_headers,
     assert_own_message_id,

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline.classify import Policy, Verdict, classify
-from pipeline.mail import Envelope
-from pipeline.parse import parse_mail
+from pipeline.decide.classify import Policy, Verdict, classify
+from pipeline.inbound.parse import parse_mail
+from pipeline.model.mail import Envelope
 from rules.loader import load_rules
 from rules.routing import Complaint, choose_route
 from tests.conftest import ACME, mail_fixture

@@ -1,4 +1,4 @@
-"""Settings from defaults, qmark.toml and QMARK_* env, and the errors they give (pipeline/config.py)."""
+"""Settings from defaults, qmark.toml and QMARK_* env, and the errors they give (pipeline/config/)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from pipeline.config import ConfigError, Settings, load_settings, parse_size
+from pipeline.config.settings import ConfigError, Settings, load_settings, parse_size
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "qmark.example.toml"
 

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.machine import machine_reason
-from pipeline.mail import Envelope
-from pipeline.parse import parse_mail
+from pipeline.inbound.machine import machine_reason
+from pipeline.inbound.parse import parse_mail
+from pipeline.model.mail import Envelope
 from tests.conftest import MAIL
 from tests.support.corpora import SKIP_NAMES
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.mail import InboundMail
-from pipeline.parse import Unparseable, parse_mail
+from pipeline.inbound.parse import Unparseable, parse_mail
+from pipeline.model.mail import InboundMail
 
 CORPORA = Path(__file__).resolve().parents[3] / "shared" / "corpora"
 FOLDERS = sorted(p.name for p in CORPORA.iterdir() if p.is_dir()) if CORPORA.is_dir() else []

@@ -1,4 +1,4 @@
-"""Durations, working hours and deadline arithmetic (pipeline/deadlines.py)."""
+"""Durations, working hours and deadline arithmetic (pipeline/model/worktime.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pipeline.deadlines import (
+from pipeline.model.worktime import (
     Duration,
     deadline_after,
     parse_duration,

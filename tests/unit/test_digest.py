@@ -6,9 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pipeline.compose import parse_message_id, well_formed_message_id
-from pipeline.config import load_settings
-from pipeline.digest import (
+from pipeline.config.settings import load_settings
+from pipeline.model.mail import Address
+from pipeline.outbound.compose import parse_message_id, well_formed_message_id
+from pipeline.outbound.digest import (
     MAX_LINES,
     Breach,
     ClosedItem,
@@ -18,8 +19,7 @@ from pipeline.digest import (
     render_digest,
     root_cause_key,
 )
-from pipeline.mail import Address
-from pipeline.outbound import Identity
+from pipeline.outbound.opening import Identity
 from rules.schema import RcaSection
 from tests.support.mailcheck import body_text, header_names, parse
 
@@ -257,7 +257,7 @@ def test_a_day_that_is_not_a_date_and_naive_times_are_refused():
 
 
 def test_the_digest_is_due_from_its_local_time_on_the_local_day():
-    from workers.digester import due_day
+    from workers.ticks.digest import due_day
 
     settings = load_settings(
         None, env={"QMARK_SERVICE__TIMEZONE": "Europe/Berlin", "QMARK_DIGEST__TIME": "08:00"}

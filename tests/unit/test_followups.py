@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline import followups
-from pipeline.compose import MAX_REFERENCES, Identity
-from pipeline.followups import Thread
-from pipeline.mail import Address, OutgoingMail
+from pipeline.model.mail import Address, OutgoingMail
+from pipeline.outbound import followups
+from pipeline.outbound.compose import MAX_REFERENCES, Identity
+from pipeline.outbound.followups import Thread
 from tests.support.mailcheck import (
     assert_contract_headers,
     assert_own_message_id,

@@ -1,4 +1,4 @@
-"""Finding the forwarded original in a text body and splitting off the note (pipeline.forwards)."""
+"""Finding the forwarded original in a text body and splitting off the note (pipeline.inbound.forwards)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline.forwards import from_attached, split_inline
-from pipeline.mail import Address, InboundMail
+from pipeline.inbound.forwards import from_attached, split_inline
+from pipeline.model.mail import Address, InboundMail
 
 COMPLAINT = "Hello,\n\nI was charged twice for invoice 4411.\n\nJordan"
 

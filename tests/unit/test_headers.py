@@ -13,7 +13,8 @@ from email.utils import parseaddr
 
 import pytest
 
-from pipeline.headers import (
+from pipeline.model.mail import Address, Original, OutgoingMail
+from pipeline.outbound.headers import (
     HeaderBlock,
     HeaderInjectionError,
     check_generated,
@@ -21,8 +22,7 @@ from pipeline.headers import (
     clean_text,
     format_address,
 )
-from pipeline.mail import Address, Original, OutgoingMail
-from pipeline.outbound import EscalationFacts, Identity, render_executive_ack, render_owner_forward
+from pipeline.outbound.opening import EscalationFacts, Identity, render_executive_ack, render_owner_forward
 
 HOSTILE = {
     "crlf_bcc": "Refund\r\nBcc: victim@evil.example",

@@ -1,4 +1,4 @@
-"""Public holidays by country code, and business time around them and DST (pipeline/deadlines.py).
+"""Public holidays by country code, and business time around them and DST (pipeline/model/worktime.py).
 
 tests/unit/test_deadlines.py covers the arithmetic with hand-written holiday
 sets and the Berlin DST weekends for short deadlines; these tests use the
@@ -13,8 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pipeline.calendars import holiday_region, holidays_near, public_holidays
-from pipeline.deadlines import (
+from pipeline.model.worktime import (
     WorkingHours,
     deadline_after,
     next_working_moment,
@@ -23,6 +22,7 @@ from pipeline.deadlines import (
     remind_slots,
     working_seconds_between,
 )
+from rules.holidays import holiday_region, holidays_near, public_holidays
 from tests.unit.test_deadlines import BERLIN, BERLIN_HOURS, NEW_YORK, berlin
 
 NEW_YORK_HOURS = parse_working_hours("Mon-Fri 08:00-17:00")

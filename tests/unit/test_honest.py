@@ -1,4 +1,4 @@
-"""Honest numbers (pipeline/honest.py): Kaplan–Meier over every escalation, checked by hand."""
+"""Honest numbers (pipeline/model/honest.py): Kaplan–Meier over every escalation, checked by hand."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import statistics
 
 import pytest
 
-from pipeline.honest import (
+from pipeline.model.honest import (
     Measure,
     Observation,
     describe,

@@ -1,10 +1,10 @@
-"""HTML bodies become readable lines of text (pipeline.htmltext)."""
+"""HTML bodies become readable lines of text (pipeline.inbound.html)."""
 
 from __future__ import annotations
 
 import pytest
 
-from pipeline.htmltext import MAX_HTML, RULE, html_to_text
+from pipeline.inbound.html import MAX_HTML, RULE, html_to_text
 
 
 def test_scripts_styles_and_the_head_are_not_text() -> None:

@@ -4,9 +4,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline.machine import machine_reason
-from pipeline.mail import Address, Envelope, InboundMail
-from pipeline.parse import parse_mail
+from pipeline.inbound.machine import machine_reason
+from pipeline.inbound.parse import parse_mail
+from pipeline.model.mail import Address, Envelope, InboundMail
 
 
 def mail(headers=(), subject="Hello", sender="pat.owner@acme.test", ctype="text/plain") -> InboundMail:

@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline.limits import ParseLimits
-from pipeline.mail import Envelope
-from pipeline.matching import Role, match_reply, role_of
-from pipeline.parse import parse_mail
-from pipeline.tokens import reply_address
+from pipeline.inbound.limits import ParseLimits
+from pipeline.inbound.matching import Role, match_reply, role_of
+from pipeline.inbound.parse import parse_mail
+from pipeline.model.mail import Envelope
+from pipeline.model.tokens import reply_address
 
 SECRET = b"unit-test-secret"
 PAT = "pat.owner@acme.test"

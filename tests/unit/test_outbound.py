@@ -14,17 +14,18 @@ from typing import Any
 
 import pytest
 
-from pipeline import compose, outbound
-from pipeline.headers import clean_text
-from pipeline.mail import Address, Original, OutgoingMail
-from pipeline.outbound import (
+from pipeline.model.mail import Address, Original, OutgoingMail
+from pipeline.model.tokens import check_token, token_from_address
+from pipeline.outbound import compose
+from pipeline.outbound import opening as outbound
+from pipeline.outbound.headers import clean_text
+from pipeline.outbound.opening import (
     EscalationFacts,
     Identity,
     parse_message_id,
     render_executive_ack,
     render_owner_forward,
 )
-from pipeline.tokens import check_token, token_from_address
 from tests.support.mailcheck import body_text, parse
 
 SECRET = b"unit-test-secret-0123456789abcdef"

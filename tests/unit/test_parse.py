@@ -1,4 +1,4 @@
-"""Raw bytes become an InboundMail (pipeline.parse.parse_mail): our fixture mails and made-up edge cases."""
+"""Raw bytes become an InboundMail (pipeline.inbound.parse): our fixture mails and made-up edge cases."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-import pipeline.parse as parse_module
-from pipeline.mail import Address, InboundMail
-from pipeline.parse import Unparseable, parse_mail
+import pipeline.inbound.parse as parse_module
+from pipeline.inbound.parse import Unparseable, parse_mail
+from pipeline.model.mail import Address, InboundMail
 
 MAIL = Path(__file__).resolve().parents[1] / "mail"
 AUTH_PASS = (

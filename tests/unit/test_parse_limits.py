@@ -1,4 +1,4 @@
-"""Hostile input is refused by a byte scan before the email package sees it (pipeline.parse.check_limits)."""
+"""Hostile input is refused by a byte scan before the email package sees it (pipeline.inbound.limits)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-import pipeline.parse as parse_module
-from pipeline.parse import ParseLimits, Unparseable, check_limits, parse_mail
+import pipeline.inbound.parse as parse_module
+from pipeline.inbound.parse import ParseLimits, Unparseable, check_limits, parse_mail
 
 MAIL = Path(__file__).resolve().parents[1] / "mail"
 TOP = "From: Dana Chief <dana.chief@acme.test>\nTo: escalations@acme.test\nSubject: Fwd: bomb\n"

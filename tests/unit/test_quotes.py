@@ -1,4 +1,4 @@
-"""An owner's reply is reduced to the owner's new words (pipeline.quotes).
+"""An owner's reply is reduced to the owner's new words (pipeline.inbound.quotes).
 
 The hand-written replies below are ours. The corpus tests read ../shared/corpora in place
 (never copied): outside CI a missing folder skips them, with ``CI`` set it fails them.
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import quotes
-from pipeline.htmltext import html_to_text
-from pipeline.quotes import MAX_CHARS, latest_reply
+from pipeline.inbound import quotes
+from pipeline.inbound.html import html_to_text
+from pipeline.inbound.quotes import MAX_CHARS, latest_reply
 from tests.support import talon
 
 # The contract share reached when this test was written is 12/12 = 1.00; one regression fails.

@@ -1,15 +1,13 @@
-"""What a reply says: commands, acknowledgements, approvals and "?" (pipeline/replytext.py).
+"""What a reply says: commands, acknowledgements, approvals and "?" (pipeline/inbound/commands.py).
 
-Realistic replies go through :func:`pipeline.quotes.latest_reply` first, as the caller does.
+Realistic replies go through :func:`pipeline.inbound.quotes.latest_reply` first, as the caller does.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from pipeline.deadlines import Duration
-from pipeline.quotes import latest_reply
-from pipeline.replytext import (
+from pipeline.inbound.commands import (
     APPROVALS,
     COMMANDS,
     MAX_EXTRA_DAYS,
@@ -26,6 +24,8 @@ from pipeline.replytext import (
     parse_need_more_time,
     parse_reassign,
 )
+from pipeline.inbound.quotes import latest_reply
+from pipeline.model.worktime import Duration
 
 GMAIL_QUOTE = """
 On Tue, 3 Jun 2025 at 10:00, qmark <escalations@acme.test> wrote:

@@ -1,4 +1,4 @@
-"""Parsing and checking a root-cause writeup against the rca rules (pipeline/rootcause.py)."""
+"""Parsing and checking a root-cause writeup against the rca rules (pipeline/model/rootcause.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from string import Template
 
 import pytest
 
-from pipeline.deadlines import Duration
-from pipeline.rootcause import (
+from pipeline.model.rootcause import (
     Finding,
     Verdict,
     check_sections,
@@ -19,6 +18,7 @@ from pipeline.rootcause import (
     parse_writeup,
     render_sections,
 )
+from pipeline.model.worktime import Duration
 from rules.loader import load_rules
 from rules.schema import RcaRules, RcaSection
 
@@ -53,7 +53,7 @@ def _quoted(text: str) -> str:
 
 def _forward(rca: RcaRules = ACME) -> str:
     """qmark's whole forward to the owner, as an owner's mail client would quote it."""
-    template = Template((ROOT / "pipeline" / "templates" / "owner_forward.txt").read_text())
+    template = Template((ROOT / "pipeline" / "outbound" / "templates" / "owner_forward.txt").read_text())
     return template.safe_substitute(
         rca_template=_empty_template(rca),
         complaint_body="Summary: you billed me twice this month and nobody answers my calls.",

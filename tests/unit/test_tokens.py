@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from pipeline.tokens import TokenCheck, check_token, make_token, reply_address, token_from_address
+from pipeline.model.tokens import TokenCheck, check_token, make_token, reply_address, token_from_address
 
 SECRET = b"test-secret-key-0123456789abcdef"
 OWNER = "pat.owner@acme.test"

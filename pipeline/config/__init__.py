@@ -1,0 +1,1 @@
+"""Configuration: one typed Settings object from qmark.toml and QMARK_* env; nobody else reads os.environ."""

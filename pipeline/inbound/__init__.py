@@ -1,0 +1,1 @@
+"""Bytes to facts: limits, parsing, forwards, authentication, machine mail, bounces, quotes, matching."""

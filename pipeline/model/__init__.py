@@ -1,0 +1,1 @@
+"""Pure nouns: mail, the escalation state machine, root cause, ids, tokens, work time, honest statistics."""

@@ -1,0 +1,1 @@
+"""Operator read models: quarantine, dead letters, explain, digest data. No printing, no Redis."""

@@ -1,0 +1,63 @@
+"""``qmark rules explain``: what qmark would do with one message, and why, without doing it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pipeline.config.settings import Settings
+from pipeline.decide.classify import Policy, Verdict, classify
+from pipeline.inbound.parse import Unparseable, parse_mail
+from pipeline.model.mail import Envelope
+from pipeline.model.worktime import deadline_after
+from rules.loader import load_rules
+from rules.routing import Complaint, choose_route
+
+
+def explain(
+    settings: Settings, raw: bytes, envelope: Envelope, now: datetime | None = None
+) -> dict[str, Any]:
+    """A report: verdict and rule, reasons, and for an escalation the route, owner and deadline."""
+    rules = load_rules(settings.rules.path)
+    now = now or datetime.now(UTC)
+    try:
+        mail = parse_mail(raw)
+    except Unparseable as error:
+        return {"verdict": Verdict.QUARANTINE.value, "rule": "unparseable", "reasons": [error.reason]}
+    disposition = classify(mail, envelope, rules, Policy.from_settings(settings))
+    report: dict[str, Any] = {
+        "verdict": disposition.verdict.value,
+        "rule": disposition.rule,
+        "reasons": list(disposition.reasons),
+    }
+    if disposition.comment:
+        report["comment"] = disposition.comment
+    original = mail.forwarded
+    if original is None:
+        return report
+    report["forward"] = original.shape
+    report["customer"] = str(original.sender) if original.sender else "(unknown)"
+    report["subject"] = original.subject
+    if disposition.verdict is not Verdict.ESCALATE:
+        return report
+    customer = original.sender.email if original.sender else ""
+    decision = choose_route(
+        rules, Complaint(original.subject, original.body, customer), disposition.addressed
+    )
+    owner = decision.owner
+    deadline = deadline_after(
+        now, decision.deadline, timezone=owner.timezone, working_hours=owner.working_hours
+    )
+    local = deadline.astimezone(ZoneInfo(owner.timezone))
+    report["route"] = decision.route
+    report["why"] = list(decision.reasons)
+    report["owner"] = f"{owner.name} <{owner.email}>"
+    report["deadline"] = (
+        f"{decision.deadline.text} -> {local:%a %d %b %Y %H:%M %Z} ({owner.timezone}), "
+        f"{deadline:%Y-%m-%d %H:%M} UTC"
+    )
+    ladder = rules.ladder(owner.email)
+    if ladder:
+        report["ladder"] = " -> ".join(p.email for p in ladder)
+    return report

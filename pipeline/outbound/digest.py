@@ -1,0 +1,386 @@
+"""The daily digest for ops and executives: what is overdue, open, breached and closed, in one short mail.
+
+:func:`collect` reads the facts from a read-only session; :func:`render_digest`
+turns them, the honest statistics' lines and one recipient into an
+:class:`~pipeline.model.mail.OutgoingMail`. Deciding when a digest is due and sending
+it is ``workers.ticks.digest``'s job. The digest is about no one escalation, so it
+is not built with :func:`pipeline.outbound.compose.compose`: it has no ``[Q-<n>]`` tag,
+no ``X-Qmark-Escalation`` and no signed Reply-To (a reply reaches the intake
+address and is treated like any mail that is not about an escalation). Its
+Message-ID ``<qmark.digest.<day>.<hex>@<domain>>`` is one
+:func:`~pipeline.outbound.compose.parse_message_id` does not take for an escalation's.
+Words from people (subjects, names, root causes) pass through
+:func:`~pipeline.outbound.headers.clean_text`: one line each, no control characters.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from email.utils import format_datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pipeline.model.escalation import State, ref
+from pipeline.model.mail import Address, OutgoingMail
+from pipeline.outbound import text as mailtext
+from pipeline.outbound.compose import Identity, text_message
+from pipeline.outbound.headers import HeaderBlock, check_generated, clean_address, clean_text
+from pipeline.store import models
+from rules.schema import RcaSection
+
+DIGEST = "digest"  # the OutgoingMail kind
+MAX_LINES = 20  # items shown per list; the rest is "and N more"
+ROOT_CAUSE_CHARS = 140  # the one line of root cause shown per closed escalation
+SUBJECT_CHARS = 80  # an escalation's subject as shown in a list
+BREACH_KINDS = ("breached", "chased_up", "ladder_top_reached")
+ROOT_CAUSE_KEY = "root_cause"
+_CHASED = frozenset({State.AWAITING_EXPLANATION.value, State.AWAITING_ROOT_CAUSE.value})
+_AWAITED = {
+    State.AWAITING_EXPLANATION.value: "explanation",
+    State.AWAITING_ROOT_CAUSE.value: "root cause",
+    State.AWAITING_APPROVAL.value: "approval",
+}
+_PHASES = {"explanation": "explanation", "root_cause": "root-cause"}
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
+
+
+@dataclass(frozen=True)
+class OpenItem:
+    """An open escalation: who owns it, what is awaited (its state) and by when."""
+
+    ref: str
+    subject: str
+    owner: Address
+    state: str
+    deadline: datetime
+    paused: bool = False
+
+    def late_by(self, now: datetime) -> timedelta | None:
+        """How late the owner is at ``now``, or None when nothing is overdue (paused, on time, approval)."""
+        if self.state not in _CHASED or self.paused or self.deadline >= now:
+            return None
+        return now - self.deadline
+
+
+@dataclass(frozen=True)
+class Breach:
+    """One breach event: a deadline missed (``breached``), a later rung chased, or the ladder's top."""
+
+    ref: str
+    subject: str
+    owner: Address
+    at: datetime
+    kind: str
+    phase: str = ""
+    level: int | None = None
+    chased: str = ""  # the address chased, if anyone
+
+
+@dataclass(frozen=True)
+class ClosedItem:
+    """An escalation closed in the period, with its root cause in one line."""
+
+    ref: str
+    subject: str
+    owner: Address
+    closed_at: datetime
+    root_cause: str
+
+
+@dataclass(frozen=True)
+class DigestFacts:
+    """Everything one digest says, as of ``now``; breaches and closures are those since ``since``."""
+
+    now: datetime
+    since: datetime
+    open: tuple[OpenItem, ...] = ()
+    breaches: tuple[Breach, ...] = ()
+    closed: tuple[ClosedItem, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.now.utcoffset() is None or self.since.utcoffset() is None:
+            raise ValueError("now and since must be timezone-aware")
+
+    @property
+    def overdue(self) -> tuple[OpenItem, ...]:
+        """Open, not paused, an explanation or writeup awaited and its deadline passed; most overdue first."""
+        late = [item for item in self.open if item.late_by(self.now) is not None]
+        return tuple(sorted(late, key=lambda item: (item.deadline, item.ref)))
+
+    @property
+    def on_time(self) -> tuple[OpenItem, ...]:
+        """The open escalations that are not overdue: soonest deadline first, then paused, then approval."""
+
+        def order(item: OpenItem) -> tuple[int, datetime, str]:
+            group = 2 if item.state not in _CHASED else int(item.paused)
+            return group, item.deadline, item.ref
+
+        return tuple(sorted((item for item in self.open if item.late_by(self.now) is None), key=order))
+
+
+def collect(
+    session: Session, *, now: datetime, since: datetime, sections: Sequence[RcaSection] = ()
+) -> DigestFacts:
+    """The digest's facts: every open escalation, breaches and closures in ``[since, now]``.
+
+    ``sections`` (rca.yaml's) say which writeup section holds the root cause; see :func:`root_cause_key`.
+    """
+    table = models.Escalation
+    open_rows = session.execute(
+        select(
+            table.id,
+            table.subject,
+            table.owner,
+            table.owner_name,
+            table.state,
+            table.deadline,
+            table.paused_at,
+        )
+        .where(table.state != State.CLOSED.value)
+        .order_by(table.deadline, table.id)
+    )
+    opened = tuple(
+        OpenItem(ref(number), subject, Address(owner, name), state, deadline, paused_at is not None)
+        for number, subject, owner, name, state, deadline, paused_at in open_rows
+    )
+    event = models.Event
+    breach_rows = session.execute(
+        select(
+            event.escalation_id,
+            event.at,
+            event.kind,
+            event.detail,
+            table.subject,
+            table.owner,
+            table.owner_name,
+        )
+        .join(table, table.id == event.escalation_id)
+        .where(event.kind.in_(BREACH_KINDS), event.at >= since, event.at <= now)
+        .order_by(event.at, event.id)
+    )
+    breaches = tuple(
+        Breach(
+            ref=ref(number),
+            subject=subject,
+            owner=Address(owner, name),
+            at=at,
+            kind=kind,
+            phase=str((detail or {}).get("phase") or ""),
+            level=_level((detail or {}).get("level")),
+            chased=str((detail or {}).get("to") or ""),
+        )
+        for number, at, kind, detail, subject, owner, name in breach_rows
+    )
+    key = root_cause_key(sections)
+    closed_rows = session.execute(
+        select(table.id, table.subject, table.owner, table.owner_name, table.closed_at, table.writeup)
+        .where(table.state == State.CLOSED.value, table.closed_at >= since, table.closed_at <= now)
+        .order_by(table.closed_at, table.id)
+    )
+    closed = tuple(
+        ClosedItem(ref(number), subject, Address(owner, name), closed_at, _root_cause(writeup or {}, key))
+        for number, subject, owner, name, closed_at, writeup in closed_rows
+        if closed_at is not None  # the query's condition; for the type checker
+    )
+    return DigestFacts(now=now, since=since, open=opened, breaches=breaches, closed=closed)
+
+
+def root_cause_key(sections: Sequence[RcaSection]) -> str:
+    """The writeup key of the root cause: ``root_cause``, else a section titled like it, else the first."""
+    keys = [section.key for section in sections]
+    if not sections or ROOT_CAUSE_KEY in keys:
+        return ROOT_CAUSE_KEY
+    for section in sections:
+        names = (section.key.replace("_", " "), section.title, *section.aliases)
+        if any("root cause" in " ".join(name.lower().replace("-", " ").split()) for name in names):
+            return section.key
+    return sections[0].key
+
+
+def one_line(text: str, *, limit: int = ROOT_CAUSE_CHARS) -> str:
+    """``text`` as one line of at most ``limit`` characters: the whole sentences from the start that
+    fit, else the first sentence cut at a word with "…"."""
+    flat = clean_text(text, max_len=max(limit * 4, 1000))
+    if len(flat) <= limit:
+        return flat
+    ends = [match.end() for match in _SENTENCE_END.finditer(flat, 0, limit + 1)]
+    if ends:
+        return flat[: ends[-1]]
+    cut = flat[: limit - 1]
+    if " " in cut:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:-") + "…"
+
+
+def subject_line(facts: DigestFacts, day: str) -> str:
+    """``qmark digest 2026-11-24: 3 open, 1 overdue``."""
+    return f"qmark digest {day}: {len(facts.open)} open, {len(facts.overdue)} overdue"
+
+
+def make_digest_message_id(day: str, *, domain: str) -> str:
+    """A fresh Message-ID ``<qmark.digest.<day>.<random hex>@<domain>>``."""
+    return f"<qmark.digest.{day}.{secrets.token_hex(8)}@{domain}>"
+
+
+def render_digest(
+    facts: DigestFacts,
+    *,
+    stats_lines: Sequence[str],
+    identity: Identity,
+    recipient: Address,
+    day: str,
+    timezone: str = "UTC",
+) -> OutgoingMail:
+    """The digest for ``day`` (``YYYY-MM-DD``) to ``recipient``; times shown in ``timezone``.
+
+    ValueError when ``day`` is not a date or an address is unsafe.
+    """
+    if not _DAY.fullmatch(day):
+        raise ValueError(f"day {day!r} is not YYYY-MM-DD")
+    date.fromisoformat(day)
+    mailtext.zone(timezone)
+    recipient = clean_address(recipient)
+    sender = clean_address(identity.from_address)
+    message_id = make_digest_message_id(day, domain=identity.domain)
+    head = HeaderBlock()
+    head.address("From", sender)
+    head.address("To", recipient)
+    head.text("Subject", subject_line(facts, day))
+    head.token("Date", format_datetime(facts.now))
+    head.token("Message-ID", message_id)
+    head.text("X-Qmark-Digest", day)
+    head.token("Auto-Submitted", "auto-generated")
+    head.token("X-Auto-Response-Suppress", "All")
+    head.token("MIME-Version", "1.0")
+    raw = text_message(head, _body(facts, stats_lines, day, timezone))
+    check_generated(raw, head.names)
+    return OutgoingMail(
+        kind=DIGEST, recipient=recipient.email, message_id=message_id, raw=raw, envelope_from=sender.email
+    )
+
+
+# --- the body --------------------------------------------------------------------------------------
+
+
+def _body(facts: DigestFacts, stats_lines: Sequence[str], day: str, zone: str) -> str:
+    now = facts.now
+    overdue, on_time = facts.overdue, facts.on_time
+    paused = sum(item.paused for item in facts.open)
+    since = _at(facts.since, zone)
+    summary = f"{len(facts.open)} open, {len(overdue)} overdue" + (f", {paused} paused" if paused else "")
+    summary += f"; {_count(len(facts.breaches), 'breach', 'breaches')} and {len(facts.closed)} closed"
+    summary += f" since {since}."
+    closed = [[_closed_line(item), f"    root cause: {item.root_cause}"] for item in facts.closed]
+    stats = [clean_text(line, max_len=300) for line in stats_lines]
+    return mailtext.template("digest.txt").substitute(
+        day=day,
+        as_of=mailtext.when(now, zone),
+        summary=summary,
+        since=since,
+        overdue_count=len(overdue),
+        overdue=_capped([[_overdue_line(item, now)] for item in overdue]),
+        on_time_count=len(on_time),
+        on_time=_capped([[_open_line(item, zone)] for item in on_time]),
+        breach_count=len(facts.breaches),
+        breaches=_capped([[_breach_line(item, zone)] for item in facts.breaches]),
+        closed_count=len(facts.closed),
+        closed=_capped(closed),
+        statistics="\n".join(f"- {line}" for line in stats if line) or "- (no statistics)",
+    )
+
+
+def _overdue_line(item: OpenItem, now: datetime) -> str:
+    late = item.late_by(now) or timedelta(0)
+    return f"- {item.ref}  {_span(late)} late  {_who(item.owner)} ({_AWAITED[item.state]}): {_subject(item)}"
+
+
+def _open_line(item: OpenItem, zone: str) -> str:
+    if item.state not in _CHASED:
+        status, awaited = "awaiting approval", ""
+    else:
+        status = "paused" if item.paused else f"due {_short(item.deadline, zone)}"
+        awaited = f" ({_AWAITED[item.state]})"
+    return f"- {item.ref}  {status}  {_who(item.owner)}{awaited}: {_subject(item)}"
+
+
+def _breach_line(item: Breach, zone: str) -> str:
+    phase = _PHASES.get(item.phase, "")
+    level = f" (level {item.level})" if item.level else ""
+    chased = clean_text(item.chased, max_len=254)
+    if item.kind == "breached":
+        what = f"{_who(item.owner)} missed the {phase + ' ' if phase else ''}deadline"
+        what += f"; {chased}{level} chased" if chased else ""
+    elif item.kind == "chased_up":
+        what = f"still late; chased up to {chased or 'the next manager'}{level}"
+    else:
+        what = "top of the ladder reached, nobody left to chase"
+    return f"- {item.ref}  {_short(item.at, zone)}  {what}: {_subject(item)}"
+
+
+def _closed_line(item: ClosedItem) -> str:
+    return f"- {item.ref}  {_who(item.owner)}: {_subject(item)}"
+
+
+def _capped(items: Sequence[Sequence[str]], limit: int = MAX_LINES) -> str:
+    """The first ``limit`` items (each one or more lines), then "and N more"; "- none" when empty."""
+    if not items:
+        return "- none"
+    lines = [line for item in items[:limit] for line in item]
+    if len(items) > limit:
+        lines.append(f"- and {len(items) - limit} more")
+    return "\n".join(lines)
+
+
+# --- small helpers ---------------------------------------------------------------------------------
+
+
+def _root_cause(writeup: dict[str, str], key: str) -> str:
+    text = writeup.get(key) or writeup.get(ROOT_CAUSE_KEY) or ""
+    return one_line(str(text)) or "(no root-cause section in the writeup)"
+
+
+def _level(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _subject(item: OpenItem | Breach | ClosedItem) -> str:
+    return clean_text(item.subject, max_len=SUBJECT_CHARS) or "(no subject)"
+
+
+def _who(owner: Address) -> str:
+    return mailtext.name_of(owner)
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _span(span: timedelta) -> str:
+    """``45m``, ``3h 20m``, ``2d 5h``, rounded up: lateness is never shown smaller than it is."""
+    minutes = max(1, math.ceil(span.total_seconds() / 60))
+    if minutes < 60:
+        return f"{minutes}m"
+    if minutes < 24 * 60:
+        hours, minutes = divmod(minutes, 60)
+        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    days, hours = divmod(math.ceil(minutes / 60), 24)
+    return f"{days}d {hours}h" if hours else f"{days}d"
+
+
+def _short(moment: datetime, zone: str) -> str:
+    """``Tue 24 Nov 14:30`` in ``zone`` (the zone is named once, at the top of the digest)."""
+    parts = mailtext.when(moment, zone).split(" ")  # Tue 24 Nov 2026 14:30 CET
+    return " ".join(parts[:3] + parts[4:5])
+
+
+def _at(moment: datetime, zone: str) -> str:
+    """``Tue 24 Nov 14:30 CET``."""
+    parts = mailtext.when(moment, zone).split(" ")
+    return " ".join(parts[:3] + parts[4:])

@@ -1,0 +1,318 @@
+"""Render the mails that follow an escalation's opening: explanations, writeups, closing and changes.
+
+Pure functions from a :class:`Thread` and the news to :class:`~pipeline.model.mail.OutgoingMail`;
+deciding when to send which is the domain's job. Each mail kind has a constant
+(its ``kind`` string) and a ``string.Template`` named after it in
+``pipeline/templates``. :func:`pipeline.outbound.compose.compose` adds the DESIGN §4.4
+headers and threads the mail under ``Thread.in_reply_to``/``references``.
+Words from people (explanations, notes, writeups) pass through
+:func:`pipeline.outbound.text.plain` or :func:`~pipeline.outbound.text.indented`; names,
+titles and one-line texts through :func:`pipeline.outbound.headers.clean_text`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from pipeline.model.mail import Address, OutgoingMail
+from pipeline.outbound import text as mailtext
+from pipeline.outbound.compose import Identity, compose
+from pipeline.outbound.headers import clean_text
+
+EXPLANATION = "explanation"
+WRITEUP_INCOMPLETE = "writeup_incomplete"
+CLOSING_SUMMARY = "closing_summary"
+CLOSED_CONFIRMATION = "closed_confirmation"
+APPROVAL_REQUEST = "approval_request"
+SENT_BACK = "sent_back"
+REOPENED = "reopened"
+REASSIGNED = "reassigned"
+MORE_TIME = "more_time"
+COMMAND_HELP = "command_help"
+EXECUTIVE_NOTE = "executive_note"
+KINDS = (
+    EXPLANATION,
+    WRITEUP_INCOMPLETE,
+    CLOSING_SUMMARY,
+    CLOSED_CONFIRMATION,
+    APPROVAL_REQUEST,
+    SENT_BACK,
+    REOPENED,
+    REASSIGNED,
+    MORE_TIME,
+    COMMAND_HELP,
+    EXECUTIVE_NOTE,
+)
+_ONE_LINE = 300  # characters of a one-line text (a problem, a command) shown in a body
+
+
+@dataclass(frozen=True)
+class Thread:
+    """What every follow-up mail about one escalation needs.
+
+    Times are shown in UTC and in ``owner_timezone``, which is named beside
+    them. ``in_reply_to`` is the Message-ID of the incoming mail this answers;
+    ``references`` that mail's References. Ids that are not well-formed are
+    left out of the mail.
+    """
+
+    number: int
+    subject: str
+    executive: Address
+    owner: Address
+    owner_timezone: str
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if isinstance(self.number, bool) or self.number < 1:
+            raise ValueError(f"escalation number {self.number!r} must be a positive integer")
+        mailtext.zone(self.owner_timezone)
+
+    @property
+    def ref(self) -> str:
+        """``Q-<number>``."""
+        return f"Q-{self.number}"
+
+    def for_owner(self, moment: datetime) -> str:
+        """``Tue 24 Nov 2026 14:30 CET (Europe/Berlin), which is Tue 24 Nov 2026 13:30 UTC``."""
+        zone = self.owner_timezone
+        return f"{mailtext.when(moment, zone)} ({zone}), which is {mailtext.when(moment, 'UTC')}"
+
+    def for_executive(self, moment: datetime) -> str:
+        """``Tue 24 Nov 2026 13:30 UTC (Tue 24 Nov 2026 14:30 CET in Europe/Berlin)``."""
+        zone = self.owner_timezone
+        return f"{mailtext.when(moment, 'UTC')} ({mailtext.when(moment, zone)} in {zone})"
+
+
+def render_explanation(
+    thread: Thread, identity: Identity, *, author: Address, text: str, root_cause_due: datetime | None
+) -> OutgoingMail:
+    """The owner's explanation passed on to the executive, with what happens next."""
+    if root_cause_due is None:
+        next_step = f"{thread.ref} closes only after a root-cause writeup."
+    else:
+        due = thread.for_executive(root_cause_due)
+        next_step = f"The root-cause writeup is due {due}.\n{thread.ref} closes only after it."
+    return _render(
+        thread,
+        identity,
+        EXPLANATION,
+        thread.executive,
+        f"{mailtext.name_of(author)}'s explanation",
+        author=mailtext.display(author),
+        text=mailtext.indented(text),
+        next_step=next_step,
+    )
+
+
+def render_writeup_incomplete(
+    thread: Thread, identity: Identity, *, to: Address, findings: str, missing_titles: Sequence[str]
+) -> OutgoingMail:
+    """What the writeup still lacks (``findings`` from ``rootcause.describe``) and a template to fill in."""
+    titles = (clean_text(title, max_len=200) for title in missing_titles)
+    return _render(
+        thread,
+        identity,
+        WRITEUP_INCOMPLETE,
+        to,
+        "Root-cause writeup incomplete",
+        findings=mailtext.plain(findings) or "- (no details recorded)",
+        rca_template="".join(f"## {title}\n\n" for title in titles if title),
+    )
+
+
+def render_closing_summary(
+    thread: Thread,
+    identity: Identity,
+    *,
+    closed_by: Address,
+    explanation: str,
+    writeup: Sequence[tuple[str, str]],
+) -> OutgoingMail:
+    """The executive's summary of a closed escalation: who closed it, the explanation, the writeup."""
+    return _render(
+        thread,
+        identity,
+        CLOSING_SUMMARY,
+        thread.executive,
+        "Closed",
+        closed_by=mailtext.display(closed_by),
+        explanation=mailtext.indented(explanation),
+        writeup=_writeup(writeup),
+    )
+
+
+def render_closed_confirmation(thread: Thread, identity: Identity, *, to: Address) -> OutgoingMail:
+    """A short note to the owner that the escalation is closed."""
+    return _render(thread, identity, CLOSED_CONFIRMATION, to, "Closed")
+
+
+def render_approval_request(
+    thread: Thread, identity: Identity, *, author: Address, writeup: Sequence[tuple[str, str]]
+) -> OutgoingMail:
+    """The complete writeup put to the executive, with how to approve it or send it back."""
+    return _render(
+        thread,
+        identity,
+        APPROVAL_REQUEST,
+        thread.executive,
+        "Root cause for your approval",
+        author=mailtext.display(author),
+        writeup=_writeup(writeup),
+        owner_name=mailtext.name_of(thread.owner),
+    )
+
+
+def render_sent_back(thread: Thread, identity: Identity, *, note: str) -> OutgoingMail:
+    """The executive's note to the owner on a writeup they did not approve."""
+    return _render(
+        thread,
+        identity,
+        SENT_BACK,
+        thread.owner,
+        "Writeup sent back",
+        executive=mailtext.display(thread.executive),
+        executive_name=mailtext.name_of(thread.executive),
+        note=mailtext.indented(note, empty="(no note)"),
+    )
+
+
+def render_reopened(thread: Thread, identity: Identity, *, note: str, deadline: datetime) -> OutgoingMail:
+    """The owner told that the executive reopened the escalation: their note and the new deadline."""
+    return _render(
+        thread,
+        identity,
+        REOPENED,
+        thread.owner,
+        "Reopened",
+        executive=mailtext.display(thread.executive),
+        note=mailtext.indented(note, empty="(no note)"),
+        deadline=thread.for_owner(deadline),
+    )
+
+
+def render_reassigned(
+    thread: Thread,
+    identity: Identity,
+    *,
+    old_owner: Address,
+    new_owner: Address,
+    by: Address,
+    deadline: datetime,
+) -> OutgoingMail:
+    """The executive told who owns the escalation now, who moved it and the deadline."""
+    new_owner_name = mailtext.name_of(new_owner)
+    return _render(
+        thread,
+        identity,
+        REASSIGNED,
+        thread.executive,
+        f"Reassigned to {new_owner_name}",
+        by=mailtext.display(by),
+        old_owner=mailtext.display(old_owner),
+        new_owner=mailtext.display(new_owner),
+        new_owner_name=new_owner_name,
+        due=thread.for_executive(deadline),
+    )
+
+
+def render_more_time(
+    thread: Thread, identity: Identity, *, reason: str, old_deadline: datetime, new_deadline: datetime
+) -> OutgoingMail:
+    """The executive told that the owner's deadline moved, and why."""
+    owner_name = mailtext.name_of(thread.owner)
+    return _render(
+        thread,
+        identity,
+        MORE_TIME,
+        thread.executive,
+        f"More time for {owner_name}",
+        owner=mailtext.display(thread.owner),
+        reason=mailtext.indented(reason, empty="(no reason given)"),
+        old_deadline=thread.for_executive(old_deadline),
+        new_deadline=thread.for_executive(new_deadline),
+    )
+
+
+def render_command_help(
+    thread: Thread,
+    identity: Identity,
+    *,
+    to: Address,
+    problem: str,
+    commands: Sequence[tuple[str, str]],
+) -> OutgoingMail:
+    """A reply to a command qmark could not act on: the problem in one line, then the commands it knows."""
+    listed = [
+        f"{shown}\n    {clean_text(what, max_len=_ONE_LINE) or '(no description)'}"
+        for usage, what in commands
+        if (shown := clean_text(usage, max_len=_ONE_LINE))
+    ]
+    return _render(
+        thread,
+        identity,
+        COMMAND_HELP,
+        to,
+        "About your command",
+        problem=clean_text(problem, max_len=_ONE_LINE) or "qmark could not act on a command in your reply.",
+        commands="\n".join(listed) or "(none)",
+    )
+
+
+def render_executive_note(thread: Thread, identity: Identity, *, note: str) -> OutgoingMail:
+    """What the executive wrote about the escalation, passed on to the owner."""
+    return _render(
+        thread,
+        identity,
+        EXECUTIVE_NOTE,
+        thread.owner,
+        f"Note from {mailtext.name_of(thread.executive)}",
+        executive=mailtext.display(thread.executive),
+        note=mailtext.indented(note, empty="(no note)"),
+    )
+
+
+def _render(
+    thread: Thread, identity: Identity, kind: str, recipient: Address, topic: str, **values: str
+) -> OutgoingMail:
+    """Mail ``kind`` with the subject ``[Q-<n>] <topic>: <complaint subject>``."""
+    full = f"{topic}: {mailtext.subject(thread.subject)}"
+    return thread_mail(thread, identity, kind, recipient, full, values)
+
+
+def thread_mail(
+    thread: Thread,
+    identity: Identity,
+    kind: str,
+    recipient: Address,
+    topic: str,
+    values: Mapping[str, str],
+    attachment: bytes | None = None,
+) -> OutgoingMail:
+    """Mail ``kind`` to ``recipient`` in the escalation's thread: the template ``<kind>.txt`` filled
+    with ``values`` and the ref, the subject ``[Q-<n>] <topic>``, ``attachment`` as the complaint."""
+    body = mailtext.template(f"{kind}.txt").substitute(values, ref=thread.ref)
+    return compose(
+        identity,
+        number=thread.number,
+        ref=thread.ref,
+        kind=kind,
+        recipient=recipient,
+        subject=f"[{thread.ref}] {topic}",
+        body=body,
+        attachment=attachment,
+        in_reply_to=thread.in_reply_to,
+        references=thread.references,
+    )
+
+
+def _writeup(sections: Sequence[tuple[str, str]]) -> str:
+    """Each section as ``## Title``, a blank line and its text; blank lines between sections."""
+    shown = [
+        f"## {clean_text(title, max_len=200) or '(untitled)'}\n\n{mailtext.plain(text) or '(empty)'}"
+        for title, text in sections
+    ]
+    return "\n\n".join(shown) or "(no sections)"

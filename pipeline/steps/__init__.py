@@ -1,0 +1,1 @@
+"""The service layer: each step one transaction (process, send, reply, chase, close), safe to run twice."""

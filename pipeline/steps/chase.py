@@ -1,0 +1,138 @@
+"""The chase step: for an escalation the scheduler claimed, send what its clock says is due now.
+
+One transaction holding the escalation's row: :func:`pipeline.decide.chase.due` names the
+current slot (a reminder to the owner, or a chase up the ladder with the executive
+told at the breach) and the missed ones (recorded, never mailed, so a scheduler
+that was down does not spam); the mails are queued with the step key
+``c<phase>.<slot>`` (I3: one mail per slot, however often the step runs); the
+progress, the next due time and the released lease are written with them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection
+
+from pipeline import log
+from pipeline.decide import chase
+from pipeline.model.escalation import Escalation, State, ref
+from pipeline.model.mail import Address, OutgoingMail
+from pipeline.outbound import reminders as chasemails
+from pipeline.outbound.reminders import HistoryLine
+from pipeline.steps import thread as threads
+from pipeline.steps.services import Services
+from pipeline.store import chases, escalations, outbox
+
+logger = log.get(__name__)
+
+
+def chase_many(svc: Services, numbers: Sequence[int]) -> list[outbox.ClaimedMail]:
+    """Run the chase step for each escalation; returns the mails queued (claimed for sending)."""
+    claimed: list[outbox.ClaimedMail] = []
+    for number in numbers:
+        with log.bound(escalation_id=ref(number)), svc.db.transaction() as conn:
+            claimed += _chase(svc, conn, number)
+    return claimed
+
+
+def _chase(svc: Services, conn: Connection, number: int) -> list[outbox.ClaimedMail]:
+    now = svc.clock()
+    loaded = escalations.load(conn, number=number)
+    if loaded is None:
+        return []
+    escalation, row = loaded.escalation, loaded.row
+    if not escalation.chased or escalation.chase_at is None or escalation.chase_at > now:
+        chase.reschedule(escalation, svc.rules, service_timezone=svc.timezone)  # e.g. closed meanwhile
+        escalations.save(conn, escalation=escalation)
+        chases.release(conn, number=number)
+        return []
+    slots = chase.plan(escalation, svc.rules, service_timezone=svc.timezone)
+    due = chase.due(slots, escalation.chase_slot, now)
+    for slot in due.missed:
+        escalation.record(
+            "chase_missed", now, "qmark", slot=slot.kind, level=slot.level, due=slot.at.isoformat()
+        )
+    mails: list[OutgoingMail] = []
+    if due.current is not None:
+        mails = _act(svc, conn, escalation, row, due, now)
+    escalation.chase_done(slots=due.done, next_at=due.next_at)
+    for mail in mails:
+        escalation.record("mail_queued", now, "qmark", mail=mail.kind, to=mail.recipient)
+    escalations.save(conn, escalation=escalation)
+    chases.release(conn, number=number)
+    step = f"c{escalation.chase_phase}.{due.current.index}" if due.current else ""
+    return outbox.add_claimed(conn, escalation_id=number, mails=mails, now=now, lease=svc.lease, step=step)
+
+
+def _act(
+    svc: Services,
+    conn: Connection,
+    escalation: Escalation,
+    row: dict[str, object],
+    due: chase.Due,
+    now: datetime,
+) -> list[OutgoingMail]:
+    """The mails (and events) for the current slot."""
+    slot = due.current
+    assert slot is not None
+    thread = threads.thread_for(svc, escalation, row)
+    phase: chasemails.Phase = (
+        "explanation" if escalation.state is State.AWAITING_EXPLANATION else "root_cause"
+    )
+    if slot.kind == "remind":
+        escalation.record("reminded", now, "qmark", share=slot.share, phase=phase)
+        share = slot.share or 0.0
+        return [
+            chasemails.render_reminder(
+                thread, svc.identity, phase=phase, deadline=escalation.deadline, share=share, now=now
+            )
+        ]
+    ladder = svc.rules.ladder(escalation.owner)
+    mails: list[OutgoingMail] = []
+    chased: list[Address] = []
+    if slot.level and slot.level <= len(ladder):
+        rung = ladder[slot.level - 1]
+        chased.append(Address(rung.email, rung.name))
+        history = _history(conn, escalation)
+        mails.append(
+            chasemails.render_breach(
+                thread,
+                svc.identity,
+                phase=phase,
+                to=chased[0],
+                level=slot.level,
+                deadline=escalation.deadline,
+                now=now,
+                history=history,
+                note=str(row["executive_note"] or ""),
+                complaint=threads.complaint(svc, conn, row),
+            )
+        )
+        kind = "breached" if slot.kind == "breach" else "chased_up"
+        escalation.record(kind, now, "qmark", level=slot.level, to=rung.email, phase=phase)
+        logger.warning("escalation_chased", level=slot.level, phase=phase)
+    if due.breach_now:
+        mails.append(
+            chasemails.render_breach_notice(
+                thread, svc.identity, phase=phase, deadline=escalation.deadline, chased=chased
+            )
+        )
+    if slot.tell_ops:  # the top of the ladder: nobody left to chase
+        escalation.record("ladder_top_reached", now, "qmark", phase=phase, levels=len(ladder))
+        logger.error("escalation_ladder_exhausted", phase=phase, levels=len(ladder))
+    return mails
+
+
+def _history(conn: Connection, escalation: Escalation) -> list[HistoryLine]:
+    assert escalation.number is not None
+    events = escalations.list_events_conn(conn, number=escalation.number)
+    return [HistoryLine(at=e.at, kind=e.kind, actor=e.actor, summary=_summary(e.detail)) for e in events]
+
+
+def _summary(detail: dict[str, object]) -> str:
+    parts = [
+        f"{key}: {' '.join(str(value).split())[:80]}" for key, value in detail.items() if key != "reasons"
+    ]
+    return "; ".join(parts)[:300]

@@ -1,0 +1,1 @@
+"""The qmark command: a dispatch table, one module per command group, one output helper."""

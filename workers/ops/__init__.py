@@ -1,0 +1,1 @@
+"""Ops over Redis and processes: health, status, queues and dead-letter sets, metrics."""

@@ -1,0 +1,1 @@
+"""Prometheus metrics: the multi-process set-up, the catalogue, the families and the scrape."""

@@ -1,0 +1,186 @@
+"""``qmark status``: one screen that says whether qmark is healthy, and the numbers behind it.
+
+The verdict is ``failing`` when mail cannot flow (database or Redis unreachable, the
+scheduler stalled, no worker alive), ``degraded`` when it flows but something needs
+ops (dead letters, mail that failed or bounced or was quarantined in the last day, a
+backlog older than five minutes, an IMAP folder lagging), else ``ok`` — always with the reasons. Then:
+queues (ready, delayed, dead; oldest unprocessed), processes alive by role (their
+heartbeats), the scheduler's and each IMAP folder's lag, escalations open, overdue
+and awaiting the root cause, and the honest statistics.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import redis
+from sqlalchemy import func, select
+
+from pipeline.model.escalation import State
+from pipeline.store import escalations, heartbeats, mailboxes
+from pipeline.store.models import Message, OutboundMail
+from pipeline.store.stats import describe_stats, honest_stats
+from workers.bootstrap import App
+from workers.ops.queues import queue_depths
+from workers.roles.http import Endpoints
+
+ALIVE = timedelta(seconds=60)  # a process whose last heartbeat is older is counted as gone
+BACKLOG = timedelta(minutes=5)
+
+
+def report(app: App, *, now: datetime | None = None) -> dict[str, Any]:
+    """Everything ``qmark status`` shows, as plain data (the ``--json`` output)."""
+    now = now or datetime.now(UTC)
+    client = redis.Redis.from_url(app.settings.storage.redis_url, socket_timeout=2, socket_connect_timeout=2)
+    failing = Endpoints(app=app, redis_client=client, registry=None).problems()
+    degraded: list[str] = []
+    queues: dict[str, Any] = {}
+    try:
+        queues = queue_depths(client)
+    except Exception as error:  # already named by the readiness checks
+        queues = {"error": str(error).splitlines()[0][:200]}
+    out: dict[str, Any] = {"queues": queues}
+    try:
+        with app.services.db.read() as session:
+            out["processes"] = _processes(heartbeats.latest(session), now)
+            out["backlog"] = _backlog(session, now)
+            out["imap"] = _imap(mailboxes.list_all(session), now)
+            out["escalations"] = _escalations(escalations.counts(session, now=now), now)
+            stats = honest_stats(session, now=now)
+            out["statistics"] = describe_stats(stats)
+    except Exception as error:  # the database check above names it
+        out["error"] = str(error).splitlines()[0][:200]
+    else:
+        if not out["processes"].get("worker", {}).get("alive"):
+            failing.append("workers: none alive (no heartbeat in the last minute); start `qmark worker`")
+        degraded += _degraded(out, queues)
+    verdict = "failing" if failing else "degraded" if degraded else "ok"
+    return {"verdict": verdict, "reasons": failing + degraded, "at": now.isoformat(), **out}
+
+
+def _processes(beats: dict[str, list[tuple[str, datetime]]], now: datetime) -> dict[str, Any]:
+    roles: dict[str, Any] = {}
+    for role, found in beats.items():
+        alive = [holder for holder, at in found if now - at <= ALIVE]
+        freshest = found[0][1] if found else None
+        roles[role] = {
+            "alive": len(alive),
+            "last_beat_seconds": round((now - freshest).total_seconds()) if freshest else None,
+        }
+    return roles
+
+
+def _backlog(session: Any, now: datetime) -> dict[str, Any]:
+    oldest = session.execute(select(func.min(Message.received_at)).where(Message.state != "done")).scalar()
+    failed = session.execute(
+        select(func.count()).where(
+            OutboundMail.state.in_(("dead", "bounced")), OutboundMail.created_at >= now - timedelta(days=1)
+        )
+    ).scalar_one()
+    quarantined = session.execute(
+        select(func.count()).where(
+            Message.outcome == "quarantined", Message.received_at >= now - timedelta(days=1)
+        )
+    ).scalar_one()
+    return {
+        "oldest_unprocessed_seconds": round((now - oldest).total_seconds()) if oldest else None,
+        "mails_failed_last_day": int(failed),
+        "quarantined_last_day": int(quarantined),
+    }
+
+
+def _imap(boxes: list[Any], now: datetime) -> list[dict[str, Any]]:
+    return [
+        {
+            "mailbox": box.key,
+            "lag_seconds": round((now - box.last_poll_at).total_seconds()) if box.last_poll_at else None,
+            "ingested": box.ingested,
+            "last_error": box.last_error,
+            "polled_by": box.holder,
+        }
+        for box in boxes
+    ]
+
+
+def _escalations(found: dict[str, Any], now: datetime) -> dict[str, Any]:
+    by_state = {state.value: int(found["by_state"].get(state.value, 0)) for state in State}
+    oldest = found["oldest_overdue_deadline"]
+    return {
+        "open": sum(n for state, n in by_state.items() if state != State.CLOSED.value),
+        "overdue": found["overdue"],
+        "oldest_overdue_seconds": round((now - oldest).total_seconds()) if oldest else None,
+        "awaiting_root_cause": by_state[State.AWAITING_ROOT_CAUSE.value],
+        "paused": found["paused"],
+        "by_state": by_state,
+    }
+
+
+def _degraded(out: dict[str, Any], queues: dict[str, Any]) -> list[str]:
+    reasons: list[str] = []
+    dead = sum(q.get("dead", 0) for q in queues.values() if isinstance(q, dict))
+    if dead:
+        reasons.append(f"dead letters: {dead} job(s) failed for good; see `qmark dead-letters list`")
+    backlog = out["backlog"]
+    if backlog["mails_failed_last_day"]:
+        reasons.append(
+            f"delivery: {backlog['mails_failed_last_day']} mail(s) refused or bounced in the last day; "
+            "see `qmark dead-letters list` and the escalations' history"
+        )
+    if backlog["quarantined_last_day"]:
+        reasons.append(
+            f"quarantine: {backlog['quarantined_last_day']} message(s) held in the last day; "
+            "see `qmark quarantine list`"
+        )
+    age = backlog["oldest_unprocessed_seconds"]
+    if age is not None and age > BACKLOG.total_seconds():
+        reasons.append(f"backlog: a stored message has waited {age} s; are the workers keeping up?")
+    return reasons
+
+
+def status_command(app: App, *, as_json: bool) -> int:
+    """Print the report; exit 0 when ok, 1 when degraded, 2 when failing (for scripts)."""
+    data = report(app)
+    if as_json:
+        print(json.dumps(data, indent=2, default=str))
+    else:
+        print(_text(data))
+    return {"ok": 0, "degraded": 1}.get(data["verdict"], 2)
+
+
+def _text(data: dict[str, Any]) -> str:
+    lines = [f"qmark is {data['verdict'].upper()}"]
+    lines += [f"  - {reason}" for reason in data["reasons"]]
+    queues = data.get("queues", {})
+    if "error" in queues:
+        lines.append(f"queues       unreadable: {queues['error']}")
+    for name, depth in queues.items():
+        if isinstance(depth, dict):
+            lines.append(
+                f"queue {name:<7} ready {depth['ready']}, delayed {depth['delayed']}, dead {depth['dead']}"
+            )
+    backlog = data.get("backlog")
+    if backlog:
+        oldest = backlog["oldest_unprocessed_seconds"]
+        lines.append(
+            f"backlog      oldest unprocessed {'none' if oldest is None else f'{oldest} s'}, "
+            f"{backlog['mails_failed_last_day']} mail(s) failed and "
+            f"{backlog['quarantined_last_day']} message(s) quarantined in the last day"
+        )
+    for role, info in sorted(data.get("processes", {}).items()):
+        lines.append(f"process {role:<9} {info['alive']} alive, last beat {info['last_beat_seconds']} s ago")
+    for box in data.get("imap", []):
+        lag = "never polled" if box["lag_seconds"] is None else f"lag {box['lag_seconds']} s"
+        problem = f", last error: {box['last_error']}" if box["last_error"] else ""
+        lines.append(f"imap  {box['mailbox']}: {lag}, {box['ingested']} ingested{problem}")
+    counts = data.get("escalations")
+    if counts:
+        lines.append(
+            f"escalations  open {counts['open']}, overdue {counts['overdue']}, "
+            f"awaiting root cause {counts['awaiting_root_cause']}, paused {counts['paused']}"
+        )
+        for name, number in counts["by_state"].items():
+            lines.append(f"  {name:<22} {number}")
+    lines += data.get("statistics", [])
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""One module per qmark role: run (the supervisor), smtp, imap, worker, scheduler, http."""

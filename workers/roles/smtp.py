@@ -1,0 +1,157 @@
+"""The SMTP edge (``qmark smtp``): store, enqueue, answer. Nothing else happens here.
+
+RCPT is accepted only for intake addresses and signed reply addresses
+(``<intake-local>+<token>@<domain>``); anything else gets 550 5.1.1. DATA
+answers 250 only after the exact bytes and envelope are committed; any
+internal fault answers 451 4.3.0 so the sending MTA retries (never aiosmtpd's
+default 500); an over-size message gets 552 from aiosmtpd's SIZE handling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Session
+from aiosmtpd.smtp import Envelope as SmtpEnvelope
+
+from pipeline import log
+from pipeline.model.mail import Envelope
+from pipeline.store.db import Database
+from workers import graph as graph_module
+from workers.bootstrap import App
+from workers.heartbeat import Heart
+from workers.ops.metrics import setup as metrics
+from workers.roles.group_commit import Doorbell, GroupCommitter
+
+logger = log.get(__name__)
+
+TEMPFAIL = "451 4.3.0 Temporary local problem, please try again later"
+
+
+class IntakeHandler:
+    """aiosmtpd hooks for qmark's intake."""
+
+    def __init__(
+        self,
+        committer: GroupCommitter,
+        *,
+        intake: frozenset[str],
+        domain: str,
+        counters: metrics.SmtpCounters | None = None,
+    ) -> None:
+        self._committer = committer
+        self.counters = counters
+        self._intake = intake
+        self._domain = domain
+        self._locals = frozenset(a.partition("@")[0] for a in intake)
+
+    def accepts(self, address: str) -> bool:
+        address = address.strip("<>").lower()
+        if address in self._intake:
+            return True
+        local, _, domain = address.partition("@")
+        base, plus, tag = local.partition("+")
+        return bool(plus and tag) and domain == self._domain and base in self._locals
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: SmtpEnvelope, address: str, rcpt_options: list[str]
+    ) -> str:
+        if not self.accepts(address):
+            return f"550 5.1.1 <{address}>: not an escalation address here"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: SmtpEnvelope) -> str:
+        raw = envelope.original_content or envelope.content
+        assert isinstance(raw, bytes)
+        if self.counters is not None:
+            self.counters.received.inc()
+        peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
+        mail = Envelope(
+            mail_from=envelope.mail_from or "",
+            rcpt_tos=tuple(envelope.rcpt_tos),
+            peer=str(peer),
+            received_at=datetime.now(UTC),
+            channel="smtp",
+        )
+        message_id = await asyncio.wrap_future(self._committer.submit(raw, mail))
+        logger.info("message_stored", message_id=message_id, size=len(raw), channel="smtp")
+        return f"250 2.0.0 OK stored as message {message_id}"
+
+    async def handle_exception(self, error: Exception) -> str:
+        logger.error("smtp_internal_error", error=f"{type(error).__name__}: {error}")
+        return TEMPFAIL
+
+
+class CountingSMTP(SMTP):
+    """aiosmtpd's SMTP, counting the answers that refuse mail (451, 550, 552...) by code:
+    whether the handler or aiosmtpd itself (SIZE) gave them."""
+
+    def __init__(self, handler: IntakeHandler, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._counters = handler.counters
+
+    async def push(self, status: Any) -> None:
+        if self._counters is not None:
+            self._counters.answered(status if isinstance(status, str) else status.decode("ascii", "replace"))
+        await super().push(status)
+
+
+def make_enqueue(graph: graph_module.Graph) -> Any:
+    def enqueue(ids: Sequence[int]) -> None:
+        graph.enqueue_process(ids)
+
+    return enqueue
+
+
+async def serve(app: App, *, stop: asyncio.Event | None = None) -> None:
+    """Run the SMTP listener until ``stop`` is set (or SIGTERM/SIGINT arrive)."""
+    settings = app.settings
+    host, port = settings.smtp.host_port
+    metrics.use_metrics_dir(settings)  # before prometheus_client is imported
+    doorbell = Doorbell(make_enqueue(app.graph))
+    committer = GroupCommitter(Database(settings.storage.database_url), doorbell.ring)  # durable commits
+    handler = IntakeHandler(
+        committer,
+        intake=frozenset(a.lower() for a in settings.service.intake_addresses),
+        domain=settings.service.domain.lower(),
+        counters=metrics.smtp_counters(),
+    )
+    loop = asyncio.get_running_loop()
+    stop = stop or asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread (tests)
+            loop.add_signal_handler(signum, stop.set)
+    server = await loop.create_server(
+        lambda: CountingSMTP(
+            handler,
+            data_size_limit=settings.smtp.max_message_size,
+            enable_SMTPUTF8=True,
+            hostname=settings.service.domain,
+            ident="qmark ESMTP",
+        ),
+        host=host,
+        port=port,
+        reuse_port=True,  # several `qmark smtp` processes may share the port (smtp.processes)
+    )
+    logger.info("smtp_listening", host=host, port=port)
+    beating = threading.Event()
+    Heart(app.services.db, "smtp").start(beating)
+    try:
+        await stop.wait()
+    finally:
+        beating.set()
+        server.close()
+        try:  # let sessions in the middle of DATA finish; idle ones are cut after the grace period
+            await asyncio.wait_for(server.wait_closed(), timeout=10)
+        except TimeoutError:
+            logger.warning("smtp_sessions_cut_at_shutdown")
+        committer.close()
+        doorbell.close()
+        logger.info("smtp_stopped")

@@ -1,0 +1,1 @@
+"""What a scheduler tick runs: chase timers, the sweeper, the daily digest."""

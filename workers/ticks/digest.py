@@ -1,0 +1,241 @@
+"""The daily digest: when it is due, claiming the day once, and sending one mail per recipient.
+
+Every scheduler tick calls :func:`tick`; ``qmark digest send`` calls :func:`send_command`.
+What it says is :mod:`pipeline.outbound.digest`'s; the statistics are :mod:`pipeline.store.stats`'.
+
+Decisions:
+
+* **When.** A day's digest (the day in ``[service] timezone``) is due once the local
+  time is at or past ``[digest] time``. A scheduler that was down at that time sends
+  it when it comes back, the same day.
+* **Once per day.** The day is claimed by inserting its ``digests`` row; ``day`` is
+  unique, so of two schedulers racing only one inserts and sends. The others see
+  the row (or the unique-constraint error) and send nothing.
+* **Failures.** Delivered to at least one recipient: ``sent``; the recipients it
+  could not reach are in ``last_error`` and logged at error level. Delivered to
+  nobody (relay down, every address refused): ``failed``, logged at error level.
+  A tick never retries a day: a retry could repeat the mail to people who got it,
+  and a relay that is down would be hit on every tick. ``qmark digest send``
+  retries a ``failed`` day, or one left ``sending`` for over :data:`STALE` (its
+  sender died); it never sends a ``sent`` day again.
+* **Period.** Breaches and closures are those since the previous digest that went
+  out (its claim time, at most :data:`LOOKBACK` ago), or the last 24 hours.
+* **Statistics.** :func:`pipeline.store.stats.honest_stats` over 30 days. If they
+  cannot be computed the digest still goes, saying so, and the error is logged.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from pipeline import log
+from pipeline.config.settings import Settings
+from pipeline.model.mail import Address
+from pipeline.model.worktime import zone
+from pipeline.outbound import digest
+from pipeline.store import stats
+from pipeline.store.db import Database
+from pipeline.store.models import Digest
+from rules.schema import Rules
+from workers.bootstrap import App, build
+
+logger = log.get(__name__)
+
+EX_OK, EX_TEMPFAIL, EX_CONFIG = 0, 75, 78
+SENDING, SENT, FAILED = "sending", "sent", "failed"
+STALE = timedelta(minutes=15)  # a day left "sending" this long was abandoned by its sender
+LOOKBACK = timedelta(days=7)  # the longest period one digest covers
+DEFAULT_PERIOD = timedelta(hours=24)
+STATS_WINDOW = timedelta(days=30)
+NO_STATISTICS = "(the statistics could not be computed; the scheduler's log says why)"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one attempt at a day's digest. ``state`` is ``sent``, ``failed``, or for a
+    day this attempt did not claim, that day's state as found (``sending`` or ``sent``)."""
+
+    day: str
+    state: str
+    claimed: bool
+    delivered: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()
+    at: datetime | None = None  # for a day found taken: when it was claimed or sent
+
+
+def recipients(settings: Settings, rules: Rules) -> tuple[Address, ...]:
+    """``[digest] recipients``, then every executive when ``[digest] executives``; each address once."""
+    found: dict[str, Address] = {}
+    for email in settings.digest.recipients:
+        found.setdefault(email.lower(), Address(email.lower()))
+    if settings.digest.executives:
+        for executive in rules.executives.values():
+            found.setdefault(executive.email.lower(), Address(executive.email.lower(), executive.name))
+    return tuple(found.values())
+
+
+def local_day(settings: Settings, now: datetime) -> str:
+    """``now``'s date in ``[service] timezone``, ``YYYY-MM-DD``."""
+    return now.astimezone(zone(settings.service.timezone)).date().isoformat()
+
+
+def due_day(settings: Settings, now: datetime | None = None) -> str | None:
+    """The local day (``[service] timezone``) if its local time is at or past ``[digest] time``, else None."""
+    now = now or datetime.now(UTC)
+    local = now.astimezone(zone(settings.service.timezone))
+    hours, minutes = (int(part) for part in settings.digest.time.split(":"))
+    return local.date().isoformat() if (local.hour, local.minute) >= (hours, minutes) else None
+
+
+def tick(app: App, now: datetime | None = None) -> bool:
+    """Send today's digest if it is due, has recipients and no process has claimed the day; True when sent."""
+    to = recipients(app.settings, app.services.rules)
+    if not to:
+        return False
+    now = now or app.services.clock()
+    day = due_day(app.settings, now)
+    if day is None or _found(app.services.db, day) is not None:
+        return False
+    outcome = send_day(app, day, to, now=now)
+    return outcome.claimed and outcome.state == SENT
+
+
+def send_day(app: App, day: str, to: Sequence[Address], *, now: datetime, retry: bool = False) -> Outcome:
+    """Claim ``day`` and send its digest to ``to``; with ``retry`` also a failed or abandoned day."""
+    db = app.services.db
+    if not _claim(db, day, to, now, retry=retry):
+        row = _found(db, day)
+        state, at = (row.state, row.sent_at or row.claimed_at) if row is not None else (SENDING, None)
+        logger.info("digest_already_claimed", day=day, state=state)
+        return Outcome(day=day, state=state, claimed=False, at=at)
+    delivered: list[str] = []
+    errors: list[str] = []
+    try:
+        facts, stats_lines = _facts(app, day, now)
+        for recipient in to:
+            try:
+                mail = digest.render_digest(
+                    facts,
+                    stats_lines=stats_lines,
+                    identity=app.services.identity,
+                    recipient=recipient,
+                    day=day,
+                    timezone=app.settings.service.timezone,
+                )
+                app.transport().send(mail)
+                delivered.append(recipient.email)
+            except Exception as error:  # one refused address must not cost the others their digest
+                errors.append(f"{recipient.email}: {_words(error)}")
+    except Exception as error:  # collecting failed: nobody gets it; record why
+        errors.append(f"digest not built: {_words(error)}")
+    state = SENT if delivered else FAILED
+    _finish(db, day, state=state, now=now, error="; ".join(errors)[:2000] or None)
+    if errors:
+        event = "digest_failed" if state == FAILED else "digest_not_delivered_to_some"
+        logger.error(event, day=day, delivered=len(delivered), errors=errors[:20])
+    else:
+        logger.info("digest_sent", day=day, delivered=len(delivered))
+    return Outcome(day, state, True, tuple(delivered), tuple(errors), now)
+
+
+def send_command(settings: Settings, *, now: datetime | None = None) -> int:
+    """``qmark digest send``: today's digest now, whatever the time, still at most once per day.
+
+    Exit 0 when it was sent now or before, 75 when nobody could be reached or another
+    process is sending it right now, 78 when there is nobody to send it to.
+    """
+    app = build(settings=settings)
+    to = recipients(settings, app.services.rules)
+    if not to:
+        print(
+            "qmark digest: nobody to send it to. "
+            'Fix: set [digest] recipients = ["ops@example.com"] or executives = true',
+            file=sys.stderr,
+        )
+        return EX_CONFIG
+    now = now or app.services.clock()
+    outcome = send_day(app, local_day(settings, now), to, now=now, retry=True)
+    when = f" at {outcome.at.isoformat()[:16].replace('T', ' ')} UTC" if outcome.at else ""
+    if not outcome.claimed:
+        if outcome.state == SENT:
+            print(f"the digest for {outcome.day} was already sent{when}; it goes once a day")
+            return EX_OK
+        print(
+            f"qmark digest: the digest for {outcome.day} is being sent by another process (claimed{when}); "
+            "try again in a few minutes",
+            file=sys.stderr,
+        )
+        return EX_TEMPFAIL
+    for error in outcome.errors:
+        print(f"qmark digest: not delivered: {error}", file=sys.stderr)
+    if outcome.state == FAILED:
+        return EX_TEMPFAIL
+    print(f"the digest for {outcome.day} was sent to {len(outcome.delivered)} recipient(s)")
+    return EX_OK
+
+
+# --- the digests row -------------------------------------------------------------------------------
+
+
+def _found(db: Database, day: str) -> Digest | None:
+    with db.read() as session:
+        return session.execute(select(Digest).where(Digest.day == day)).scalar_one_or_none()
+
+
+def _claim(db: Database, day: str, to: Sequence[Address], now: datetime, *, retry: bool) -> bool:
+    """Insert ``day``'s row (the claim); with ``retry`` take over a failed or abandoned one instead."""
+    row = {"state": SENDING, "recipients": [a.email for a in to], "claimed_at": now}
+    try:
+        with db.transaction() as conn:
+            conn.execute(insert(Digest).values(day=day, **row))
+        return True
+    except IntegrityError:
+        if not retry:
+            return False
+    retryable = or_(Digest.state == FAILED, and_(Digest.state == SENDING, Digest.claimed_at < now - STALE))
+    with db.transaction() as conn:
+        taken = conn.execute(
+            update(Digest).where(Digest.day == day, retryable).values(**row, sent_at=None, last_error=None)
+        )
+        return taken.rowcount == 1
+
+
+def _finish(db: Database, day: str, *, state: str, now: datetime, error: str | None) -> None:
+    sent_at = now if state == SENT else None
+    with db.transaction() as conn:
+        conn.execute(
+            update(Digest).where(Digest.day == day).values(state=state, sent_at=sent_at, last_error=error)
+        )
+
+
+# --- what the digest says --------------------------------------------------------------------------
+
+
+def _facts(app: App, day: str, now: datetime) -> tuple[digest.DigestFacts, list[str]]:
+    db = app.services.db
+    with db.read() as session:
+        previous = session.execute(
+            select(func.max(Digest.claimed_at)).where(Digest.state == SENT, Digest.day < day)
+        ).scalar()
+        since = max(previous, now - LOOKBACK) if previous is not None else now - DEFAULT_PERIOD
+        facts = digest.collect(session, now=now, since=since, sections=app.services.rules.rca.sections)
+    return facts, _stats_lines(db, now)
+
+
+def _stats_lines(db: Database, now: datetime) -> list[str]:
+    try:
+        with db.read() as session:
+            return stats.describe_stats(stats.honest_stats(session, now=now, window=STATS_WINDOW))
+    except Exception as error:  # the digest still goes; the gap is said and logged
+        logger.error("digest_statistics_failed", error=_words(error))
+        return [NO_STATISTICS]
+
+
+def _words(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:500]
