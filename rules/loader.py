@@ -13,7 +13,7 @@ from types import MappingProxyType
 
 from yaml.nodes import Node
 
-from pipeline.model.worktime import Duration, parse_duration
+from rules.durations import Duration, parse_duration
 from rules.errors import RulesError, did_you_mean
 from rules.nodes import Entry, YamlFile, line_of, say, shown
 from rules.schema import (

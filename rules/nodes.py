@@ -19,16 +19,11 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from pipeline.model.worktime import (
-    DURATION_EXAMPLES,
-    Duration,
-    WorkingHours,
-    parse_duration,
-    parse_working_hours,
-    zone,
-)
+from rules.durations import DURATION_EXAMPLES, Duration, parse_duration
 from rules.errors import RulesError, did_you_mean
 from rules.holidays import HOLIDAY_CODE_EXAMPLES, holiday_region, public_holidays
+from rules.hours import WorkingHours, parse_working_hours
+from rules.timezones import zone
 
 __all__ = ["Entry", "YamlFile", "line_of", "say", "shown"]
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from pipeline.model.worktime import Duration
+from rules.durations import Duration
 from rules.schema import Match, Person, Rules
 
 __all__ = [

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pipeline.model.worktime import Duration, WorkingHours
+from rules.durations import Duration
+from rules.hours import WorkingHours
 
 __all__ = [
     "RCA_POLICIES",

@@ -17,7 +17,8 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
-from pipeline.model.worktime import parse_duration, zone
+from rules.durations import parse_duration
+from rules.timezones import zone
 
 _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(?:([KMG])(?:i?B)?|B)?\s*", re.IGNORECASE)
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}

@@ -25,7 +25,7 @@ from datetime import date, datetime
 from typing import Literal
 
 from pipeline.model.escalation import Escalation
-from pipeline.model.worktime import Duration, deadline_after, next_working_moment, remind_slots
+from pipeline.model.worktime import deadline_after, next_working_moment, remind_slots
 from rules.holidays import holidays_near
 from rules.schema import Person, Rules
 
@@ -118,19 +118,6 @@ def next_chase_at(escalation: Escalation, rules: Rules, *, service_timezone: str
 def reschedule(escalation: Escalation, rules: Rules, *, service_timezone: str = "UTC") -> None:
     """Set ``chase_at`` after a transition (a new phase, a pause, a close)."""
     escalation.chase_at = next_chase_at(escalation, rules, service_timezone=service_timezone)
-
-
-def deadline_for(
-    person: Person | None, start: datetime, duration: Duration, *, service_timezone: str
-) -> datetime:
-    """When ``duration`` from ``start`` falls due for ``person``: their timezone, hours and holidays."""
-    return deadline_after(
-        start,
-        duration,
-        timezone=person.timezone if person else service_timezone,
-        working_hours=person.working_hours if person else None,
-        holidays=_holidays(person, start),
-    )
 
 
 def _holidays(person: Person | None, moment: datetime) -> Collection[date]:

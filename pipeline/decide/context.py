@@ -11,15 +11,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from pipeline.decide.chase import deadline_for
 from pipeline.inbound.commands import COMMANDS
 from pipeline.inbound.matching import Role
 from pipeline.model.escalation import Escalation, ref
 from pipeline.model.mail import Address, Original, OutgoingMail
-from pipeline.model.worktime import Duration
+from pipeline.model.worktime import deadline_for
 from pipeline.outbound import followups
 from pipeline.outbound.followups import Thread
 from pipeline.outbound.opening import Identity
+from rules.durations import Duration
 from rules.schema import Rules
 
 #: Mails answering the owner's own mail (lacking sections, command help) per escalation per day.

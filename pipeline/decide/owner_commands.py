@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from pipeline.decide.chase import deadline_for
 from pipeline.decide.context import Context, Outcome, Reply, due, route_deadline
 from pipeline.inbound.commands import CommandError
 from pipeline.model.escalation import Escalation, State, ref
 from pipeline.model.mail import Address, OutgoingMail
-from pipeline.model.worktime import Duration, working_seconds_between
+from pipeline.model.worktime import deadline_for, working_seconds_between
 from pipeline.outbound import followups
 from pipeline.outbound import reminders as chasemails
 from pipeline.outbound.opening import EscalationFacts, render_owner_forward
+from rules.durations import Duration
 from rules.holidays import holidays_near
 from rules.schema import Person
 

@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass
 
 from pipeline.decide.classify import split_question
-from pipeline.model.worktime import Duration, parse_duration
+from rules.durations import Duration, parse_duration
 
 __all__ = [
     "APPROVALS",

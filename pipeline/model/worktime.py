@@ -1,223 +1,26 @@
-"""Durations and deadline arithmetic: wall-clock and business time. Pure, no I/O.
+"""Deadline arithmetic: when a duration falls due, in wall-clock or in someone's working time. Pure.
 
-A :class:`Duration` is either wall-clock (``"4h"``: elapsed seconds) or business
-time (``"8 business hours"``, ``"5 business days"``), which only counts the
-owner's working hours in the owner's timezone. Business time is computed one
-local day at a time: each working window's edges are placed in local wall time
-and converted to UTC, so DST changes shorten or lengthen nothing by accident.
-
-Public holidays come from the ``holidays`` package by country code (``"DE"``,
-``"US-NY"``); its bundled data is the only thing read besides the tz database.
+Business time is computed one local day at a time: each working window's edges
+are placed in local wall time and converted to UTC, so DST changes shorten or
+lengthen nothing by accident. Public holidays (``rules.holidays``) are skipped
+like weekends. :func:`deadline_for` is the one way a person's deadline is set:
+their timezone, working hours and holidays.
 """
 
 from __future__ import annotations
 
-import re
-from collections import Counter
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from itertools import pairwise
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-__all__ = [
-    "DEFAULT_WORKING_HOURS",
-    "DURATION_EXAMPLES",
-    "Duration",
-    "Window",
-    "WorkingHours",
-    "deadline_after",
-    "next_working_moment",
-    "parse_duration",
-    "parse_working_hours",
-    "remind_slots",
-    "working_seconds_between",
-    "zone",
-]
-
-#: How a valid duration looks; used in error messages here and by the loaders.
-DURATION_EXAMPLES = '"90s", "30m", "4h", "2d", "1h30m", "8 business hours" or "5 business days"'
+from rules.durations import Duration
+from rules.holidays import holidays_near
+from rules.hours import DEFAULT_WORKING_HOURS, WorkingHours
+from rules.schema import Person
+from rules.timezones import zone
 
 #: How many days ahead business arithmetic may look before giving up (all holidays).
 _SEARCH_DAYS = 3660
-
-_UNIT_SECONDS = {
-    "ms": 0.001, "millisecond": 0.001, "milliseconds": 0.001,
-    "s": 1.0, "sec": 1.0, "secs": 1.0, "second": 1.0, "seconds": 1.0,
-    "m": 60.0, "min": 60.0, "mins": 60.0, "minute": 60.0, "minutes": 60.0,
-    "h": 3600.0, "hr": 3600.0, "hrs": 3600.0, "hour": 3600.0, "hours": 3600.0,
-    "d": 86400.0, "day": 86400.0, "days": 86400.0,
-    "w": 604800.0, "week": 604800.0, "weeks": 604800.0,
-}  # fmt: skip
-_UNITS = "|".join(sorted(_UNIT_SECONDS, key=len, reverse=True))
-_WALL_PART = rf"(\d+(?:\.\d+)?)\s*({_UNITS})"
-_WALL_RE = re.compile(rf"(?:\s*{_WALL_PART})+\s*", re.IGNORECASE)
-_WALL_PART_RE = re.compile(_WALL_PART, re.IGNORECASE)
-_BUSINESS_RE = re.compile(r"\s*(\d+(?:\.\d+)?)\s+business\s+(hours?|days?)\s*", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class Duration:
-    """A parsed duration; exactly one of ``seconds``, ``business_hours``, ``business_days`` is set.
-
-    ``business_days`` counts in units of the person's working day (see
-    :attr:`WorkingHours.day_hours`), so it can only be turned into hours once the
-    person is known.
-    """
-
-    text: str
-    seconds: float | None = None
-    business_hours: float | None = None
-    business_days: float | None = None
-
-    def __post_init__(self) -> None:
-        chosen = [v for v in (self.seconds, self.business_hours, self.business_days) if v is not None]
-        if len(chosen) != 1:
-            raise ValueError("a Duration needs exactly one of seconds, business_hours, business_days")
-        if chosen[0] < 0:
-            raise ValueError(f"duration {self.text!r} is negative")
-
-    @property
-    def is_business(self) -> bool:
-        """True when the duration counts working time only."""
-        return self.seconds is None
-
-    def __str__(self) -> str:
-        return self.text
-
-
-def parse_duration(text: str) -> Duration:
-    """Parse ``"90s"``, ``"1h30m"``, ``"100ms"``, ``"8 business hours"``, ``"5 business days"``."""
-    if not isinstance(text, str):
-        raise ValueError(f"{text!r} is not a duration; write it as a string like {DURATION_EXAMPLES}")
-    business = _BUSINESS_RE.fullmatch(text)
-    if business:
-        amount = float(business.group(1))
-        if business.group(2).lower().startswith("hour"):
-            return Duration(text=text.strip(), business_hours=amount)
-        return Duration(text=text.strip(), business_days=amount)
-    if text.strip() and _WALL_RE.fullmatch(text):
-        seconds = sum(
-            float(number) * _UNIT_SECONDS[unit.lower()] for number, unit in _WALL_PART_RE.findall(text)
-        )
-        return Duration(text=text.strip(), seconds=seconds)
-    raise ValueError(f'"{text}" is not a duration; use a number and a unit, e.g. {DURATION_EXAMPLES}')
-
-
-@dataclass(frozen=True)
-class Window:
-    """One stretch of working time within a day, in minutes after local midnight (end may be 1440)."""
-
-    start: int
-    end: int
-
-    @property
-    def hours(self) -> float:
-        """The window's nominal length in hours."""
-        return (self.end - self.start) / 60
-
-
-@dataclass(frozen=True)
-class WorkingHours:
-    """A weekly working schedule: ``week[0]`` holds Monday's windows, ``week[6]`` Sunday's."""
-
-    text: str
-    week: tuple[tuple[Window, ...], ...] = field(repr=False)
-
-    def windows_on(self, day: date) -> tuple[Window, ...]:
-        """The working windows on ``day`` (by its weekday)."""
-        return self.week[day.weekday()]
-
-    @property
-    def day_hours(self) -> float:
-        """The length of a normal working day: the most common day length (the longest on a tie)."""
-        lengths = Counter(sum(w.hours for w in day) for day in self.week if day)
-        return max(lengths, key=lambda hours: (lengths[hours], hours))
-
-    def __str__(self) -> str:
-        return self.text
-
-
-_DAY_NAMES = {
-    "mon": 0, "monday": 0, "tue": 1, "tues": 1, "tuesday": 1, "wed": 2, "wednesday": 2,
-    "thu": 3, "thur": 3, "thurs": 3, "thursday": 3, "fri": 4, "friday": 4,
-    "sat": 5, "saturday": 5, "sun": 6, "sunday": 6,
-}  # fmt: skip
-_DAYS_RE = re.compile(r"([A-Za-z]+)(?:\s*-\s*([A-Za-z]+))?")
-_RANGE = r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})"
-_CLAUSE_RE = re.compile(rf"\s*([A-Za-z]+(?:\s*-\s*[A-Za-z]+)?)\s*((?:{_RANGE}\s*)*)")
-_RANGE_RE = re.compile(_RANGE)
-
-
-def _day(name: str) -> int:
-    try:
-        return _DAY_NAMES[name.lower()]
-    except KeyError:
-        raise ValueError(f'"{name}" is not a day; use Mon, Tue, Wed, Thu, Fri, Sat or Sun') from None
-
-
-def _days(spec: str) -> list[int]:
-    match = _DAYS_RE.fullmatch(spec.strip())
-    if not match:
-        raise ValueError(f'"{spec}" is not a day or a day range like Mon-Fri')
-    first = _day(match.group(1))
-    last = _day(match.group(2)) if match.group(2) else first
-    return [(first + offset) % 7 for offset in range((last - first) % 7 + 1)]
-
-
-def _minute(hours: str, minutes: str, *, is_end: bool) -> int:
-    h, m = int(hours), int(minutes)
-    if m > 59 or h > 24 or (h == 24 and (m or not is_end)):
-        raise ValueError(f'"{hours}:{minutes}" is not a time of day (00:00 to 24:00)')
-    return h * 60 + m
-
-
-def parse_working_hours(text: str) -> WorkingHours:
-    """Parse ``"Mon-Fri 09:00-18:00"``, ``"Mon-Thu 08:00-17:00, Fri 08:00-13:00"``, ``"Sun-Thu 09:00-17:00"``.
-
-    A clause may hold several ranges (``"Mon-Fri 09:00-12:00 13:00-17:00"``); a
-    clause of days alone takes the next clause's times (``"Sat, Sun 10:00-14:00"``).
-    """
-    if not isinstance(text, str) or not text.strip():
-        raise ValueError('working hours must be a string like "Mon-Fri 09:00-18:00"')
-    week: list[list[Window]] = [[] for _ in range(7)]
-    pending: list[int] = []
-    for clause in re.split(r"[,;]", text):
-        match = _CLAUSE_RE.fullmatch(clause)
-        if not match:
-            raise ValueError(f'"{clause.strip()}" should read like "Mon-Fri 09:00-18:00"')
-        pending += _days(match.group(1))
-        for h1, m1, h2, m2 in _RANGE_RE.findall(match.group(2)):
-            window = Window(_minute(h1, m1, is_end=False), _minute(h2, m2, is_end=True))
-            if window.end <= window.start:
-                raise ValueError(
-                    f"{h2}:{m2} is not after {h1}:{m1}; split a night shift at midnight "
-                    '("Mon-Fri 22:00-24:00, Tue-Sat 00:00-06:00")'
-                )
-            for day in pending:
-                week[day].append(window)
-        if match.group(2):
-            pending = []
-    if pending:
-        raise ValueError(f'"{text.strip()}" ends with days but no times, e.g. "Sat 10:00-14:00"')
-    for windows in week:
-        windows.sort(key=lambda w: w.start)
-        for before, after in pairwise(windows):
-            if after.start < before.end:
-                raise ValueError(f'"{text.strip()}" has overlapping times on the same day')
-    return WorkingHours(text=text.strip(), week=tuple(tuple(day) for day in week))
-
-
-#: Business time for a person without working_hours.
-DEFAULT_WORKING_HOURS = parse_working_hours("Mon-Fri 09:00-17:00")
-
-
-def zone(name: str) -> ZoneInfo:
-    """The IANA timezone called ``name``; ValueError when there is none."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f'"{name}" is not an IANA timezone such as "Europe/Berlin" or "UTC"') from None
 
 
 def _aware(moment: datetime, what: str) -> datetime:
@@ -360,3 +163,16 @@ def remind_slots(
                 for share in shares
             )
     return tuple(begin + (finish - begin) * share for share in shares)
+
+
+def deadline_for(
+    person: Person | None, start: datetime, duration: Duration, *, service_timezone: str
+) -> datetime:
+    """When ``duration`` from ``start`` falls due for ``person``: their timezone, hours and holidays."""
+    return deadline_after(
+        start,
+        duration,
+        timezone=person.timezone if person else service_timezone,
+        working_hours=person.working_hours if person else None,
+        holidays=holidays_near(person.holidays if person else None, start),
+    )

@@ -33,6 +33,7 @@ from pipeline.outbound.compose import Identity, text_message
 from pipeline.outbound.headers import HeaderBlock, check_generated, clean_address, clean_text
 from pipeline.store import models
 from rules.schema import RcaSection
+from rules.timezones import zone
 
 DIGEST = "digest"  # the OutgoingMail kind
 MAX_LINES = 20  # items shown per list; the rest is "and N more"
@@ -245,7 +246,7 @@ def render_digest(
     if not _DAY.fullmatch(day):
         raise ValueError(f"day {day!r} is not YYYY-MM-DD")
     date.fromisoformat(day)
-    mailtext.zone(timezone)
+    zone(timezone)
     recipient = clean_address(recipient)
     sender = clean_address(identity.from_address)
     message_id = make_digest_message_id(day, domain=identity.domain)

@@ -20,6 +20,7 @@ from pipeline.model.mail import Address, OutgoingMail
 from pipeline.outbound import text as mailtext
 from pipeline.outbound.compose import Identity, compose
 from pipeline.outbound.headers import clean_text
+from rules.timezones import zone
 
 EXPLANATION = "explanation"
 WRITEUP_INCOMPLETE = "writeup_incomplete"
@@ -69,7 +70,7 @@ class Thread:
     def __post_init__(self) -> None:
         if isinstance(self.number, bool) or self.number < 1:
             raise ValueError(f"escalation number {self.number!r} must be a positive integer")
-        mailtext.zone(self.owner_timezone)
+        zone(self.owner_timezone)
 
     @property
     def ref(self) -> str:

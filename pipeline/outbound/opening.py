@@ -28,6 +28,7 @@ from pipeline.outbound.compose import (
     well_formed_message_id,
 )
 from pipeline.outbound.headers import HeaderBlock, clean_text
+from rules.timezones import zone
 
 __all__ = [
     "EXECUTIVE_ACK",
@@ -66,7 +67,7 @@ class EscalationFacts:
             raise ValueError(f"ref {self.ref!r} does not name escalation number {self.number}")
         if self.deadline.utcoffset() is None or self.opened_at.utcoffset() is None:
             raise ValueError("deadline and opened_at must be timezone-aware")
-        mailtext.zone(self.owner_timezone)
+        zone(self.owner_timezone)
 
 
 def render_owner_forward(facts: EscalationFacts, identity: Identity) -> OutgoingMail:

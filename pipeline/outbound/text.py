@@ -13,10 +13,10 @@ from datetime import datetime
 from functools import cache
 from importlib import resources
 from string import Template
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pipeline.model.mail import Address
 from pipeline.outbound.headers import clean_text
+from rules.timezones import zone
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -28,14 +28,6 @@ def template(filename: str) -> Template:
     """The ``string.Template`` in ``pipeline/templates/<filename>``."""
     text = resources.files("pipeline.outbound").joinpath("templates", filename).read_text(encoding="utf-8")
     return Template(text)
-
-
-def zone(key: str) -> ZoneInfo:
-    """The IANA timezone ``key``; ValueError if there is none."""
-    try:
-        return ZoneInfo(key)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown IANA timezone {key!r}") from exc
 
 
 def when(moment: datetime, zone_name: str) -> str:

@@ -19,6 +19,7 @@ from pipeline.decide.classify import Disposition, Verdict, classify
 from pipeline.inbound.parse import Unparseable, parse_mail
 from pipeline.model.escalation import Escalation, Event, ref
 from pipeline.model.mail import Address, InboundMail, Original
+from pipeline.model.worktime import deadline_for
 from pipeline.outbound.opening import EscalationFacts, render_executive_ack, render_owner_forward
 from pipeline.outbound.transport import DeliveryError, Transport
 from pipeline.steps.reply import handle_reply, record_machine_mail
@@ -136,7 +137,7 @@ def _open_escalation(
     )
     owner = decision.owner
     now = svc.clock()
-    deadline = chase.deadline_for(owner, now, decision.deadline, service_timezone=svc.timezone)
+    deadline = deadline_for(owner, now, decision.deadline, service_timezone=svc.timezone)
     escalation = Escalation.open(
         executive=executive.email,
         owner=owner.email,

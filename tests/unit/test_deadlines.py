@@ -7,14 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pipeline.model.worktime import (
-    Duration,
-    deadline_after,
-    parse_duration,
-    parse_working_hours,
-    remind_slots,
-    working_seconds_between,
-)
+from pipeline.model.worktime import deadline_after, remind_slots, working_seconds_between
+from rules.durations import Duration, parse_duration
+from rules.hours import parse_working_hours
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")

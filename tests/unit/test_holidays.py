@@ -13,16 +13,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pipeline.model.worktime import (
-    WorkingHours,
-    deadline_after,
-    next_working_moment,
-    parse_duration,
-    parse_working_hours,
-    remind_slots,
-    working_seconds_between,
-)
+from pipeline.model.worktime import deadline_after, next_working_moment, remind_slots, working_seconds_between
+from rules.durations import parse_duration
 from rules.holidays import holiday_region, holidays_near, public_holidays
+from rules.hours import WorkingHours, parse_working_hours
 from tests.unit.test_deadlines import BERLIN, BERLIN_HOURS, NEW_YORK, berlin
 
 NEW_YORK_HOURS = parse_working_hours("Mon-Fri 08:00-17:00")

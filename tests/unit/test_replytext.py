@@ -25,7 +25,7 @@ from pipeline.inbound.commands import (
     parse_reassign,
 )
 from pipeline.inbound.quotes import latest_reply
-from pipeline.model.worktime import Duration
+from rules.durations import Duration
 
 GMAIL_QUOTE = """
 On Tue, 3 Jun 2025 at 10:00, qmark <escalations@acme.test> wrote:

@@ -18,7 +18,7 @@ from pipeline.model.rootcause import (
     parse_writeup,
     render_sections,
 )
-from pipeline.model.worktime import Duration
+from rules.durations import Duration
 from rules.loader import load_rules
 from rules.schema import RcaRules, RcaSection
 

@@ -9,7 +9,7 @@ from types import MappingProxyType
 
 import pytest
 
-from pipeline.model.worktime import parse_duration
+from rules.durations import parse_duration
 from rules.loader import load_rules
 from rules.routing import (
     PREDICATES,

@@ -37,12 +37,12 @@ from sqlalchemy.exc import IntegrityError
 from pipeline import log
 from pipeline.config.settings import Settings
 from pipeline.model.mail import Address
-from pipeline.model.worktime import zone
 from pipeline.outbound import digest
 from pipeline.store import stats
 from pipeline.store.db import Database
 from pipeline.store.models import Digest
 from rules.schema import Rules
+from rules.timezones import zone
 from workers.bootstrap import App, build
 
 logger = log.get(__name__)
