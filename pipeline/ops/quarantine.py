@@ -34,7 +34,7 @@ from pipeline.model.escalation import ref
 from pipeline.outbound.headers import clean_text
 from pipeline.store import messages
 from pipeline.store.db import Database
-from pipeline.store.models import Message
+from pipeline.store.models import MessageRow
 
 logger = log.get(__name__)
 
@@ -206,7 +206,7 @@ def show_command(settings: Settings, ident: str, *, as_json: bool) -> int:
     return EX_OK
 
 
-def _details(row: Message) -> dict[str, Any]:
+def _details(row: MessageRow) -> dict[str, Any]:
     headers = read_headers(row.raw)
     return {
         "id": row.id,

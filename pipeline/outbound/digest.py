@@ -133,7 +133,7 @@ def collect(
 
     ``sections`` (rca.yaml's) say which writeup section holds the root cause; see :func:`root_cause_key`.
     """
-    table = models.Escalation
+    table = models.EscalationRow
     open_rows = session.execute(
         select(
             table.id,
@@ -151,7 +151,7 @@ def collect(
         OpenItem(ref(number), subject, Address(owner, name), state, deadline, paused_at is not None)
         for number, subject, owner, name, state, deadline, paused_at in open_rows
     )
-    event = models.Event
+    event = models.EventRow
     breach_rows = session.execute(
         select(
             event.escalation_id,

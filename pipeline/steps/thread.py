@@ -38,7 +38,7 @@ def thread_for(
 
 def complaint(svc: Services, conn: Connection, row: Mapping[str, Any]) -> Original:
     """The complaint as forwarded, re-read from the executive's stored mail."""
-    query = select(models.Message.raw).where(models.Message.id == row["source_message_id"])
+    query = select(models.MessageRow.raw).where(models.MessageRow.id == row["source_message_id"])
     raw = conn.execute(query).scalar()
     if raw is not None:
         try:

@@ -14,25 +14,25 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, Update, bindparam, or_, select, update
 
-from pipeline.store.models import Escalation
+from pipeline.store.models import EscalationRow
 
 _DUE = (
-    select(Escalation.id)
+    select(EscalationRow.id)
     .where(
-        Escalation.chase_at <= bindparam("now"),
-        or_(Escalation.chase_lease_until.is_(None), Escalation.chase_lease_until < bindparam("now")),
+        EscalationRow.chase_at <= bindparam("now"),
+        or_(EscalationRow.chase_lease_until.is_(None), EscalationRow.chase_lease_until < bindparam("now")),
     )
-    .order_by(Escalation.chase_at)
+    .order_by(EscalationRow.chase_at)
     .limit(bindparam("limit"))
 )
 
 
 def _claim(due: Select[Any]) -> Update:
     return (
-        update(Escalation)
-        .where(Escalation.id.in_(due))
+        update(EscalationRow)
+        .where(EscalationRow.id.in_(due))
         .values(chase_lease_until=bindparam("until"))
-        .returning(Escalation.id)
+        .returning(EscalationRow.id)
     )
 
 
@@ -49,4 +49,4 @@ def claim_due(conn: Connection, *, now: datetime, lease: timedelta, limit: int =
 
 def release(conn: Connection, *, number: int) -> None:
     """Drop the tick's lease on escalation ``number`` (its chase step is done)."""
-    conn.execute(update(Escalation).where(Escalation.id == number).values(chase_lease_until=None))
+    conn.execute(update(EscalationRow).where(EscalationRow.id == number).values(chase_lease_until=None))

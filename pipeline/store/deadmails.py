@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 
 from pipeline.store import escalations, messages
-from pipeline.store.models import Event, OutboundMail
+from pipeline.store.models import EventRow, OutboundMailRow
 
 
 @dataclass(frozen=True)
@@ -36,17 +36,17 @@ class Mail:
 def _mails(session: Any, *, where: Any, limit: int = 1000) -> list[Mail]:
     query = (
         select(
-            OutboundMail.id,
-            OutboundMail.escalation_id,
-            OutboundMail.kind,
-            OutboundMail.recipient,
-            OutboundMail.state,
-            OutboundMail.last_error,
-            OutboundMail.created_at,
-            func.substr(OutboundMail.raw, 1, messages.HEAD_BYTES),
+            OutboundMailRow.id,
+            OutboundMailRow.escalation_id,
+            OutboundMailRow.kind,
+            OutboundMailRow.recipient,
+            OutboundMailRow.state,
+            OutboundMailRow.last_error,
+            OutboundMailRow.created_at,
+            func.substr(OutboundMailRow.raw, 1, messages.HEAD_BYTES),
         )
         .where(where)
-        .order_by(OutboundMail.id)
+        .order_by(OutboundMailRow.id)
         .limit(limit)
     )
     found: list[Mail] = []
@@ -57,20 +57,20 @@ def _mails(session: Any, *, where: Any, limit: int = 1000) -> list[Mail]:
 
 def by_ids(session: Any, *, mail_ids: Sequence[int]) -> list[Mail]:
     """These mails (those that exist), by id."""
-    return _mails(session, where=OutboundMail.id.in_(mail_ids))
+    return _mails(session, where=OutboundMailRow.id.in_(mail_ids))
 
 
 def dead(session: Any, *, limit: int = 1000) -> list[Mail]:
     """Mails in state ``dead``, by id."""
-    return _mails(session, where=OutboundMail.state == "dead", limit=limit)
+    return _mails(session, where=OutboundMailRow.state == "dead", limit=limit)
 
 
 def refused_at(session: Any, mails: Sequence[Mail]) -> dict[tuple[int, str, str], datetime]:
     """When each refusal was last recorded (``delivery_failed``), by (escalation, mail kind, recipient)."""
     refused: dict[tuple[int, str, str], datetime] = {}
     if mails:
-        query = select(Event.escalation_id, Event.at, Event.detail).where(
-            Event.escalation_id.in_({m.escalation_id for m in mails}), Event.kind == "delivery_failed"
+        query = select(EventRow.escalation_id, EventRow.at, EventRow.detail).where(
+            EventRow.escalation_id.in_({m.escalation_id for m in mails}), EventRow.kind == "delivery_failed"
         )
         for number, at, detail in session.execute(query):
             key = (number, str((detail or {}).get("mail")), str((detail or {}).get("to")))
@@ -84,10 +84,10 @@ def revive(conn: Connection, *, mail_id: int, now: datetime) -> bool:
     The way back from ``outbox.mark_dead``: an operator replays the mail.
     """
     row = conn.execute(
-        update(OutboundMail)
-        .where(OutboundMail.id == mail_id, OutboundMail.state == "dead")
+        update(OutboundMailRow)
+        .where(OutboundMailRow.id == mail_id, OutboundMailRow.state == "dead")
         .values(state="pending", attempts=0, lease_until=None, enqueued_at=now)
-        .returning(OutboundMail.escalation_id, OutboundMail.kind, OutboundMail.recipient)
+        .returning(OutboundMailRow.escalation_id, OutboundMailRow.kind, OutboundMailRow.recipient)
     ).first()
     if row is None:
         return False

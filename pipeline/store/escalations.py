@@ -62,9 +62,9 @@ class Loaded:
     row: dict[str, Any]
 
 
-_BY_DEDUPE_KEY = select(models.Escalation.id).where(models.Escalation.dedupe_key == bindparam("key"))
-_INSERT = insert(models.Escalation)
-_RESERVE = insert(models.EscalationNumber).returning(models.EscalationNumber.id)
+_BY_DEDUPE_KEY = select(models.EscalationRow.id).where(models.EscalationRow.dedupe_key == bindparam("key"))
+_INSERT = insert(models.EscalationRow)
+_RESERVE = insert(models.EscalationNumberRow).returning(models.EscalationNumberRow.id)
 
 
 def get_by_dedupe_key(session: Session, *, dedupe_key: str) -> int | None:
@@ -117,7 +117,7 @@ def append_events(conn: Connection, *, events: Sequence[tuple[int, Event]]) -> N
             {"escalation_id": number, "at": e.at, "kind": e.kind, "actor": e.actor, "detail": e.detail}
             for number, e in events
         ]
-        conn.execute(insert(models.Event), rows)
+        conn.execute(insert(models.EventRow), rows)
 
 
 def add_event(
@@ -127,9 +127,9 @@ def add_event(
     save_events(conn, escalation_id=escalation_id, events=[Event(kind, at, actor, dict(detail))])
 
 
-def get(session: Session, *, number: int) -> models.Escalation | None:
+def get(session: Session, *, number: int) -> models.EscalationRow | None:
     """Escalation ``number`` or None."""
-    return session.get(models.Escalation, number)
+    return session.get(models.EscalationRow, number)
 
 
 _CHASED = (State.AWAITING_EXPLANATION.value, State.AWAITING_ROOT_CAUSE.value)
@@ -137,9 +137,9 @@ _CHASED = (State.AWAITING_EXPLANATION.value, State.AWAITING_ROOT_CAUSE.value)
 
 def list_all(
     session: Session, *, state: State | None = None, overdue_at: datetime | None = None, limit: int = 1000
-) -> list[models.Escalation]:
+) -> list[models.EscalationRow]:
     """Escalations, newest first; in one state, or overdue at ``overdue_at`` (most overdue first)."""
-    table = models.Escalation
+    table = models.EscalationRow
     query = select(table).order_by(table.id.desc()).limit(limit)
     if state is not None:
         query = query.where(table.state == state.value)
@@ -150,13 +150,13 @@ def list_all(
 
 def _overdue(now: datetime) -> tuple[Any, ...]:
     """An explanation or writeup is awaited, the clock is not paused, and the deadline has passed."""
-    table = models.Escalation
+    table = models.EscalationRow
     return (table.state.in_(_CHASED), table.paused_at.is_(None), table.deadline < now)
 
 
 def counts(session: Session, *, now: datetime) -> dict[str, Any]:
     """Escalations by state, how many are overdue now and since when the oldest is."""
-    table = models.Escalation
+    table = models.EscalationRow
     grouped = session.execute(select(table.state, func.count()).group_by(table.state))
     by_state = {state: int(number) for state, number in grouped}
     overdue, oldest = session.execute(
@@ -171,16 +171,18 @@ def counts(session: Session, *, now: datetime) -> dict[str, Any]:
     }
 
 
-def list_events(session: Session, *, number: int) -> list[models.Event]:
+def list_events(session: Session, *, number: int) -> list[models.EventRow]:
     """The audit trail of escalation ``number``, oldest first."""
-    query = select(models.Event).where(models.Event.escalation_id == number).order_by(models.Event.id)
+    query = (
+        select(models.EventRow).where(models.EventRow.escalation_id == number).order_by(models.EventRow.id)
+    )
     return list(session.execute(query).scalars())
 
 
 def load(conn: Connection, *, number: int) -> Loaded | None:
     """Escalation ``number`` for a transition, its row locked until commit (FOR UPDATE; SQLite's
     write transaction already serialises writers)."""
-    query = select(models.Escalation.__table__).where(models.Escalation.id == number).with_for_update()
+    query = select(models.EscalationRow.__table__).where(models.EscalationRow.id == number).with_for_update()
     found = conn.execute(query).mappings().first()
     if found is None:
         return None
@@ -219,14 +221,16 @@ def save(conn: Connection, *, escalation: Escalation, owner_name: str | None = N
     values["state"] = escalation.state.value
     if owner_name is not None:
         values["owner_name"] = owner_name
-    conn.execute(update(models.Escalation).where(models.Escalation.id == escalation.number).values(values))
+    conn.execute(
+        update(models.EscalationRow).where(models.EscalationRow.id == escalation.number).values(values)
+    )
     save_events(conn, escalation_id=escalation.number, events=escalation.new_events)
     escalation.new_events.clear()
 
 
 def list_events_conn(conn: Connection, *, number: int) -> list[Event]:
     """The audit trail of escalation ``number``, oldest first, read inside a write transaction."""
-    table = models.Event
+    table = models.EventRow
     query = (
         select(table.kind, table.at, table.actor, table.detail)
         .where(table.escalation_id == number)

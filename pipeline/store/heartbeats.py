@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from pipeline.store.models import Heartbeat
+from pipeline.store.models import HeartbeatRow
 
 KEEP = timedelta(days=1)
 
@@ -24,24 +24,26 @@ def beat(conn: Connection, role: str, holder: str, now: datetime, started_at: da
     safe because only the holder itself ever writes its row.
     """
     done = conn.execute(
-        update(Heartbeat)
-        .where(Heartbeat.role == role, Heartbeat.holder == holder)
+        update(HeartbeatRow)
+        .where(HeartbeatRow.role == role, HeartbeatRow.holder == holder)
         .values(beat_at=now, started_at=started_at)
     )
     if done.rowcount == 0:
-        conn.execute(insert(Heartbeat).values(role=role, holder=holder, beat_at=now, started_at=started_at))
+        conn.execute(
+            insert(HeartbeatRow).values(role=role, holder=holder, beat_at=now, started_at=started_at)
+        )
     prune(conn, now=now)
 
 
 def prune(conn: Connection, *, now: datetime) -> int:
     """Forget processes not heard of for a day; returns how many rows went."""
-    return int(conn.execute(delete(Heartbeat).where(Heartbeat.beat_at < now - KEEP)).rowcount)
+    return int(conn.execute(delete(HeartbeatRow).where(HeartbeatRow.beat_at < now - KEEP)).rowcount)
 
 
 def latest(session: Session) -> dict[str, list[tuple[str, datetime]]]:
     """Per role, its processes as (holder, last beat), the freshest first."""
-    query = select(Heartbeat.role, Heartbeat.holder, Heartbeat.beat_at).order_by(
-        Heartbeat.role, Heartbeat.beat_at.desc(), Heartbeat.holder
+    query = select(HeartbeatRow.role, HeartbeatRow.holder, HeartbeatRow.beat_at).order_by(
+        HeartbeatRow.role, HeartbeatRow.beat_at.desc(), HeartbeatRow.holder
     )
     found: dict[str, list[tuple[str, datetime]]] = {}
     for role, holder, beat_at in session.execute(query):

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from pipeline.store.models import ImapMailbox
+from pipeline.store.models import ImapMailboxRow
 
 
 class LeaseLost(Exception):
@@ -30,16 +30,18 @@ class Progress:
 
 def acquire(conn: Connection, *, key: str, holder: str, now: datetime, lease: timedelta) -> bool:
     """Take or renew the lease on folder ``key``: True when ``holder`` polls it until now + lease."""
-    if conn.execute(select(ImapMailbox.id).where(ImapMailbox.key == key)).first() is None:
+    if conn.execute(select(ImapMailboxRow.id).where(ImapMailboxRow.key == key)).first() is None:
         # Two pollers starting at once on PostgreSQL: the loser's unique-key error ends its
         # transaction, and it tries again on its next round.
-        conn.execute(insert(ImapMailbox).values(key=key, last_uid=0, ingested=0))
+        conn.execute(insert(ImapMailboxRow).values(key=key, last_uid=0, ingested=0))
     taken = conn.execute(
-        update(ImapMailbox)
+        update(ImapMailboxRow)
         .where(
-            ImapMailbox.key == key,
+            ImapMailboxRow.key == key,
             or_(
-                ImapMailbox.holder == holder, ImapMailbox.lease_until.is_(None), ImapMailbox.lease_until < now
+                ImapMailboxRow.holder == holder,
+                ImapMailboxRow.lease_until.is_(None),
+                ImapMailboxRow.lease_until < now,
             ),
         )
         .values(holder=holder, lease_until=now + lease)
@@ -50,8 +52,8 @@ def acquire(conn: Connection, *, key: str, holder: str, now: datetime, lease: ti
 def release(conn: Connection, *, key: str, holder: str) -> None:
     """Give the lease up (clean shutdown), so another poller takes over at once."""
     conn.execute(
-        update(ImapMailbox)
-        .where(ImapMailbox.key == key, ImapMailbox.holder == holder)
+        update(ImapMailboxRow)
+        .where(ImapMailboxRow.key == key, ImapMailboxRow.holder == holder)
         .values(holder=None, lease_until=None)
     )
 
@@ -59,7 +61,7 @@ def release(conn: Connection, *, key: str, holder: str) -> None:
 def progress(conn: Connection, *, key: str) -> Progress:
     """The folder's recorded UIDVALIDITY and last ingested UID."""
     row = conn.execute(
-        select(ImapMailbox.uidvalidity, ImapMailbox.last_uid).where(ImapMailbox.key == key)
+        select(ImapMailboxRow.uidvalidity, ImapMailboxRow.last_uid).where(ImapMailboxRow.key == key)
     ).one()
     return Progress(row[0], int(row[1]))
 
@@ -71,9 +73,11 @@ def advance(
     ``holder`` no longer holds the folder."""
     values: dict[str, object] = {"uidvalidity": uidvalidity, "last_uid": last_uid, "last_error": None}
     if stored:
-        values.update(ingested=ImapMailbox.ingested + stored, last_ingest_at=now)
+        values.update(ingested=ImapMailboxRow.ingested + stored, last_ingest_at=now)
     done = conn.execute(
-        update(ImapMailbox).where(ImapMailbox.key == key, ImapMailbox.holder == holder).values(values)
+        update(ImapMailboxRow)
+        .where(ImapMailboxRow.key == key, ImapMailboxRow.holder == holder)
+        .values(values)
     )
     if done.rowcount != 1:
         raise LeaseLost(f"{holder} no longer holds {key}")
@@ -85,10 +89,12 @@ def polled(conn: Connection, *, key: str, holder: str, now: datetime, error: str
         {"last_error": error[:2000]} if error else {"last_poll_at": now, "last_error": None}
     )
     conn.execute(
-        update(ImapMailbox).where(ImapMailbox.key == key, ImapMailbox.holder == holder).values(values)
+        update(ImapMailboxRow)
+        .where(ImapMailboxRow.key == key, ImapMailboxRow.holder == holder)
+        .values(values)
     )
 
 
-def list_all(session: Session) -> list[ImapMailbox]:
+def list_all(session: Session) -> list[ImapMailboxRow]:
     """Every folder qmark polls, for ``qmark status`` and ``/readyz``."""
-    return list(session.execute(select(ImapMailbox).order_by(ImapMailbox.key)).scalars())
+    return list(session.execute(select(ImapMailboxRow).order_by(ImapMailboxRow.key)).scalars())

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from pipeline.model.mail import Envelope
 from pipeline.store import work
-from pipeline.store.models import Message
+from pipeline.store.models import MessageRow
 
 _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.I | re.M)
 
@@ -47,7 +47,9 @@ def message_row(raw: bytes, envelope: Envelope) -> dict[str, object]:
 
 def store_many(conn: Connection, *, rows: Sequence[dict[str, object]]) -> list[int]:
     """Insert prepared rows; returns their ids in order."""
-    result = conn.execute(insert(Message).returning(Message.id, sort_by_parameter_order=True), list(rows))
+    result = conn.execute(
+        insert(MessageRow).returning(MessageRow.id, sort_by_parameter_order=True), list(rows)
+    )
     return [row[0] for row in result]
 
 
@@ -63,24 +65,24 @@ class Claimed:
 
 
 _CLAIM = (
-    update(Message)
-    .where(work.claimable(Message))
-    .values(state="processing", attempts=Message.attempts + 1, lease_until=bindparam("until"))
+    update(MessageRow)
+    .where(work.claimable(MessageRow))
+    .values(state="processing", attempts=MessageRow.attempts + 1, lease_until=bindparam("until"))
     .returning(
-        Message.id,
-        Message.raw,
-        Message.mail_from,
-        Message.rcpt_tos,
-        Message.peer,
-        Message.received_at,
-        Message.channel,
-        Message.attempts,
-        Message.last_error,
+        MessageRow.id,
+        MessageRow.raw,
+        MessageRow.mail_from,
+        MessageRow.rcpt_tos,
+        MessageRow.peer,
+        MessageRow.received_at,
+        MessageRow.channel,
+        MessageRow.attempts,
+        MessageRow.last_error,
     )
 )
 _FINISH = (
-    update(Message)
-    .where(Message.id == bindparam("message_id"))
+    update(MessageRow)
+    .where(MessageRow.id == bindparam("message_id"))
     .values(
         state="done",
         outcome=bindparam("outcome"),
@@ -123,20 +125,20 @@ def finish(
 def release(conn: Connection, *, message_id: int, error: str) -> None:
     """Give a claimed message back after a failure, keeping the error for ops."""
     conn.execute(
-        update(Message)
-        .where(Message.id == message_id, Message.state == "processing")
+        update(MessageRow)
+        .where(MessageRow.id == message_id, MessageRow.state == "processing")
         .values(state="pending", lease_until=None, last_error=error[:4000])
     )
 
 
 def list_lost(conn: Connection, *, now: datetime, older_than: timedelta, limit: int = 500) -> list[int]:
     """Messages whose processing job was lost (Redis wiped, worker killed); see ``work.list_lost``."""
-    return work.list_lost(conn, Message, now=now, older_than=older_than, limit=limit)
+    return work.list_lost(conn, MessageRow, now=now, older_than=older_than, limit=limit)
 
 
 def mark_enqueued(conn: Connection, *, message_ids: Sequence[int], now: datetime) -> None:
     """Stamp when these messages were last handed to the broker."""
-    work.mark_enqueued(conn, Message, ids=message_ids, now=now)
+    work.mark_enqueued(conn, MessageRow, ids=message_ids, now=now)
 
 
 def already_stored(conn: Connection, *, raw: bytes) -> int | None:
@@ -145,8 +147,8 @@ def already_stored(conn: Connection, *, raw: bytes) -> int | None:
     A reused Message-ID with different bytes is a different message and is not matched.
     """
     digest = hashlib.sha256(raw).hexdigest()
-    query = select(Message.id).where(
-        Message.sha256 == digest, Message.header_message_id == header_message_id(raw)
+    query = select(MessageRow.id).where(
+        MessageRow.sha256 == digest, MessageRow.header_message_id == header_message_id(raw)
     )
     return conn.execute(query.limit(1)).scalar()
 
@@ -180,23 +182,23 @@ class Summary:
 def _summaries(session: Session, where: ColumnElement[bool], *, limit: int) -> list[Summary]:
     query = (
         select(
-            Message.id,
-            Message.received_at,
-            Message.channel,
-            Message.mail_from,
-            Message.rcpt_tos,
-            Message.size,
-            Message.state,
-            Message.outcome,
-            Message.reason,
-            Message.attempts,
-            Message.last_error,
-            Message.escalation_id,
-            Message.processed_at,
-            func.substr(Message.raw, 1, HEAD_BYTES),
+            MessageRow.id,
+            MessageRow.received_at,
+            MessageRow.channel,
+            MessageRow.mail_from,
+            MessageRow.rcpt_tos,
+            MessageRow.size,
+            MessageRow.state,
+            MessageRow.outcome,
+            MessageRow.reason,
+            MessageRow.attempts,
+            MessageRow.last_error,
+            MessageRow.escalation_id,
+            MessageRow.processed_at,
+            func.substr(MessageRow.raw, 1, HEAD_BYTES),
         )
         .where(where)
-        .order_by(Message.received_at, Message.id)
+        .order_by(MessageRow.received_at, MessageRow.id)
         .limit(limit)
     )
     return [
@@ -222,7 +224,7 @@ def _summaries(session: Session, where: ColumnElement[bool], *, limit: int) -> l
 
 def list_quarantined(session: Session, *, limit: int = 200) -> list[Summary]:
     """Messages held in quarantine, oldest first (only their first ``HEAD_BYTES`` bytes are read)."""
-    held = (Message.state == "done") & (Message.outcome == QUARANTINED)
+    held = (MessageRow.state == "done") & (MessageRow.outcome == QUARANTINED)
     return _summaries(session, held, limit=limit)
 
 
@@ -230,12 +232,12 @@ def list_by_ids(session: Session, *, message_ids: Sequence[int]) -> list[Summary
     """These messages (those that exist), oldest first, without their bodies."""
     if not message_ids:
         return []
-    return _summaries(session, Message.id.in_(list(message_ids)), limit=len(message_ids))
+    return _summaries(session, MessageRow.id.in_(list(message_ids)), limit=len(message_ids))
 
 
-def get(session: Session, *, message_id: int) -> Message | None:
+def get(session: Session, *, message_id: int) -> MessageRow | None:
     """One stored message, whole (raw bytes included)."""
-    return session.get(Message, message_id)
+    return session.get(MessageRow, message_id)
 
 
 def release_quarantined(conn: Connection, *, message_id: int, now: datetime) -> bool:
@@ -245,8 +247,8 @@ def release_quarantined(conn: Connection, *, message_id: int, now: datetime) -> 
     ``now``, so the sweeper enqueues it later only if the caller's enqueue is lost.
     """
     result = conn.execute(
-        update(Message)
-        .where(Message.id == message_id, Message.state == "done", Message.outcome == QUARANTINED)
+        update(MessageRow)
+        .where(MessageRow.id == message_id, MessageRow.state == "done", MessageRow.outcome == QUARANTINED)
         .values(
             state="pending",
             outcome=None,
@@ -267,9 +269,9 @@ def reset_attempts(conn: Connection, *, message_ids: Sequence[int]) -> list[int]
     if not message_ids:
         return []
     result = conn.execute(
-        update(Message)
-        .where(Message.id.in_(list(message_ids)), Message.state == "pending")
+        update(MessageRow)
+        .where(MessageRow.id.in_(list(message_ids)), MessageRow.state == "pending")
         .values(attempts=0)
-        .returning(Message.id)
+        .returning(MessageRow.id)
     )
     return sorted(row[0] for row in result)

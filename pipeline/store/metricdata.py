@@ -17,7 +17,7 @@ from sqlalchemy import case, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from pipeline.store import escalations, heartbeats
-from pipeline.store.models import Event, ImapMailbox, Message, OutboundMail
+from pipeline.store.models import EventRow, ImapMailboxRow, MessageRow, OutboundMailRow
 
 # Quarantine reasons, grouped into a fixed set (a bounded label) by how the reason text starts.
 QUARANTINE_CLASSES: tuple[tuple[str, str], ...] = (
@@ -52,7 +52,7 @@ def _text(value: str) -> Any:
 
 
 _REASON_CLASS = case(
-    *((Message.reason.like(_text(pattern)), _text(name)) for name, pattern in QUARANTINE_CLASSES),
+    *((MessageRow.reason.like(_text(pattern)), _text(name)) for name, pattern in QUARANTINE_CLASSES),
     else_=_text(OTHER),
 )
 
@@ -80,8 +80,8 @@ def metric_data(session: Session, *, now: datetime) -> MetricData:
     """Every database-backed number the metrics show, in a handful of aggregate queries."""
     by_channel: dict[str, int] = {}
     by_outcome: dict[str, int] = {}
-    messages = select(Message.channel, Message.outcome, func.count()).group_by(
-        Message.channel, Message.outcome
+    messages = select(MessageRow.channel, MessageRow.outcome, func.count()).group_by(
+        MessageRow.channel, MessageRow.outcome
     )
     for channel, outcome, number in session.execute(messages):
         by_channel[channel] = by_channel.get(channel, 0) + int(number)
@@ -90,20 +90,20 @@ def metric_data(session: Session, *, now: datetime) -> MetricData:
 
     classes = dict.fromkeys([name for name, _ in QUARANTINE_CLASSES] + [OTHER], 0)
     reasons = (
-        select(_REASON_CLASS, func.count()).where(Message.outcome == "quarantined").group_by(_REASON_CLASS)
+        select(_REASON_CLASS, func.count()).where(MessageRow.outcome == "quarantined").group_by(_REASON_CLASS)
     )
     for name, number in session.execute(reasons):
         classes[name] = classes.get(name, 0) + int(number)
 
     oldest_unprocessed = session.execute(
-        select(func.min(Message.received_at)).where(Message.state.in_(UNPROCESSED))
+        select(func.min(MessageRow.received_at)).where(MessageRow.state.in_(UNPROCESSED))
     ).scalar()
 
     failures = dict.fromkeys(FAILED, 0)
     sent_by_kind: dict[str, int] = {}
     pending = 0
-    mails = select(OutboundMail.kind, OutboundMail.state, func.count()).group_by(
-        OutboundMail.kind, OutboundMail.state
+    mails = select(OutboundMailRow.kind, OutboundMailRow.state, func.count()).group_by(
+        OutboundMailRow.kind, OutboundMailRow.state
     )
     for kind, state, number in session.execute(mails):
         if state in SENT:
@@ -114,13 +114,17 @@ def metric_data(session: Session, *, now: datetime) -> MetricData:
             pending += int(number)
 
     chases = dict.fromkeys(CHASE_EVENTS, 0)
-    events = select(Event.kind, func.count()).where(Event.kind.in_(CHASE_EVENTS)).group_by(Event.kind)
+    events = (
+        select(EventRow.kind, func.count()).where(EventRow.kind.in_(CHASE_EVENTS)).group_by(EventRow.kind)
+    )
     for kind, number in session.execute(events):
         chases[kind] = int(number)
 
     found = escalations.counts(session, now=now)
     beats = heartbeats.latest(session)
-    polls = [(key, at) for key, at in session.execute(select(ImapMailbox.key, ImapMailbox.last_poll_at))]
+    polls = [
+        (key, at) for key, at in session.execute(select(ImapMailboxRow.key, ImapMailboxRow.last_poll_at))
+    ]
 
     return MetricData(
         stored_by_channel=by_channel,

@@ -44,7 +44,7 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-class Message(Base):
+class MessageRow(Base):
     """One accepted inbound message and where it is in processing."""
 
     __tablename__ = "messages"
@@ -76,7 +76,7 @@ class Message(Base):
     )
 
 
-class EscalationNumber(Base):
+class EscalationNumberRow(Base):
     """Reserves escalation numbers, so mail can be rendered before the escalation's transaction.
 
     A number reserved by a job that then dies is never used: ids may have gaps.
@@ -87,7 +87,7 @@ class EscalationNumber(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
 
 
-class Escalation(Base):
+class EscalationRow(Base):
     """One escalation ``Q-<id>``: who asked, who owns it, by when, and its state."""
 
     __tablename__ = "escalations"
@@ -139,7 +139,7 @@ class Escalation(Base):
     )
 
 
-class Event(Base):
+class EventRow(Base):
     """One line of an escalation's audit trail."""
 
     __tablename__ = "events"
@@ -152,7 +152,7 @@ class Event(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
-class OutboundMail(Base):
+class OutboundMailRow(Base):
     """One mail qmark sends, rendered once; the send step's outbox row."""
 
     __tablename__ = "outbound_mails"
@@ -182,7 +182,7 @@ class OutboundMail(Base):
     )
 
 
-class ImapMailbox(Base):
+class ImapMailboxRow(Base):
     """Progress and leadership for one polled IMAP folder: (UIDVALIDITY, last UID), never \\Seen.
 
     ``key`` names the folder without secrets (``imaps://host:993/user/INBOX``). One poller
@@ -204,7 +204,7 @@ class ImapMailbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
-class Heartbeat(Base):
+class HeartbeatRow(Base):
     """The last sign of life of one process of one role (worker, scheduler, smtp, imap, http)."""
 
     __tablename__ = "heartbeats"
@@ -215,7 +215,7 @@ class Heartbeat(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class Digest(Base):
+class DigestRow(Base):
     """One daily digest: claimed once per day (unique ``day``), then sent or failed."""
 
     __tablename__ = "digests"

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from pipeline.model.mail import OutgoingMail
 from pipeline.store import work
-from pipeline.store.models import OutboundMail
+from pipeline.store.models import OutboundMailRow
 
 
 @dataclass(frozen=True)
@@ -58,31 +58,33 @@ def add_claimed(
         }
         for mail in mails
     ]
-    result = conn.execute(insert(OutboundMail).returning(OutboundMail.id, sort_by_parameter_order=True), rows)
+    result = conn.execute(
+        insert(OutboundMailRow).returning(OutboundMailRow.id, sort_by_parameter_order=True), rows
+    )
     return [
         ClaimedMail(row[0], mail, escalation_id, 1, None) for row, mail in zip(result, mails, strict=True)
     ]
 
 
 _CLAIM = (
-    update(OutboundMail)
-    .where(work.claimable(OutboundMail))
-    .values(state="sending", attempts=OutboundMail.attempts + 1, lease_until=bindparam("until"))
+    update(OutboundMailRow)
+    .where(work.claimable(OutboundMailRow))
+    .values(state="sending", attempts=OutboundMailRow.attempts + 1, lease_until=bindparam("until"))
     .returning(
-        OutboundMail.id,
-        OutboundMail.kind,
-        OutboundMail.recipient,
-        OutboundMail.message_id,
-        OutboundMail.raw,
-        OutboundMail.envelope_from,
-        OutboundMail.escalation_id,
-        OutboundMail.attempts,
-        OutboundMail.last_error,
+        OutboundMailRow.id,
+        OutboundMailRow.kind,
+        OutboundMailRow.recipient,
+        OutboundMailRow.message_id,
+        OutboundMailRow.raw,
+        OutboundMailRow.envelope_from,
+        OutboundMailRow.escalation_id,
+        OutboundMailRow.attempts,
+        OutboundMailRow.last_error,
     )
 )
 _SENT = (
-    update(OutboundMail)
-    .where(OutboundMail.id.in_(bindparam("ids", expanding=True)))
+    update(OutboundMailRow)
+    .where(OutboundMailRow.id.in_(bindparam("ids", expanding=True)))
     .values(state="sent", sent_at=bindparam("now"), lease_until=None, last_error=None)
 )
 
@@ -110,8 +112,8 @@ def mark_sent(conn: Connection, *, mail_ids: Sequence[int], now: datetime) -> No
 def mark_dead(conn: Connection, *, mail_id: int, error: str) -> None:
     """Give up on a mail (permanent failure or out of attempts); ops see it as a dead letter."""
     conn.execute(
-        update(OutboundMail)
-        .where(OutboundMail.id == mail_id)
+        update(OutboundMailRow)
+        .where(OutboundMailRow.id == mail_id)
         .values(state="dead", lease_until=None, last_error=error[:4000])
     )
 
@@ -119,34 +121,34 @@ def mark_dead(conn: Connection, *, mail_id: int, error: str) -> None:
 def release(conn: Connection, *, mail_id: int, error: str) -> None:
     """Put a mail back to pending after a temporary failure."""
     conn.execute(
-        update(OutboundMail)
-        .where(OutboundMail.id == mail_id, OutboundMail.state == "sending")
+        update(OutboundMailRow)
+        .where(OutboundMailRow.id == mail_id, OutboundMailRow.state == "sending")
         .values(state="pending", lease_until=None, last_error=error[:4000])
     )
 
 
 def list_lost(conn: Connection, *, now: datetime, older_than: timedelta, limit: int = 500) -> list[int]:
     """Unsent mails whose send job was lost; see ``work.list_lost``."""
-    return work.list_lost(conn, OutboundMail, now=now, older_than=older_than, limit=limit)
+    return work.list_lost(conn, OutboundMailRow, now=now, older_than=older_than, limit=limit)
 
 
 def mark_enqueued(conn: Connection, *, mail_ids: Sequence[int], now: datetime) -> None:
     """Stamp when these mails were last handed to the broker."""
-    work.mark_enqueued(conn, OutboundMail, ids=mail_ids, now=now)
+    work.mark_enqueued(conn, OutboundMailRow, ids=mail_ids, now=now)
 
 
-def list_dead(session: Session, *, limit: int = 200) -> list[OutboundMail]:
+def list_dead(session: Session, *, limit: int = 200) -> list[OutboundMailRow]:
     """Mails qmark gave up on, newest first."""
-    query = select(OutboundMail).where(OutboundMail.state == "dead").order_by(OutboundMail.id.desc())
+    query = select(OutboundMailRow).where(OutboundMailRow.state == "dead").order_by(OutboundMailRow.id.desc())
     return list(session.execute(query.limit(limit)).scalars())
 
 
 def count_recent(conn: Connection, *, escalation_id: int, kinds: Collection[str], since: datetime) -> int:
     """How many mails of these kinds were queued for the escalation since ``since``."""
     query = select(func.count()).where(
-        OutboundMail.escalation_id == escalation_id,
-        OutboundMail.kind.in_(list(kinds)),
-        OutboundMail.created_at >= since,
+        OutboundMailRow.escalation_id == escalation_id,
+        OutboundMailRow.kind.in_(list(kinds)),
+        OutboundMailRow.created_at >= since,
     )
     return int(conn.execute(query).scalar_one())
 
@@ -156,17 +158,17 @@ def find_by_message_ids(conn: Connection, *, message_ids: Collection[str]) -> li
     if not message_ids:
         return []
     query = select(
-        OutboundMail.id, OutboundMail.escalation_id, OutboundMail.kind, OutboundMail.recipient
-    ).where(func.lower(OutboundMail.message_id).in_([m.lower() for m in message_ids]))
+        OutboundMailRow.id, OutboundMailRow.escalation_id, OutboundMailRow.kind, OutboundMailRow.recipient
+    ).where(func.lower(OutboundMailRow.message_id).in_([m.lower() for m in message_ids]))
     return [(r[0], r[1], r[2], r[3]) for r in conn.execute(query)]
 
 
 def list_for_escalation(conn: Connection, *, escalation_id: int) -> list[tuple[int, str, str, str]]:
     """(id, kind, recipient, state) of every mail queued for the escalation, oldest first."""
     query = (
-        select(OutboundMail.id, OutboundMail.kind, OutboundMail.recipient, OutboundMail.state)
-        .where(OutboundMail.escalation_id == escalation_id)
-        .order_by(OutboundMail.id)
+        select(OutboundMailRow.id, OutboundMailRow.kind, OutboundMailRow.recipient, OutboundMailRow.state)
+        .where(OutboundMailRow.escalation_id == escalation_id)
+        .order_by(OutboundMailRow.id)
     )
     return [(r[0], r[1], r[2], r[3]) for r in conn.execute(query)]
 
@@ -174,7 +176,7 @@ def list_for_escalation(conn: Connection, *, escalation_id: int) -> list[tuple[i
 def mark_bounced(conn: Connection, *, mail_id: int, reason: str) -> None:
     """A bounce came back for a mail the relay had accepted: it did not reach its recipient."""
     conn.execute(
-        update(OutboundMail)
-        .where(OutboundMail.id == mail_id)
+        update(OutboundMailRow)
+        .where(OutboundMailRow.id == mail_id)
         .values(state="bounced", last_error=reason[:4000])
     )

@@ -54,7 +54,7 @@ class HonestStats:
 
 def honest_stats(session: Session, *, now: datetime, window: timedelta = timedelta(days=30)) -> HonestStats:
     """The statistics over every escalation with ``opened_at >= now - window``, open or closed."""
-    table = models.Escalation
+    table = models.EscalationRow
     rows = session.execute(
         select(
             table.opened_at,

@@ -14,14 +14,14 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, bindparam, or_, select, update
 
-from pipeline.store.models import Message, OutboundMail
+from pipeline.store.models import MessageRow, OutboundMailRow
 
-WorkRow = type[Message] | type[OutboundMail]
-BUSY: dict[WorkRow, str] = {Message: "processing", OutboundMail: "sending"}
+WorkRow = type[MessageRow] | type[OutboundMailRow]
+BUSY: dict[WorkRow, str] = {MessageRow: "processing", OutboundMailRow: "sending"}
 
 
 def _created(model: WorkRow) -> Any:
-    return Message.received_at if model is Message else OutboundMail.created_at
+    return MessageRow.received_at if model is MessageRow else OutboundMailRow.created_at
 
 
 def claimable(model: WorkRow) -> ColumnElement[bool]:

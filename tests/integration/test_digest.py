@@ -58,7 +58,9 @@ def move_deadline(url: str, number: int, to) -> None:
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
-            conn.execute(update(models.Escalation).where(models.Escalation.id == number).values(deadline=to))
+            conn.execute(
+                update(models.EscalationRow).where(models.EscalationRow.id == number).values(deadline=to)
+            )
     finally:
         engine.dispose()
 

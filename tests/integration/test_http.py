@@ -16,7 +16,7 @@ from sqlalchemy import insert
 from pipeline.outbound.transport import crlf
 from pipeline.store import heartbeats
 from pipeline.store.db import Database
-from pipeline.store.models import ImapMailbox, Message
+from pipeline.store.models import ImapMailboxRow, MessageRow
 from tests.conftest import mail_fixture
 from tests.support.db import scalar
 from tests.support.runners import (
@@ -101,7 +101,7 @@ def stored_message(db: Database, *, outcome: str | None, reason: str | None, cha
     now = datetime.now(UTC)
     with db.transaction() as conn:
         conn.execute(
-            insert(Message).values(
+            insert(MessageRow).values(
                 received_at=now,
                 channel=channel,
                 mail_from="x@example.test",
@@ -254,7 +254,7 @@ def test_readyz_names_the_imap_folder_that_lags_with_its_last_error(env):
         an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
         with app.services.db.transaction() as conn:
             conn.execute(
-                insert(ImapMailbox).values(
+                insert(ImapMailboxRow).values(
                     key=key,
                     last_uid=0,
                     ingested=3,
@@ -269,7 +269,7 @@ def test_readyz_names_the_imap_folder_that_lags_with_its_last_error(env):
         assert 3600 <= value(scrape(port), "qmark_imap_lag_seconds", mailbox=key) < 3700
         with app.services.db.transaction() as conn:
             conn.execute(
-                ImapMailbox.__table__.update().values(last_poll_at=datetime.now(UTC), last_error=None)
+                ImapMailboxRow.__table__.update().values(last_poll_at=datetime.now(UTC), last_error=None)
             )
         assert get(port, "/readyz") == (200, "ready\n")
 

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from pipeline.model.escalation import State
 from pipeline.store import escalations, heartbeats, mailboxes
-from pipeline.store.models import Message, OutboundMail
+from pipeline.store.models import MessageRow, OutboundMailRow
 from pipeline.store.stats import describe_stats, honest_stats
 from workers.bootstrap import App
 from workers.ops.queues import queue_depths
@@ -73,15 +73,18 @@ def _processes(beats: dict[str, list[tuple[str, datetime]]], now: datetime) -> d
 
 
 def _backlog(session: Any, now: datetime) -> dict[str, Any]:
-    oldest = session.execute(select(func.min(Message.received_at)).where(Message.state != "done")).scalar()
+    oldest = session.execute(
+        select(func.min(MessageRow.received_at)).where(MessageRow.state != "done")
+    ).scalar()
     failed = session.execute(
         select(func.count()).where(
-            OutboundMail.state.in_(("dead", "bounced")), OutboundMail.created_at >= now - timedelta(days=1)
+            OutboundMailRow.state.in_(("dead", "bounced")),
+            OutboundMailRow.created_at >= now - timedelta(days=1),
         )
     ).scalar_one()
     quarantined = session.execute(
         select(func.count()).where(
-            Message.outcome == "quarantined", Message.received_at >= now - timedelta(days=1)
+            MessageRow.outcome == "quarantined", MessageRow.received_at >= now - timedelta(days=1)
         )
     ).scalar_one()
     return {

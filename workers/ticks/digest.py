@@ -40,7 +40,7 @@ from pipeline.model.mail import Address
 from pipeline.outbound import digest
 from pipeline.store import stats
 from pipeline.store.db import Database
-from pipeline.store.models import Digest
+from pipeline.store.models import DigestRow
 from rules.schema import Rules
 from rules.timezones import zone
 from workers.bootstrap import App, build
@@ -183,9 +183,9 @@ def send_command(settings: Settings, *, now: datetime | None = None) -> int:
 # --- the digests row -------------------------------------------------------------------------------
 
 
-def _found(db: Database, day: str) -> Digest | None:
+def _found(db: Database, day: str) -> DigestRow | None:
     with db.read() as session:
-        return session.execute(select(Digest).where(Digest.day == day)).scalar_one_or_none()
+        return session.execute(select(DigestRow).where(DigestRow.day == day)).scalar_one_or_none()
 
 
 def _claim(db: Database, day: str, to: Sequence[Address], now: datetime, *, retry: bool) -> bool:
@@ -193,15 +193,19 @@ def _claim(db: Database, day: str, to: Sequence[Address], now: datetime, *, retr
     row = {"state": SENDING, "recipients": [a.email for a in to], "claimed_at": now}
     try:
         with db.transaction() as conn:
-            conn.execute(insert(Digest).values(day=day, **row))
+            conn.execute(insert(DigestRow).values(day=day, **row))
         return True
     except IntegrityError:
         if not retry:
             return False
-    retryable = or_(Digest.state == FAILED, and_(Digest.state == SENDING, Digest.claimed_at < now - STALE))
+    retryable = or_(
+        DigestRow.state == FAILED, and_(DigestRow.state == SENDING, DigestRow.claimed_at < now - STALE)
+    )
     with db.transaction() as conn:
         taken = conn.execute(
-            update(Digest).where(Digest.day == day, retryable).values(**row, sent_at=None, last_error=None)
+            update(DigestRow)
+            .where(DigestRow.day == day, retryable)
+            .values(**row, sent_at=None, last_error=None)
         )
         return taken.rowcount == 1
 
@@ -210,7 +214,9 @@ def _finish(db: Database, day: str, *, state: str, now: datetime, error: str | N
     sent_at = now if state == SENT else None
     with db.transaction() as conn:
         conn.execute(
-            update(Digest).where(Digest.day == day).values(state=state, sent_at=sent_at, last_error=error)
+            update(DigestRow)
+            .where(DigestRow.day == day)
+            .values(state=state, sent_at=sent_at, last_error=error)
         )
 
 
@@ -221,7 +227,7 @@ def _facts(app: App, day: str, now: datetime) -> tuple[digest.DigestFacts, list[
     db = app.services.db
     with db.read() as session:
         previous = session.execute(
-            select(func.max(Digest.claimed_at)).where(Digest.state == SENT, Digest.day < day)
+            select(func.max(DigestRow.claimed_at)).where(DigestRow.state == SENT, DigestRow.day < day)
         ).scalar()
         since = max(previous, now - LOOKBACK) if previous is not None else now - DEFAULT_PERIOD
         facts = digest.collect(session, now=now, since=since, sections=app.services.rules.rca.sections)
