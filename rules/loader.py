@@ -19,11 +19,11 @@ from rules.nodes import Entry, YamlFile, line_of, say, shown
 from rules.schema import (
     RCA_POLICIES,
     Executive,
-    Match,
     Person,
     RcaRules,
     RcaSection,
     Route,
+    RouteMatch,
     RoutingDefaults,
     Rules,
 )
@@ -145,14 +145,14 @@ def _read_defaults(file: YamlFile, top: Entry, people: Mapping[str, Person] | No
     )
 
 
-def _read_match(file: YamlFile, node: Node, context: str) -> Match | None:
+def _read_match(file: YamlFile, node: Node, context: str) -> RouteMatch | None:
     entry = file.mapping(node, f"{context} match:", MATCH_KEYS)
     if entry == {}:
         file.problem(
             node, f"{context} match: has no conditions", f"add at least one of {', '.join(MATCH_KEYS)}"
         )
     patterns = {key: file.regex(value, f"{context} match: {key}") for key, value in (entry or {}).items()}
-    return Match(**patterns) if patterns and None not in patterns.values() else None
+    return RouteMatch(**patterns) if patterns and None not in patterns.values() else None
 
 
 def _read_routes(

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rules.durations import Duration
-from rules.schema import Match, Person, Rules
+from rules.schema import Person, RouteMatch, Rules
 
 __all__ = [
     "PREDICATES",
@@ -101,7 +101,7 @@ PREDICATES: tuple[tuple[str, Predicate], ...] = (
 )
 
 
-def route_matches(match: Match, complaint: Complaint) -> tuple[bool, tuple[str, ...]]:
+def route_matches(match: RouteMatch, complaint: Complaint) -> tuple[bool, tuple[str, ...]]:
     """Whether every condition of ``match`` holds, with the reason of each condition tried.
 
     Stops at the first condition that fails; its reason is the last one returned.

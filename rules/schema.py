@@ -18,12 +18,12 @@ from rules.hours import WorkingHours
 __all__ = [
     "RCA_POLICIES",
     "Executive",
-    "Match",
     "Person",
     "RcaPolicy",
     "RcaRules",
     "RcaSection",
     "Route",
+    "RouteMatch",
     "RoutingDefaults",
     "Rules",
 ]
@@ -68,7 +68,7 @@ class Person:
 
 
 @dataclass(frozen=True)
-class Match:
+class RouteMatch:
     """A route's conditions; every pattern that is set must match (``re.search``)."""
 
     text: re.Pattern[str] | None = None
@@ -82,7 +82,7 @@ class Route:
     """One entry of ``routes:``; ``line`` is where it starts in routing.yaml."""
 
     name: str
-    match: Match
+    match: RouteMatch
     owner: str
     deadline: Duration
     line: int

@@ -20,10 +20,10 @@ from pipeline.decide import owner_commands
 from pipeline.decide.context import (
     FEEDBACK_KINDS,
     FEEDBACK_PER_DAY,
+    Answer,
     Context,
-    Outcome,
     Reply,
-    due,
+    deadline_in,
     feedback,
     help_reply,
     ref_of,
@@ -48,35 +48,35 @@ from pipeline.model.rootcause import describe, parse_writeup, render_sections
 from pipeline.outbound import followups
 from rules.schema import Rules
 
-__all__ = ["FEEDBACK_KINDS", "FEEDBACK_PER_DAY", "Context", "Outcome", "Reply", "answer"]
+__all__ = ["FEEDBACK_KINDS", "FEEDBACK_PER_DAY", "Answer", "Context", "Reply", "answer"]
 
 
-def answer(escalation: Escalation, reply: Reply, ctx: Context) -> Outcome:
+def answer(escalation: Escalation, reply: Reply, ctx: Context) -> Answer:
     """Apply ``reply`` to ``escalation`` (mutated in place) and say what to send."""
     if reply.role is Role.EXECUTIVE:
         return _executive(escalation, reply, ctx)
     if reply.role is Role.OWNER:
         return _owner(escalation, reply, ctx)
     escalation.record("note", ctx.now, reply.sender.email, words=reply.words[:2000], role=reply.role.value)
-    return Outcome(f"a note from {reply.sender.email}, who no longer takes part in {ref_of(escalation)}")
+    return Answer(f"a note from {reply.sender.email}, who no longer takes part in {ref_of(escalation)}")
 
 
 # -- the owner's side -------------------------------------------------------------------------
 
 
-def _owner(escalation: Escalation, reply: Reply, ctx: Context) -> Outcome:
+def _owner(escalation: Escalation, reply: Reply, ctx: Context) -> Answer:
     parsed = parse_command(reply.words)
     if isinstance(parsed, UnknownCommand):
         escalation.record("command_unknown", ctx.now, reply.sender.email, command=parsed.word)
         return help_reply(escalation, reply, ctx, parsed.problem, f"unknown command #{parsed.word}")
     if not escalation.is_open:
         escalation.record("note_after_close", ctx.now, reply.sender.email, words=reply.words[:2000])
-        return Outcome(f"{ref_of(escalation)} is closed; the owner's mail is recorded")
+        return Answer(f"{ref_of(escalation)} is closed; the owner's mail is recorded")
     resumed: list[OutgoingMail] = []
     if escalation.is_paused and not (parsed is not None and parsed.name == "waiting-on-customer"):
         resumed = owner_commands.resume(escalation, reply, ctx)
         if parsed is not None and parsed.name == "resume":
-            return Outcome("the owner resumed the clock", resumed)
+            return Answer("the owner resumed the clock", resumed)
     outcome = (
         _command(escalation, reply, ctx, parsed)
         if parsed is not None
@@ -88,21 +88,21 @@ def _owner(escalation: Escalation, reply: Reply, ctx: Context) -> Outcome:
     return outcome
 
 
-def _owner_words(escalation: Escalation, reply: Reply, ctx: Context) -> Outcome:
+def _owner_words(escalation: Escalation, reply: Reply, ctx: Context) -> Answer:
     sections = _sections(reply.body, ctx.rules)
     if _is_writeup(sections, escalation.state):
         return _writeup(escalation, reply, ctx, sections, asked_to_close=False)
     if escalation.state is State.AWAITING_EXPLANATION:
         if is_acknowledgement(reply.words):
             escalation.acknowledge(now=ctx.now, actor=reply.sender.email, words=reply.words)
-            return Outcome("an acknowledgement, not an explanation: the clock runs on")
+            return Answer("an acknowledgement, not an explanation: the clock runs on")
         return _explain(escalation, reply, ctx, reply.words)
     escalation.record("owner_note", ctx.now, reply.sender.email, words=reply.words[:2000])
-    return Outcome(f"a note from the owner's side while {escalation.state.value}")
+    return Answer(f"a note from the owner's side while {escalation.state.value}")
 
 
-def _explain(escalation: Escalation, reply: Reply, ctx: Context, text: str) -> Outcome:
-    root_cause_due = due(ctx, escalation.owner, ctx.rules.rca.deadline)
+def _explain(escalation: Escalation, reply: Reply, ctx: Context, text: str) -> Answer:
+    root_cause_due = deadline_in(ctx, escalation.owner, ctx.rules.rca.deadline)
     escalation.explain(
         now=ctx.now,
         actor=reply.sender.email,
@@ -113,13 +113,13 @@ def _explain(escalation: Escalation, reply: Reply, ctx: Context, text: str) -> O
     mail = followups.render_explanation(
         ctx.thread, ctx.identity, author=reply.sender, text=text, root_cause_due=root_cause_due
     )
-    return Outcome("the explanation, relayed to the executive", [mail])
+    return Answer("the explanation, relayed to the executive", [mail])
 
 
 def _writeup(
     escalation: Escalation, reply: Reply, ctx: Context, sections: dict[str, str], *, asked_to_close: bool
-) -> Outcome:
-    outcome = Outcome("")
+) -> Answer:
+    outcome = Answer("")
     if escalation.state is State.AWAITING_EXPLANATION:
         # A writeup (or #close) before any explanation: its own words explain, else its first section.
         words = _without_first_line(reply.words) if asked_to_close else reply.words
@@ -155,7 +155,7 @@ def _writeup(
     return outcome
 
 
-def _command(escalation: Escalation, reply: Reply, ctx: Context, command: Command) -> Outcome:
+def _command(escalation: Escalation, reply: Reply, ctx: Context, command: Command) -> Answer:
     actor = reply.sender.email
     escalation.record("command", ctx.now, actor, command=command.name, args=command.args[:500])
     if command.name == "close":
@@ -184,37 +184,37 @@ def _command(escalation: Escalation, reply: Reply, ctx: Context, command: Comman
 # -- the executive's side ---------------------------------------------------------------------
 
 
-def _executive(escalation: Escalation, reply: Reply, ctx: Context) -> Outcome:
+def _executive(escalation: Escalation, reply: Reply, ctx: Context) -> Answer:
     actor = reply.sender.email
     asked, note = is_question(reply.words)
     if asked:  # in a reply, everything the executive wrote after the "?" is their note
         note = reply.words.strip().lstrip("?？!¡ \t").strip()
     if asked and escalation.state is State.CLOSED:
-        deadline = due(ctx, escalation.owner, route_deadline(ctx))
+        deadline = deadline_in(ctx, escalation.owner, route_deadline(ctx))
         business = route_deadline(ctx).is_business
         escalation.reopen(now=ctx.now, actor=actor, note=note, deadline=deadline, business=business)
         mail = followups.render_reopened(ctx.thread, ctx.identity, note=note, deadline=deadline)
-        return Outcome("the executive's '?' reopened it; the owner is told", [mail])
+        return Answer("the executive's '?' reopened it; the owner is told", [mail])
     if asked and escalation.state is State.AWAITING_APPROVAL:
         escalation.send_back(now=ctx.now, actor=actor, note=note)
         mail = followups.render_sent_back(ctx.thread, ctx.identity, note=note)
-        return Outcome("the executive sent the writeup back to the owner", [mail])
+        return Answer("the executive sent the writeup back to the owner", [mail])
     if is_approval(reply.words) and escalation.state is State.AWAITING_APPROVAL:
         escalation.approve(now=ctx.now, actor=actor, rca=ctx.rules.rca)
         writeup = render_sections(escalation.writeup, ctx.rules.rca)
-        return Outcome(
+        return Answer(
             "approved by the executive; closed", _closing_mails(escalation, ctx, reply.sender, writeup)
         )
     if not escalation.is_open:
         escalation.record("note_after_close", ctx.now, actor, words=reply.words[:2000])
-        return Outcome(f"{ref_of(escalation)} is closed and the reply is not '?': recorded, nothing sent")
+        return Answer(f"{ref_of(escalation)} is closed and the reply is not '?': recorded, nothing sent")
     if is_approval(reply.words):
         escalation.record("executive_note", ctx.now, actor, words=reply.words[:2000])
-        return Outcome("the executive's acknowledgement, recorded")
+        return Answer("the executive's acknowledgement, recorded")
     text = note if asked else reply.words
     escalation.record("executive_note", ctx.now, actor, words=text[:2000])
     mail = followups.render_executive_note(ctx.thread, ctx.identity, note=text or "?")
-    return Outcome("the executive's note, passed to the owner", [mail])
+    return Answer("the executive's note, passed to the owner", [mail])
 
 
 def _closing_mails(

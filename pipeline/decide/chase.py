@@ -11,7 +11,7 @@ deadline counts business time) and the rules into the phase's slots, in order:
 * the top: ``rechase_every`` after the last rung (at the breach when there is no
   manager), ops are told and the chase ends.
 
-:func:`due` says, for the slots already handled and the time now, which slot is the
+:func:`slots_due` says, for the slots already handled and the time now, which slot is the
 current one (the only one that gets a mail), which were missed (a scheduler that was
 down catches up without spamming), and when the next is due. The timers live in the
 database as ``chase_at``/``chase_slot``; nothing waits in the broker.
@@ -93,7 +93,7 @@ def plan(escalation: Escalation, rules: Rules, *, service_timezone: str = "UTC")
     return slots
 
 
-def due(slots: Sequence[Slot], done: int, now: datetime) -> Due:
+def slots_due(slots: Sequence[Slot], done: int, now: datetime) -> Due:
     """Of the slots not yet handled, those due by ``now``: the last is current, the rest missed."""
     pending = list(slots[done:])
     ready = [slot for slot in pending if slot.at <= now]

@@ -52,7 +52,7 @@ class Context:
 
 
 @dataclass
-class Outcome:
+class Answer:
     """What answering did: the reason recorded on the message, and the mails to queue."""
 
     reason: str
@@ -60,7 +60,7 @@ class Outcome:
     owner_name: str | None = None
 
 
-def help_reply(escalation: Escalation, reply: Reply, ctx: Context, problem: str, reason: str) -> Outcome:
+def help_reply(escalation: Escalation, reply: Reply, ctx: Context, problem: str, reason: str) -> Answer:
     commands = [(spec.usage, spec.does) for spec in COMMANDS]
     mails = feedback(
         escalation,
@@ -69,7 +69,7 @@ def help_reply(escalation: Escalation, reply: Reply, ctx: Context, problem: str,
             ctx.thread, ctx.identity, to=reply.sender, problem=problem, commands=commands
         ),
     )
-    return Outcome(reason if mails else reason + " (not answered: daily feedback cap reached)", mails)
+    return Answer(reason if mails else reason + " (not answered: daily feedback cap reached)", mails)
 
 
 def feedback(escalation: Escalation, ctx: Context, render: Callable[[], OutgoingMail]) -> list[OutgoingMail]:
@@ -85,7 +85,7 @@ def route_deadline(ctx: Context) -> Duration:
     return route.deadline if route is not None else ctx.rules.defaults.deadline
 
 
-def due(ctx: Context, owner: str, duration: Duration) -> datetime:
+def deadline_in(ctx: Context, owner: str, duration: Duration) -> datetime:
     person = ctx.rules.person(owner)
     return deadline_for(person, ctx.now, duration, service_timezone=ctx.service_timezone)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from pipeline.decide.context import Context, Outcome, Reply, due, route_deadline
+from pipeline.decide.context import Answer, Context, Reply, deadline_in, route_deadline
 from pipeline.inbound.commands import CommandError
 from pipeline.model.escalation import Escalation, State, ref
 from pipeline.model.mail import Address, OutgoingMail
@@ -23,14 +23,14 @@ from rules.holidays import holidays_near
 from rules.schema import Person
 
 
-def reassign(escalation: Escalation, reply: Reply, ctx: Context, email: str) -> Outcome:
+def reassign(escalation: Escalation, reply: Reply, ctx: Context, email: str) -> Answer:
     person = ctx.rules.person(email)
     if person is None:
         raise CommandError(f"{email} is not listed under people in people.yaml")
     old = ctx.thread.owner
     deadline = None
     if escalation.state is State.AWAITING_EXPLANATION:
-        deadline = due(ctx, person.email, route_deadline(ctx))
+        deadline = deadline_in(ctx, person.email, route_deadline(ctx))
     escalation.reassign(
         now=ctx.now,
         actor=reply.sender.email,
@@ -49,15 +49,13 @@ def reassign(escalation: Escalation, reply: Reply, ctx: Context, email: str) -> 
         by=reply.sender,
         deadline=escalation.deadline,
     )
-    return Outcome(
-        f"reassigned from {old.email} to {person.email}", [forward, notice], owner_name=person.name
-    )
+    return Answer(f"reassigned from {old.email} to {person.email}", [forward, notice], owner_name=person.name)
 
 
-def pause(escalation: Escalation, reply: Reply, ctx: Context, reason: str) -> Outcome:
+def pause(escalation: Escalation, reply: Reply, ctx: Context, reason: str) -> Answer:
     escalation.pause(now=ctx.now, actor=reply.sender.email, reason=reason)
     mail = chasemails.render_paused(ctx.thread, ctx.identity, reason=reason, by=reply.sender)
-    return Outcome(f"clock paused, waiting on the customer: {reason}", [mail])
+    return Answer(f"clock paused, waiting on the customer: {reason}", [mail])
 
 
 def resume(escalation: Escalation, reply: Reply, ctx: Context) -> list[OutgoingMail]:
@@ -85,7 +83,7 @@ def resume(escalation: Escalation, reply: Reply, ctx: Context) -> list[OutgoingM
     ]
 
 
-def more_time(escalation: Escalation, reply: Reply, ctx: Context, duration: Duration, reason: str) -> Outcome:
+def more_time(escalation: Escalation, reply: Reply, ctx: Context, duration: Duration, reason: str) -> Answer:
     old = escalation.deadline
     person = ctx.rules.person(escalation.owner)
     new = deadline_for(person, max(old, ctx.now), duration, service_timezone=ctx.service_timezone)
@@ -95,7 +93,7 @@ def more_time(escalation: Escalation, reply: Reply, ctx: Context, duration: Dura
     mail = followups.render_more_time(
         ctx.thread, ctx.identity, reason=reason, old_deadline=old, new_deadline=new
     )
-    return Outcome(f"deadline extended to {new.isoformat()}: {reason}", [mail])
+    return Answer(f"deadline extended to {new.isoformat()}: {reason}", [mail])
 
 
 def facts_for(escalation: Escalation, ctx: Context, owner: Person, *, by: Address) -> EscalationFacts:

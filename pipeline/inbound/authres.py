@@ -58,14 +58,14 @@ def _aligned(domain: str, from_domain: str) -> bool:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class SenderCheck:
     """Whether the sender is authenticated, and why in words."""
 
     authenticated: bool
     reason: str
 
 
-def verify_sender(headers: Iterable[str], from_email: str, trusted: Iterable[str]) -> Verdict:
+def verify_sender(headers: Iterable[str], from_email: str, trusted: Iterable[str]) -> SenderCheck:
     """Check ``from_email`` against the Authentication-Results ``headers`` from ``trusted`` ids.
 
     A DMARC result, when the trusted MTA gave one, decides. Without one, a DKIM
@@ -75,17 +75,17 @@ def verify_sender(headers: Iterable[str], from_email: str, trusted: Iterable[str
     from_domain = from_email.rpartition("@")[2].lower()
     results = [r for value in headers for r in parse_header(value) if r.authserv_id in trusted_ids]
     if not results:
-        return Verdict(False, "no Authentication-Results header from a trusted authserv-id")
+        return SenderCheck(False, "no Authentication-Results header from a trusted authserv-id")
     dmarc = [r for r in results if r.method == "dmarc"]
     for r in dmarc:
         if r.result == "pass" and _aligned(r.properties.get("header.from", from_domain), from_domain):
-            return Verdict(True, f"dmarc=pass for {from_domain} from {r.authserv_id}")
+            return SenderCheck(True, f"dmarc=pass for {from_domain} from {r.authserv_id}")
     if not dmarc:
         for r in results:
             domain = r.properties.get("header.d", "")
             if r.method == "dkim" and r.result == "pass" and domain and _aligned(domain, from_domain):
-                return Verdict(True, f"dkim=pass aligned with {from_domain} from {r.authserv_id}")
+                return SenderCheck(True, f"dkim=pass aligned with {from_domain} from {r.authserv_id}")
     seen = ", ".join(f"{r.method}={r.result}" for r in results if r.method in {"dmarc", "dkim"})
-    return Verdict(
+    return SenderCheck(
         False, f"authentication did not pass for {from_domain} ({seen or 'no dmarc or dkim result'})"
     )

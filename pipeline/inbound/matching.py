@@ -22,7 +22,7 @@ _SUBJECT_TAG = re.compile(r"\[Q-([1-9][0-9]{0,11})\]", re.I)
 
 
 @dataclass(frozen=True)
-class Match:
+class ReplyMatch:
     """How a reply was tied to an escalation.
 
     ``number`` is None when nothing matched or the token is ``forged`` (then the
@@ -57,7 +57,7 @@ class Role(StrEnum):
 
 def match_reply(
     mail: InboundMail, envelope: Envelope, *, reply_local: str, domain: str, secret: bytes
-) -> Match:
+) -> ReplyMatch:
     """The escalation ``mail`` answers, by token, then In-Reply-To/References, then subject tag."""
     sender = mail.from_.email if mail.from_ else ""
     tokens = _tokens(_recipients(mail, envelope), reply_local=reply_local, domain=domain)
@@ -65,18 +65,18 @@ def match_reply(
     for token in tokens:
         check = check_token(secret, token, sender)
         if check.genuine and check.number is not None:
-            return Match(check.number, "token", token_sender=check.recipient_ok)
+            return ReplyMatch(check.number, "token", token_sender=check.recipient_ok)
         forged = forged or check.reason
     if forged is not None:
-        return Match(None, "token", forged=forged)
+        return ReplyMatch(None, "token", forged=forged)
     for mid in (mail.in_reply_to, *reversed(mail.references)):
         number = parse_message_id(mid, domain=domain) if mid else None
         if number is not None:
-            return Match(number, "in-reply-to")
+            return ReplyMatch(number, "in-reply-to")
     tag = _SUBJECT_TAG.search(mail.subject)
     if tag:
-        return Match(int(tag.group(1)), "subject")
-    return Match(None)
+        return ReplyMatch(int(tag.group(1)), "subject")
+    return ReplyMatch(None)
 
 
 def role_of(sender: str, *, executive: str, owner: str, ladder: Iterable[str], token_sender: bool) -> Role:

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from pipeline.model.rootcause import Verdict, check_sections, merge_sections
+from pipeline.model.rootcause import WriteupCheck, check_sections, merge_sections
 from rules.schema import RcaRules
 
 
@@ -176,7 +176,7 @@ class Escalation:
 
     def add_writeup(
         self, *, now: datetime, actor: str, sections: Mapping[str, str], rca: RcaRules
-    ) -> Verdict:
+    ) -> WriteupCheck:
         """Merge the sections of one mail into the writeup and judge the whole; changes no state."""
         if self.state is not State.AWAITING_ROOT_CAUSE:
             raise InvalidTransition(f"a root-cause writeup is not awaited in state {self.state.value}")

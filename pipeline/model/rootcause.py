@@ -39,7 +39,7 @@ from rules.schema import RcaRules, RcaSection
 __all__ = [
     "Finding",
     "Problem",
-    "Verdict",
+    "WriteupCheck",
     "check_sections",
     "check_writeup",
     "describe",
@@ -83,7 +83,7 @@ class Finding:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class WriteupCheck:
     """The check of one writeup: complete when there are no findings.
 
     ``sections`` maps each section found to its text; it is read-only and left out
@@ -105,19 +105,19 @@ def parse_writeup(text: str, sections: Sequence[RcaSection]) -> dict[str, str]:
     return {key: _tidy(found[key]) for key in dict.fromkeys(s.key for s in sections) if key in found}
 
 
-def check_writeup(text: str, rca: RcaRules) -> Verdict:
+def check_writeup(text: str, rca: RcaRules) -> WriteupCheck:
     """Check every required section of the writeup in ``text``; findings follow the rca order."""
     return check_sections(parse_writeup(text, rca.sections), rca)
 
 
-def check_sections(found: Mapping[str, str], rca: RcaRules) -> Verdict:
+def check_sections(found: Mapping[str, str], rca: RcaRules) -> WriteupCheck:
     """Check every required section in ``found`` (section key -> text); findings follow the rca order."""
     findings = tuple(
         finding
         for section in rca.sections
         if (finding := _judge(section, found.get(section.key))) is not None
     )
-    return Verdict(complete=not findings, findings=findings, sections=MappingProxyType(dict(found)))
+    return WriteupCheck(complete=not findings, findings=findings, sections=MappingProxyType(dict(found)))
 
 
 def merge_sections(earlier: Mapping[str, str], newer: Mapping[str, str], rca: RcaRules) -> dict[str, str]:
@@ -144,7 +144,7 @@ def render_sections(found: Mapping[str, str], rca: RcaRules) -> list[tuple[str, 
     return [(section.title, text) for section in rca.sections if (text := found.get(section.key, "").strip())]
 
 
-def describe(verdict: Verdict) -> str:
+def describe(verdict: WriteupCheck) -> str:
     """One line per finding, as mailed to the owner (each ends with a newline); "" when complete."""
     lines: list[str] = []
     for finding in verdict.findings:

@@ -24,7 +24,7 @@ from pipeline.store import deadmails, escalations, messages
 MAIL_PREFIX = "mail-"
 
 
-class Refused(Exception):
+class ReplayRefused(Exception):
     """This dead letter cannot be replayed; the message says why."""
 
 

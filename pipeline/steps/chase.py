@@ -49,7 +49,7 @@ def _chase(svc: Services, conn: Connection, number: int) -> list[outbox.ClaimedM
         chases.release(conn, number=number)
         return []
     slots = chase.plan(escalation, svc.rules, service_timezone=svc.timezone)
-    due = chase.due(slots, escalation.chase_slot, now)
+    due = chase.slots_due(slots, escalation.chase_slot, now)
     for slot in due.missed:
         escalation.record(
             "chase_missed", now, "qmark", slot=slot.kind, level=slot.level, due=slot.at.isoformat()

@@ -19,7 +19,7 @@ from pipeline.steps.services import Services
 from pipeline.store import escalations, outbox
 
 
-class Refused(Exception):
+class CloseRefused(Exception):
     """The escalation cannot be closed; str() says why and what is missing."""
 
 
@@ -31,26 +31,26 @@ class Closed:
 
 
 def close_with_writeup(svc: Services, *, number: int, text: str, actor: str) -> Closed:
-    """Close escalation ``number`` with the writeup in ``text``; raises :class:`Refused`, changes nothing."""
+    """Close escalation ``number`` with the writeup ``text``; :class:`CloseRefused` changes nothing."""
     rca = svc.rules.rca
     now = svc.clock()
     with svc.db.transaction() as conn:
         loaded = escalations.load(conn, number=number)
         if loaded is None:
-            raise Refused(f"no escalation {ref(number)}")
+            raise CloseRefused(f"no escalation {ref(number)}")
         escalation, row = loaded.escalation, loaded.row
         if escalation.state is State.CLOSED:
-            raise Refused(f"{ref(number)} is already closed")
+            raise CloseRefused(f"{ref(number)} is already closed")
         merged = merge_sections(escalation.writeup, parse_writeup(text, rca.sections), rca)
         verdict = check_sections(merged, rca)
         if not verdict.complete:
-            raise Refused(f"{ref(number)} stays open; the writeup lacks:\n{describe(verdict)}")
+            raise CloseRefused(f"{ref(number)} stays open; the writeup lacks:\n{describe(verdict)}")
         escalation.writeup = merged
         escalation.record("writeup_received", now, actor, sections=sorted(merged), complete=True, via="cli")
         try:
             escalation.close(now=now, actor=actor, rca=rca)
         except RootCauseMissing as error:  # pragma: no cover - checked just above; the gate has the last word
-            raise Refused(str(error)) from error
+            raise CloseRefused(str(error)) from error
         person = svc.rules.person(escalation.owner)
         thread = followups.Thread(
             number=number,

@@ -20,10 +20,10 @@ from sqlalchemy import Connection
 
 from pipeline import log
 from pipeline.decide import chase
-from pipeline.decide.answer import FEEDBACK_KINDS, Context, Outcome, Reply, answer
+from pipeline.decide.answer import FEEDBACK_KINDS, Answer, Context, Reply, answer
 from pipeline.decide.classify import Disposition, Verdict
 from pipeline.inbound import authres, bounces
-from pipeline.inbound.matching import Match, Role, match_reply, role_of
+from pipeline.inbound.matching import ReplyMatch, Role, match_reply, role_of
 from pipeline.inbound.quotes import latest_reply
 from pipeline.model.escalation import Escalation, Event, InvalidTransition, ref
 from pipeline.model.mail import Address, Envelope, InboundMail
@@ -67,7 +67,7 @@ def _answer(
     conn: Connection,
     message_id: int,
     mail: InboundMail,
-    match: Match,
+    match: ReplyMatch,
     number: int,
     sender: str,
     words: str,
@@ -110,7 +110,7 @@ def _answer(
         assert fresh is not None
         escalation = fresh.escalation
         escalation.record("reply_not_applied", now, sender, error=str(error))
-        outcome = Outcome(f"nothing changed: {error}")
+        outcome = Answer(f"nothing changed: {error}")
     for outgoing in outcome.mails:
         escalation.record("mail_queued", now, "qmark", mail=outgoing.kind, to=outgoing.recipient)
     chase.reschedule(escalation, svc.rules, service_timezone=svc.timezone)
@@ -199,7 +199,7 @@ def _mail_for_token(
     return []
 
 
-def _role(svc: Services, escalation: Escalation, sender: str, match: Match) -> Role:
+def _role(svc: Services, escalation: Escalation, sender: str, match: ReplyMatch) -> Role:
     ladder = [person.email for person in svc.rules.ladder(escalation.owner)]
     return role_of(
         sender,
@@ -210,7 +210,7 @@ def _role(svc: Services, escalation: Escalation, sender: str, match: Match) -> R
     )
 
 
-def _match(svc: Services, mail: InboundMail, envelope: Envelope) -> Match:
+def _match(svc: Services, mail: InboundMail, envelope: Envelope) -> ReplyMatch:
     return match_reply(
         mail,
         envelope,

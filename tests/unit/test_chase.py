@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from pipeline.decide.chase import due, plan
+from pipeline.decide.chase import plan, slots_due
 from pipeline.model.escalation import Escalation
 from rules.loader import load_rules
 
@@ -62,15 +62,15 @@ def test_a_reminder_outside_working_hours_waits_for_the_morning_or_is_dropped():
 
 def test_catching_up_mails_only_the_latest_due_slot_and_counts_the_rest_as_missed():
     slots = plan(opened("pat.owner@acme.test"), RULES)
-    late = due(slots, 0, TUESDAY + timedelta(hours=4, minutes=1))
+    late = slots_due(slots, 0, TUESDAY + timedelta(hours=4, minutes=1))
     assert late.current is not None and late.current.kind == "breach"
     assert [s.kind for s in late.missed] == ["remind", "remind"]
     assert late.done == 3 and late.breach_now and late.next_at == TUESDAY + timedelta(hours=6)
-    again = due(slots, late.done, TUESDAY + timedelta(hours=4, minutes=2))
+    again = slots_due(slots, late.done, TUESDAY + timedelta(hours=4, minutes=2))
     assert again.current is None and again.missed == () and again.done == 3
 
 
 def test_nothing_is_due_before_the_first_slot():
     slots = plan(opened("pat.owner@acme.test"), RULES)
-    early = due(slots, 0, TUESDAY + timedelta(hours=1))
+    early = slots_due(slots, 0, TUESDAY + timedelta(hours=1))
     assert early.current is None and early.next_at == TUESDAY + timedelta(hours=2) and not early.breach_now

@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.model.rootcause import (
     Finding,
-    Verdict,
+    WriteupCheck,
     check_sections,
     check_writeup,
     describe,
@@ -76,7 +76,7 @@ def test_a_complete_writeup_with_title_lines_is_complete() -> None:
 
     verdict = check_writeup(textwrap.dedent(text), ACME)
 
-    assert verdict == Verdict(complete=True, findings=(), sections=FILLED)
+    assert verdict == WriteupCheck(complete=True, findings=(), sections=FILLED)
 
 
 def test_the_same_writeup_with_markdown_headings_is_complete() -> None:
@@ -383,7 +383,7 @@ def test_check_sections_of_a_complete_mapping_is_complete_and_keeps_a_read_only_
     verdict = check_sections(found, ACME)
     found["impact"] = "changed"
 
-    assert verdict == Verdict(complete=True, findings=(), sections=FILLED)
+    assert verdict == WriteupCheck(complete=True, findings=(), sections=FILLED)
     with pytest.raises(TypeError):
         verdict.sections["impact"] = "changed"  # type: ignore[index]
 

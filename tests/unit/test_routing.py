@@ -21,7 +21,7 @@ from rules.routing import (
     subject_matches,
     text_matches,
 )
-from rules.schema import Match, Route, Rules
+from rules.schema import Route, RouteMatch, Rules
 
 ACME = Path(__file__).resolve().parents[2] / "rules" / "examples" / "acme"
 
@@ -89,7 +89,7 @@ def test_addressed_executives_and_strangers_do_not_own_it(acme: Rules) -> None:
 
 def test_every_condition_of_a_route_must_hold(acme: Rules) -> None:
     # Given a route that needs both a subject and a customer domain
-    both = Match(subject=re.compile("(?i)outage"), customer_domain=re.compile(r"^shop\.example$"))
+    both = RouteMatch(subject=re.compile("(?i)outage"), customer_domain=re.compile(r"^shop\.example$"))
     route = Route("outage", both, "sam.manager@acme.test", parse_duration("1h"), 1)
     rules = Rules(
         acme.directory,
@@ -112,7 +112,7 @@ def test_every_condition_of_a_route_must_hold(acme: Rules) -> None:
 
 
 def test_a_failed_condition_says_why() -> None:
-    matched, reasons = route_matches(Match(text=re.compile("refund")), complaint())
+    matched, reasons = route_matches(RouteMatch(text=re.compile("refund")), complaint())
     assert not matched
     assert reasons == ("text /refund/ did not match the subject or body",)
 
@@ -145,4 +145,4 @@ def test_long_matches_are_shortened_in_the_reason() -> None:
 
 
 def test_every_match_key_has_exactly_one_predicate() -> None:
-    assert sorted(key for key, _predicate in PREDICATES) == sorted(f.name for f in fields(Match))
+    assert sorted(key for key, _predicate in PREDICATES) == sorted(f.name for f in fields(RouteMatch))

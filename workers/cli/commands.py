@@ -207,7 +207,7 @@ def _short(value: object, limit: int = 60) -> str:
 
 def escalations_close(settings: Settings, ident: str, *, writeup: str, by: str) -> int:
     """Close an escalation with a writeup file; refused (65) with the missing sections when incomplete."""
-    from pipeline.steps.close import Refused, close_with_writeup
+    from pipeline.steps.close import CloseRefused, close_with_writeup
     from workers.bootstrap import build
 
     number = parse_ref(ident) or (int(ident) if ident.isdigit() else None)
@@ -222,7 +222,7 @@ def escalations_close(settings: Settings, ident: str, *, writeup: str, by: str) 
     app = build(settings=settings)
     try:
         closed = close_with_writeup(app.services, number=number, text=text, actor=by.strip().lower())
-    except Refused as error:
+    except CloseRefused as error:
         print(f"qmark: {error}", file=sys.stderr)
         return EX_DATAERR
     try:

@@ -43,7 +43,7 @@ from dramatiq.common import q_name
 from dramatiq.errors import ActorNotFound, DecodeError
 
 from pipeline import log
-from pipeline.ops.dead_letters import DeadLetter, Refused, dead_mails, first_line, with_rows
+from pipeline.ops.dead_letters import DeadLetter, ReplayRefused, dead_mails, first_line, with_rows
 from pipeline.store import messages
 from pipeline.store.db import Database
 from workers.broker import QUEUES
@@ -198,11 +198,11 @@ def replay_job(broker: RedisBroker, letter: DeadLetter, *, db: Database | None =
     fault is fixed, and the attempts spent on it should not quarantine them.
     """
     if letter.kind != "job" or letter.redis_id is None:
-        raise Refused(f"{letter.id} is not a dead job")
+        raise ReplayRefused(f"{letter.id} is not a dead job")
     try:
         broker.get_actor(letter.actor)
     except ActorNotFound:
-        raise Refused(f"{letter.id}: no actor {letter.actor!r} in this qmark; it cannot run") from None
+        raise ReplayRefused(f"{letter.id}: no actor {letter.actor!r} in this qmark; it cannot run") from None
     key = f"{broker.namespace}:{letter.queue}.XQ"
     with broker.client.pipeline(transaction=True) as pipe:
         pipe.zscore(key, letter.redis_id)
@@ -211,7 +211,7 @@ def replay_job(broker: RedisBroker, letter: DeadLetter, *, db: Database | None =
         pipe.hdel(f"{key}.msgs", letter.redis_id)
         score, removed, data, _ = pipe.execute()
     if not removed or data is None:
-        raise Refused(f"{letter.id} is no longer dead (replayed or expired meanwhile)")
+        raise ReplayRefused(f"{letter.id} is no longer dead (replayed or expired meanwhile)")
     try:
         message: Message[Any] = Message.decode(data)
         options = {k: v for k, v in message.options.items() if k not in _SPENT_OPTIONS}

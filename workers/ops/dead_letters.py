@@ -39,7 +39,7 @@ from dramatiq.brokers.redis import RedisBroker
 
 from pipeline import log
 from pipeline.config.settings import Settings
-from pipeline.ops.dead_letters import MAIL_PREFIX, DeadLetter, Refused, dead_mails, first_line, numbered
+from pipeline.ops.dead_letters import MAIL_PREFIX, DeadLetter, ReplayRefused, dead_mails, first_line, numbered
 from pipeline.store import deadmails
 from pipeline.store.db import Database
 from workers.ops.dead_jobs import NAMESPACE, list_dead, replay_job
@@ -55,7 +55,7 @@ __all__ = [
     "MAIL_PREFIX",
     "NAMESPACE",
     "DeadLetter",
-    "Refused",
+    "ReplayRefused",
     "dead_mails",
     "first_line",
     "list_command",
@@ -79,7 +79,7 @@ def replay_mail(app: App, letter: DeadLetter) -> bool:
     [mail_id] = letter.ids
     with app.services.db.transaction() as conn:
         if not deadmails.revive(conn, mail_id=mail_id, now=utcnow()):
-            raise Refused(f"{letter.id} is no longer dead")
+            raise ReplayRefused(f"{letter.id} is no longer dead")
     logger.info("dead_mail_replayed", mail_id=mail_id)
     try:
         app.graph.enqueue_send([mail_id])
@@ -221,7 +221,7 @@ def _replay_each(app: App, chosen: list[DeadLetter]) -> int:
                     else "; its work was done since, so it does nothing"
                 )
                 print(f"replayed {what}: back on queue {letter.queue!r} with fresh retries{done}")
-        except Refused as error:
+        except ReplayRefused as error:
             print(f"qmark: {error}", file=sys.stderr)
             code = max(code, EX_DATAERR)
         except redis.RedisError as error:

@@ -57,7 +57,7 @@ NO_STATISTICS = "(the statistics could not be computed; the scheduler's log says
 
 
 @dataclass(frozen=True)
-class Outcome:
+class DigestAttempt:
     """What became of one attempt at a day's digest. ``state`` is ``sent``, ``failed``, or for a
     day this attempt did not claim, that day's state as found (``sending`` or ``sent``)."""
 
@@ -106,14 +106,16 @@ def tick(app: App, now: datetime | None = None) -> bool:
     return outcome.claimed and outcome.state == SENT
 
 
-def send_day(app: App, day: str, to: Sequence[Address], *, now: datetime, retry: bool = False) -> Outcome:
+def send_day(
+    app: App, day: str, to: Sequence[Address], *, now: datetime, retry: bool = False
+) -> DigestAttempt:
     """Claim ``day`` and send its digest to ``to``; with ``retry`` also a failed or abandoned day."""
     db = app.services.db
     if not _claim(db, day, to, now, retry=retry):
         row = _found(db, day)
         state, at = (row.state, row.sent_at or row.claimed_at) if row is not None else (SENDING, None)
         logger.info("digest_already_claimed", day=day, state=state)
-        return Outcome(day=day, state=state, claimed=False, at=at)
+        return DigestAttempt(day=day, state=state, claimed=False, at=at)
     delivered: list[str] = []
     errors: list[str] = []
     try:
@@ -141,7 +143,7 @@ def send_day(app: App, day: str, to: Sequence[Address], *, now: datetime, retry:
         logger.error(event, day=day, delivered=len(delivered), errors=errors[:20])
     else:
         logger.info("digest_sent", day=day, delivered=len(delivered))
-    return Outcome(day, state, True, tuple(delivered), tuple(errors), now)
+    return DigestAttempt(day, state, True, tuple(delivered), tuple(errors), now)
 
 
 def send_command(settings: Settings, *, now: datetime | None = None) -> int:
