@@ -5,8 +5,6 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-__all__ = ["RulesError", "did_you_mean"]
-
 
 class RulesError(Exception):
     """A problem in a rules file: ``file`` and ``line`` (1-based, None when unknown), ``message``, ``fix``.

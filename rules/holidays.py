@@ -13,8 +13,6 @@ from functools import lru_cache
 
 import holidays as holiday_data
 
-__all__ = ["HOLIDAY_CODE_EXAMPLES", "holiday_region", "holidays_near", "public_holidays"]
-
 #: How a valid public-holiday code looks; used in error messages here and by the loaders.
 HOLIDAY_CODE_EXAMPLES = '"DE", "US", or a country and region like "DE-BY" or "US-NY"'
 

@@ -28,8 +28,6 @@ from rules.schema import (
     Rules,
 )
 
-__all__ = ["DEFAULT_RCA_SECTIONS", "FILES", "MATCH_KEYS", "check_rules", "load_rules"]
-
 #: The files of a rules directory and what each must hold (quoted when one is missing or empty).
 FILES = {
     "people.yaml": "executives: (email, name) and "

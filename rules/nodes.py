@@ -25,8 +25,6 @@ from rules.holidays import HOLIDAY_CODE_EXAMPLES, holiday_region, public_holiday
 from rules.hours import WorkingHours, parse_working_hours
 from rules.timezones import zone
 
-__all__ = ["Entry", "YamlFile", "line_of", "say", "shown"]
-
 T = TypeVar("T")
 Entry = Mapping[str, Node]
 

@@ -14,18 +14,6 @@ from dataclasses import dataclass
 from rules.durations import Duration
 from rules.schema import Person, RouteMatch, Rules
 
-__all__ = [
-    "PREDICATES",
-    "Complaint",
-    "RouteDecision",
-    "choose_route",
-    "customer_domain_matches",
-    "customer_matches",
-    "route_matches",
-    "subject_matches",
-    "text_matches",
-]
-
 #: How much of a complaint the regexes search; keeps a hostile body from costing unbounded time.
 MAX_SEARCH_CHARS = 100_000
 _SNIPPET_CHARS = 60

@@ -15,19 +15,6 @@ from typing import Literal
 from rules.durations import Duration
 from rules.hours import WorkingHours
 
-__all__ = [
-    "RCA_POLICIES",
-    "Executive",
-    "Person",
-    "RcaPolicy",
-    "RcaRules",
-    "RcaSection",
-    "Route",
-    "RouteMatch",
-    "RoutingDefaults",
-    "Rules",
-]
-
 RcaPolicy = Literal["close_when_complete", "executive_approves"]
 RCA_POLICIES: tuple[RcaPolicy, ...] = ("close_when_complete", "executive_approves")
 

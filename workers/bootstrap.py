@@ -14,11 +14,11 @@ from dramatiq.brokers.redis import RedisBroker
 from pipeline import log
 from pipeline.config.settings import Settings, load_settings
 from pipeline.decide.classify import Policy
-from pipeline.inbound.parse import ParseLimits
+from pipeline.inbound.limits import ParseLimits
 from pipeline.model.mail import Address
-from pipeline.outbound.opening import Identity
+from pipeline.outbound.compose import Identity
 from pipeline.outbound.transport import Transport, open_transport
-from pipeline.steps.process import Services
+from pipeline.steps.services import Services
 from pipeline.store.db import Database
 from rules.loader import load_rules
 from workers import broker as broker_module

@@ -27,6 +27,7 @@ from pipeline import log
 from pipeline.outbound.transport import Transport
 from pipeline.steps import chase as chasing
 from pipeline.steps import process as flow
+from pipeline.steps.services import Services
 
 logger = log.get(__name__)
 
@@ -44,7 +45,7 @@ CHASE_OPTIONS: dict[str, Any] = {"max_retries": 2, "min_backoff": 500, "max_back
 class Runtime:
     """What actors need inside a worker process."""
 
-    services: flow.Services
+    services: Services
     transport: Callable[[], Transport]
 
 

@@ -31,12 +31,8 @@ from pipeline.config.values import (
     host_port,
     iana_timezone,
     mailbox,
-    parse_size,
     url_scheme,
 )
-
-__all__ = ["ConfigError", "Settings", "load_settings", "parse_size"]
-
 
 # Sections -----------------------------------------------------------------------------------------
 

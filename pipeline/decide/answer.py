@@ -18,8 +18,6 @@ from __future__ import annotations
 
 from pipeline.decide import owner_commands
 from pipeline.decide.context import (
-    FEEDBACK_KINDS,
-    FEEDBACK_PER_DAY,
     Answer,
     Context,
     Reply,
@@ -44,11 +42,9 @@ from pipeline.inbound.commands import (
 from pipeline.inbound.matching import Role
 from pipeline.model.escalation import Escalation, InvalidTransition, State
 from pipeline.model.mail import Address, OutgoingMail
-from pipeline.model.rootcause import describe, parse_writeup, render_sections
+from pipeline.model.rootcause import describe_findings, parse_writeup, render_sections
 from pipeline.outbound import followups
 from rules.schema import Rules
-
-__all__ = ["FEEDBACK_KINDS", "FEEDBACK_PER_DAY", "Answer", "Context", "Reply", "answer"]
 
 
 def answer(escalation: Escalation, reply: Reply, ctx: Context) -> Answer:
@@ -134,7 +130,11 @@ def _writeup(
             escalation,
             ctx,
             lambda: followups.render_writeup_incomplete(
-                ctx.thread, ctx.identity, to=reply.sender, findings=describe(verdict), missing_titles=missing
+                ctx.thread,
+                ctx.identity,
+                to=reply.sender,
+                findings=describe_findings(verdict),
+                missing_titles=missing,
             ),
         )
         outcome.mails += lacking

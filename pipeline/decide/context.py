@@ -13,12 +13,13 @@ from datetime import datetime
 
 from pipeline.inbound.commands import COMMANDS
 from pipeline.inbound.matching import Role
-from pipeline.model.escalation import Escalation, ref
+from pipeline.model.escalation import Escalation
+from pipeline.model.ids import ref
 from pipeline.model.mail import Address, Original, OutgoingMail
 from pipeline.model.worktime import deadline_for
 from pipeline.outbound import followups
+from pipeline.outbound.compose import Identity
 from pipeline.outbound.followups import Thread
-from pipeline.outbound.opening import Identity
 from rules.durations import Duration
 from rules.schema import Rules
 

@@ -30,10 +30,8 @@ from typing import Literal
 from pipeline.inbound import machine
 from pipeline.inbound import mailer_phrases as machinetext
 from pipeline.inbound.limits import DEFAULT_LIMITS, check_normalised, normalise_line_endings
+from pipeline.model.ids import parse_message_id
 from pipeline.model.mail import Envelope, InboundMail
-from pipeline.outbound.opening import parse_message_id
-
-__all__ = ["MAX_SCAN", "Kind", "failed_recipients", "is_delayed_only", "machine_kind", "qmark_message_ids"]
 
 Kind = Literal["bounce", "delay", "auto_reply", "other"]
 

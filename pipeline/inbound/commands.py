@@ -34,25 +34,6 @@ from dataclasses import dataclass
 from pipeline.decide.classify import split_question
 from rules.durations import Duration, parse_duration
 
-__all__ = [
-    "APPROVALS",
-    "COMMANDS",
-    "MAX_EXTRA_DAYS",
-    "MIN_EXPLANATION_WORDS",
-    "Command",
-    "CommandError",
-    "CommandSpec",
-    "UnknownCommand",
-    "describe_commands",
-    "is_acknowledgement",
-    "is_approval",
-    "is_question",
-    "parse_command",
-    "parse_need_more_time",
-    "parse_reason",
-    "parse_reassign",
-]
-
 
 @dataclass(frozen=True)
 class Command:

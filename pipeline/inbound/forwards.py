@@ -14,8 +14,6 @@ from dataclasses import dataclass
 
 from pipeline.model.mail import Address, InboundMail, Original
 
-__all__ = ["from_attached", "split_inline"]
-
 # How far into a body we look for a marker: the note sits above the forward and is short.
 SCAN_LINES = 2000
 # A forwarded header block is a handful of lines; a longer run of field-like lines is not one.

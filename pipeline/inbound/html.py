@@ -13,8 +13,6 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-__all__ = ["RULE", "html_to_text"]
-
 RULE = "_" * 32
 # Only the first MAX_HTML characters are converted: enough for any complaint, bounded for any bomb.
 MAX_HTML = 1_000_000

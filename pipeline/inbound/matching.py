@@ -14,9 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from pipeline.model.ids import parse_message_id
 from pipeline.model.mail import Envelope, InboundMail
 from pipeline.model.tokens import check_token, token_from_address
-from pipeline.outbound.opening import parse_message_id
 
 _SUBJECT_TAG = re.compile(r"\[Q-([1-9][0-9]{0,11})\]", re.I)
 

@@ -27,13 +27,10 @@ from pipeline.inbound.limits import (
     DEFAULT_LIMITS,
     ParseLimits,
     Unparseable,
-    check_limits,
     check_normalised,
     normalise_line_endings,
 )
 from pipeline.model.mail import Address, InboundMail, Original
-
-__all__ = ["ParseLimits", "Unparseable", "check_limits", "parse_mail"]
 
 
 class _RawPolicy(Compat32):

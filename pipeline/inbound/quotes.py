@@ -35,8 +35,6 @@ from typing import cast
 
 from mailparser_reply import EmailMessage, EmailReplyParser
 
-__all__ = ["DEFAULT_LANGUAGES", "MAX_CHARS", "latest_reply"]
-
 # es/it/nl changed no corpus output (the language-free rules catch those headers) and cost
 # ~60% more time per reply; pass them, or others the engine knows, where they matter.
 DEFAULT_LANGUAGES: tuple[str, ...] = ("en", "de", "fr")

@@ -52,19 +52,6 @@ class Event:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-def ref(number: int) -> str:
-    """The public id of escalation ``number``: ``Q-<n>``."""
-    return f"Q-{number}"
-
-
-def parse_ref(text: str) -> int | None:
-    """``Q-12`` (any case, optional brackets) -> 12; anything else -> None."""
-    cleaned = text.strip().strip("[]").upper()
-    if cleaned.startswith("Q-") and cleaned[2:].isdigit():
-        return int(cleaned[2:])
-    return None
-
-
 _EXCERPT = 2000  # characters of someone's words kept in an event
 
 

@@ -22,8 +22,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import groupby
 
-__all__ = ["Measure", "Observation", "describe", "duration_words", "kaplan_meier", "km_quantile", "measure"]
-
 # Products of many fractions drift by a few ulps; S(t) = 0.5 must still meet the median.
 _TOLERANCE = 1e-9
 
@@ -142,7 +140,7 @@ def duration_words(seconds: float) -> str:
     return f"{days}d {hours}h" if hours else f"{days}d"
 
 
-def describe(name: str, m: Measure, *, done: str = "answered") -> str:
+def describe_measure(name: str, m: Measure, *, done: str = "answered") -> str:
     """One honest line: percentiles, who is still missing, and the share within deadline.
 
     ``time to explanation: p50 3h 10m, p90 not reached yet (9 of 12 answered; 3 never

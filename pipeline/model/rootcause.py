@@ -36,18 +36,6 @@ from typing import Literal
 
 from rules.schema import RcaRules, RcaSection
 
-__all__ = [
-    "Finding",
-    "Problem",
-    "WriteupCheck",
-    "check_sections",
-    "check_writeup",
-    "describe",
-    "merge_sections",
-    "parse_writeup",
-    "render_sections",
-]
-
 Problem = Literal["missing", "too_thin", "placeholder"]
 
 _QUOTE = re.compile(r"^(?:>[ ]?)+")
@@ -144,7 +132,7 @@ def render_sections(found: Mapping[str, str], rca: RcaRules) -> list[tuple[str, 
     return [(section.title, text) for section in rca.sections if (text := found.get(section.key, "").strip())]
 
 
-def describe(verdict: WriteupCheck) -> str:
+def describe_findings(verdict: WriteupCheck) -> str:
     """One line per finding, as mailed to the owner (each ends with a newline); "" when complete."""
     lines: list[str] = []
     for finding in verdict.findings:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pipeline.model.escalation import ref
+from pipeline.model.ids import ref
 from pipeline.ops.quarantine import read_headers, sender_and_subject
 from pipeline.store import deadmails, escalations, messages
 

@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 from pipeline.config.settings import Settings
 from pipeline.decide.classify import Policy, Verdict, classify
-from pipeline.inbound.parse import Unparseable, parse_mail
+from pipeline.inbound.limits import Unparseable
+from pipeline.inbound.parse import parse_mail
 from pipeline.model.mail import Envelope
 from pipeline.model.worktime import deadline_after
 from rules.loader import load_rules

@@ -30,7 +30,7 @@ from typing import Any
 
 from pipeline import log
 from pipeline.config.settings import Settings
-from pipeline.model.escalation import ref
+from pipeline.model.ids import ref
 from pipeline.outbound.headers import clean_text
 from pipeline.store import messages
 from pipeline.store.db import Database

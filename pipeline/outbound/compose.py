@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
+from pipeline.model.ids import make_message_id, well_formed_message_id
 from pipeline.model.mail import Address, OutgoingMail
 from pipeline.model.tokens import reply_address
 from pipeline.outbound.headers import MAX_LINE_OCTETS, HeaderBlock, check_generated, clean_address, clean_text
@@ -29,8 +30,6 @@ MAX_REFERENCES = 10  # ids kept in References: the thread's first and its latest
 _KIND = re.compile(r"[a-z_]{1,40}")
 _LOCAL_PART = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,30}[a-z0-9])?")
 _DOMAIN = re.compile(r"(?=.{1,200}$)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*")
-_OWN_MESSAGE_ID = re.compile(r"<?qmark\.q([1-9][0-9]{0,11})\.([a-z_]{1,40})\.([0-9a-f]{8,64})@([^<>\s]+?)>?")
-_FOREIGN_MESSAGE_ID = re.compile(r"<[\x21-\x3b\x3d\x3f-\x7e]{1,240}@[\x21-\x3b\x3d\x3f-\x7e]{1,240}>")
 _TEXT_PLAIN = 'text/plain; charset="utf-8"'
 _ATTACHMENT = 'attachment; filename="complaint.eml"'
 
@@ -111,25 +110,6 @@ def compose(
     return OutgoingMail(
         kind=kind, recipient=recipient.email, message_id=message_id, raw=raw, envelope_from=signed
     )
-
-
-def make_message_id(number: int, kind: str, *, domain: str) -> str:
-    """A fresh Message-ID ``<qmark.q<n>.<kind>.<random hex>@<domain>>``."""
-    return f"<qmark.q{number}.{kind}.{secrets.token_hex(8)}@{domain}>"
-
-
-def parse_message_id(mid: str, *, domain: str) -> int | None:
-    """The escalation number in one of qmark's own Message-IDs for ``domain``, else None."""
-    match = _OWN_MESSAGE_ID.fullmatch(mid.strip().lower())
-    if match is None or match.group(4) != domain.lower():
-        return None
-    return int(match.group(1))
-
-
-def well_formed_message_id(value: str) -> str | None:
-    """``value`` without surrounding space if it is a ``<left@right>`` id safe to write in a header."""
-    value = value.strip()
-    return value if _FOREIGN_MESSAGE_ID.fullmatch(value) else None
 
 
 def text_message(head: HeaderBlock, body: str) -> bytes:

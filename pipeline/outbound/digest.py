@@ -8,7 +8,7 @@ is not built with :func:`pipeline.outbound.compose.compose`: it has no ``[Q-<n>]
 no ``X-Qmark-Escalation`` and no signed Reply-To (a reply reaches the intake
 address and is treated like any mail that is not about an escalation). Its
 Message-ID ``<qmark.digest.<day>.<hex>@<domain>>`` is one
-:func:`~pipeline.outbound.compose.parse_message_id` does not take for an escalation's.
+:func:`~pipeline.model.ids.parse_message_id` does not take for an escalation's.
 Words from people (subjects, names, root causes) pass through
 :func:`~pipeline.outbound.headers.clean_text`: one line each, no control characters.
 """
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import re
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -26,7 +25,8 @@ from email.utils import format_datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pipeline.model.escalation import State, ref
+from pipeline.model.escalation import State
+from pipeline.model.ids import make_digest_message_id, ref
 from pipeline.model.mail import Address, OutgoingMail
 from pipeline.outbound import text as mailtext
 from pipeline.outbound.compose import Identity, text_message
@@ -223,11 +223,6 @@ def one_line(text: str, *, limit: int = ROOT_CAUSE_CHARS) -> str:
 def subject_line(facts: DigestFacts, day: str) -> str:
     """``qmark digest 2026-11-24: 3 open, 1 overdue``."""
     return f"qmark digest {day}: {len(facts.open)} open, {len(facts.overdue)} overdue"
-
-
-def make_digest_message_id(day: str, *, domain: str) -> str:
-    """A fresh Message-ID ``<qmark.digest.<day>.<random hex>@<domain>>``."""
-    return f"<qmark.digest.{day}.{secrets.token_hex(8)}@{domain}>"
 
 
 def render_digest(

@@ -112,7 +112,7 @@ def render_explanation(
 def render_writeup_incomplete(
     thread: Thread, identity: Identity, *, to: Address, findings: str, missing_titles: Sequence[str]
 ) -> OutgoingMail:
-    """What the writeup still lacks (``findings`` from ``rootcause.describe``) and a template to fill in."""
+    """What the writeup still lacks (``findings`` from ``describe_findings``) and a template to fill in."""
     titles = (clean_text(title, max_len=200) for title in missing_titles)
     return _render(
         thread,

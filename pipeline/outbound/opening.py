@@ -17,29 +17,12 @@ from email import policy
 from email.parser import BytesHeaderParser
 from email.utils import format_datetime, parsedate_to_datetime
 
+from pipeline.model.ids import well_formed_message_id
 from pipeline.model.mail import Address, Original, OutgoingMail
 from pipeline.outbound import text as mailtext
-from pipeline.outbound.compose import (
-    Identity,
-    compose,
-    make_message_id,
-    parse_message_id,
-    text_message,
-    well_formed_message_id,
-)
+from pipeline.outbound.compose import Identity, compose, text_message
 from pipeline.outbound.headers import HeaderBlock, clean_text
 from rules.timezones import zone
-
-__all__ = [
-    "EXECUTIVE_ACK",
-    "OWNER_FORWARD",
-    "EscalationFacts",
-    "Identity",
-    "make_message_id",
-    "parse_message_id",
-    "render_executive_ack",
-    "render_owner_forward",
-]
 
 OWNER_FORWARD = "owner_forward"
 EXECUTIVE_ACK = "executive_ack"

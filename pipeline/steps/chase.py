@@ -17,7 +17,8 @@ from sqlalchemy import Connection
 
 from pipeline import log
 from pipeline.decide import chase
-from pipeline.model.escalation import Escalation, State, ref
+from pipeline.model.escalation import Escalation, State
+from pipeline.model.ids import ref
 from pipeline.model.mail import Address, OutgoingMail
 from pipeline.outbound import reminders as chasemails
 from pipeline.outbound.reminders import HistoryLine

@@ -11,9 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from pipeline.model.escalation import RootCauseMissing, State, ref
+from pipeline.model.escalation import RootCauseMissing, State
+from pipeline.model.ids import ref
 from pipeline.model.mail import Address
-from pipeline.model.rootcause import check_sections, describe, merge_sections, parse_writeup, render_sections
+from pipeline.model.rootcause import (
+    check_sections,
+    describe_findings,
+    merge_sections,
+    parse_writeup,
+    render_sections,
+)
 from pipeline.outbound import followups
 from pipeline.steps.services import Services
 from pipeline.store import escalations, outbox
@@ -44,7 +51,7 @@ def close_with_writeup(svc: Services, *, number: int, text: str, actor: str) -> 
         merged = merge_sections(escalation.writeup, parse_writeup(text, rca.sections), rca)
         verdict = check_sections(merged, rca)
         if not verdict.complete:
-            raise CloseRefused(f"{ref(number)} stays open; the writeup lacks:\n{describe(verdict)}")
+            raise CloseRefused(f"{ref(number)} stays open; the writeup lacks:\n{describe_findings(verdict)}")
         escalation.writeup = merged
         escalation.record("writeup_received", now, actor, sections=sorted(merged), complete=True, via="cli")
         try:

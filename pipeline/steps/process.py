@@ -16,26 +16,18 @@ from sqlalchemy.exc import IntegrityError
 from pipeline import log
 from pipeline.decide import chase
 from pipeline.decide.classify import Disposition, Verdict, classify
-from pipeline.inbound.parse import Unparseable, parse_mail
-from pipeline.model.escalation import Escalation, Event, ref
+from pipeline.inbound.limits import Unparseable
+from pipeline.inbound.parse import parse_mail
+from pipeline.model.escalation import Escalation, Event
+from pipeline.model.ids import ref
 from pipeline.model.mail import Address, InboundMail, Original
 from pipeline.model.worktime import deadline_for
 from pipeline.outbound.opening import EscalationFacts, render_executive_ack, render_owner_forward
 from pipeline.outbound.transport import DeliveryError, Transport
 from pipeline.steps.reply import handle_reply, record_machine_mail
-from pipeline.steps.services import Services, finish, utcnow
+from pipeline.steps.services import Services, finish
 from pipeline.store import escalations, messages, outbox
 from rules.routing import Complaint, choose_route
-
-__all__ = [
-    "Services",
-    "dedupe_key",
-    "deliver_mails",
-    "process_message",
-    "process_messages",
-    "send_claimed",
-    "utcnow",
-]
 
 logger = log.get(__name__)
 

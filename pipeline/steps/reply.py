@@ -20,12 +20,14 @@ from sqlalchemy import Connection
 
 from pipeline import log
 from pipeline.decide import chase
-from pipeline.decide.answer import FEEDBACK_KINDS, Answer, Context, Reply, answer
+from pipeline.decide.answer import answer
 from pipeline.decide.classify import Disposition, Verdict
+from pipeline.decide.context import FEEDBACK_KINDS, Answer, Context, Reply
 from pipeline.inbound import authres, bounces
 from pipeline.inbound.matching import ReplyMatch, Role, match_reply, role_of
 from pipeline.inbound.quotes import latest_reply
-from pipeline.model.escalation import Escalation, Event, InvalidTransition, ref
+from pipeline.model.escalation import Escalation, Event, InvalidTransition
+from pipeline.model.ids import ref
 from pipeline.model.mail import Address, Envelope, InboundMail
 from pipeline.model.tokens import check_token, token_from_address
 from pipeline.steps import thread as threads

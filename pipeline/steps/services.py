@@ -10,8 +10,8 @@ from sqlalchemy import Connection
 
 from pipeline import log
 from pipeline.decide.classify import Policy, Verdict
-from pipeline.inbound.parse import ParseLimits
-from pipeline.outbound.opening import Identity
+from pipeline.inbound.limits import ParseLimits
+from pipeline.outbound.compose import Identity
 from pipeline.store import messages
 from pipeline.store.db import Database
 from rules.schema import Rules

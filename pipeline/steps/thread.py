@@ -11,7 +11,8 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from pipeline.inbound.parse import Unparseable, parse_mail
+from pipeline.inbound.limits import Unparseable
+from pipeline.inbound.parse import parse_mail
 from pipeline.model.escalation import Escalation
 from pipeline.model.mail import Address, InboundMail, Original
 from pipeline.outbound.followups import Thread

@@ -25,10 +25,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pipeline.model.escalation import State
-from pipeline.model.honest import Measure, Observation, describe, measure
+from pipeline.model.honest import Measure, Observation, describe_measure, measure
 from pipeline.store import models
-
-__all__ = ["HonestStats", "describe_stats", "honest_stats"]
 
 _CLOSED = State.CLOSED.value
 _AWAITING_EXPLANATION = State.AWAITING_EXPLANATION.value
@@ -114,8 +112,8 @@ def describe_stats(stats: HonestStats) -> list[str]:
     """The lines for ``qmark status`` and the digest, "% overdue now" included."""
     days = f"{stats.window_days} day{'s' if stats.window_days != 1 else ''}"
     lines = [f"last {days}: {stats.opened} escalation{'s' if stats.opened != 1 else ''} opened"]
-    lines.append(describe("time to explanation", stats.explanation))
-    lines.append(describe("time to root cause", stats.root_cause, done="written up"))
+    lines.append(describe_measure("time to explanation", stats.explanation))
+    lines.append(describe_measure("time to root cause", stats.root_cause, done="written up"))
     if stats.open_now:
         share = -(-stats.overdue_now * 100 // stats.open_now)  # rounded up: never shown better than it is
         lines.append(f"overdue now: {stats.overdue_now} of {stats.open_now} open escalations ({share}%)")

@@ -12,6 +12,7 @@ from sqlalchemy import create_engine, text
 
 from pipeline.model.mail import Envelope
 from pipeline.steps import process as flow
+from pipeline.steps.services import utcnow
 from tests.conftest import mail_fixture
 from tests.support.db import rows, scalar
 from tests.support.runners import qmark_env, role_in_thread, settings_from, wait_until
@@ -43,7 +44,7 @@ def store(app, name: str) -> int:
     """Store a fixture like `qmark inject` does and ring the process queue."""
     from workers.roles.group_commit import store_one
 
-    envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", flow.utcnow(), "inject")
+    envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", utcnow(), "inject")
     message_id = store_one(app.services.db, mail_fixture(name), envelope)
     app.graph.enqueue_process([message_id])
     return message_id

@@ -15,7 +15,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import create_engine, update
 
-from pipeline.outbound.compose import parse_message_id
+from pipeline.model.ids import parse_message_id
 from pipeline.outbound.digest import one_line
 from pipeline.store import models
 from tests.conftest import mail_fixture

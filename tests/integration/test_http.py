@@ -28,7 +28,7 @@ from tests.support.runners import (
     wait_until,
 )
 from tests.support.servers import PostgresServer, wait_for_port
-from workers.ops.metrics.setup import METRIC_NAMES
+from workers.ops.metrics.specs import METRIC_NAMES
 
 pytestmark = pytest.mark.integration
 
@@ -327,7 +327,7 @@ def test_queue_depths_read_ready_delayed_and_dead_from_redis(env, redis_url):
 
 
 def test_quarantine_reasons_fall_into_a_fixed_set_of_classes(env):
-    from workers.ops.metrics.setup import classify_reason
+    from pipeline.store.metricdata import classify_reason
 
     app = build(env)
     reasons = {
@@ -384,7 +384,7 @@ def test_heartbeats_and_the_metric_queries_work_on_postgresql(postgres, tmp_path
     from sqlalchemy import create_engine, text
 
     from pipeline.store.migrate import upgrade
-    from workers.ops.metrics.setup import database_families
+    from workers.ops.metrics.families import database_families
 
     engine = create_engine(postgres.url)
     with engine.begin() as connection:

@@ -16,6 +16,7 @@ from datetime import timedelta
 import pytest
 
 from pipeline.steps import process as flow
+from pipeline.steps.services import utcnow
 from tests.conftest import mail_fixture
 from tests.support.db import rows, scalar
 from tests.support.proxy import DroppingProxy
@@ -235,7 +236,7 @@ def test_the_same_mail_by_smtp_and_by_imap_becomes_one_escalation(env, imap_mail
 
     app = build(env)
     raw = crlf(mail_fixture("gmail-forward.eml"))  # as SMTP carries it, and as the IMAP server stores it
-    envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", flow.utcnow(), "smtp")
+    envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", utcnow(), "smtp")
     store_one(app.services.db, raw, envelope)
     # The mailbox copy went through another MTA: other bytes, same Message-ID and sender
     imap_mailbox.append(b"Delivered-To: escalations@acme.test\r\n" + raw)

@@ -9,6 +9,7 @@ import pytest
 import redis
 
 from pipeline.outbound.transport import crlf
+from pipeline.steps.services import utcnow
 from tests.conftest import mail_fixture
 from tests.support.db import rows, scalar
 from tests.support.runners import qmark_env, role_in_thread, settings_from, smtp_in_thread, wait_until
@@ -62,7 +63,7 @@ def test_every_job_run_twice_changes_nothing_and_sends_nothing_twice(env, relay_
     from workers.roles.group_commit import store_one
 
     app = build(env)
-    envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", flow.utcnow(), "inject")
+    envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", utcnow(), "inject")
     message_id = store_one(app.services.db, mail_fixture("outlook-forward.eml"), envelope)
     claimed = flow.process_message(app.services, message_id)
     assert len(claimed) == 2
@@ -149,7 +150,7 @@ def test_a_header_bomb_is_stored_then_quarantined_with_its_reason_and_never_retr
 
     app = build(env)
     bomb = b"From: dana.chief@acme.test\r\nSubject: " + b"a" * 300_000 + b"\r\n\r\n?\r\n"
-    envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", flow.utcnow(), "inject")
+    envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", utcnow(), "inject")
     message_id = store_one(app.services.db, bomb, envelope)
     assert flow.process_message(app.services, message_id) == []
     assert flow.process_message(app.services, message_id) == []
@@ -170,7 +171,7 @@ def test_a_message_that_fails_more_than_max_attempts_is_quarantined_not_retried_
 
     monkeypatch.setattr(flow, "classify", lambda *a, **k: (_ for _ in ()).throw(ValueError("bad state")))
     app = build(env, QMARK_WORKER__MAX_ATTEMPTS="2")
-    envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", flow.utcnow(), "inject")
+    envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", utcnow(), "inject")
     message_id = store_one(app.services.db, mail_fixture("gmail-forward.eml"), envelope)
     for _ in range(2):
         with pytest.raises(ValueError):
@@ -187,7 +188,7 @@ def test_one_failing_message_in_a_batch_does_not_hold_up_the_others(env, databas
     from workers.roles.group_commit import store_one
 
     app = build(env)
-    envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", flow.utcnow(), "inject")
+    envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", utcnow(), "inject")
     names = ["gmail-forward.eml", "apple-forward.eml", "thunderbird-forward.eml"]
     ids = [store_one(app.services.db, mail_fixture(name), envelope) for name in names]
     real_classify = flow.classify
@@ -218,7 +219,7 @@ def test_a_job_stopped_early_gives_its_unprocessed_messages_back_at_once(env, da
     from workers.roles.group_commit import store_one
 
     app = build(env)
-    envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", flow.utcnow(), "inject")
+    envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", utcnow(), "inject")
     ids = [
         store_one(app.services.db, mail_fixture(n), envelope)
         for n in ("gmail-forward.eml", "apple-forward.eml")

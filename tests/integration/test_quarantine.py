@@ -10,6 +10,7 @@ import pytest
 from pipeline.model.mail import Envelope
 from pipeline.ops import quarantine
 from pipeline.steps import process as flow
+from pipeline.steps.services import utcnow
 from tests.conftest import mail_fixture
 from tests.support.db import rows, scalar
 from tests.support.runners import qmark_env, role_in_thread, settings_from
@@ -42,7 +43,7 @@ def held_spoof(app) -> int:
     """A forward with Dana's From that did not pass DMARC, stored and processed: quarantined."""
     from workers.roles.group_commit import store_one
 
-    envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", flow.utcnow(), "smtp")
+    envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", utcnow(), "smtp")
     message_id = store_one(app.services.db, mail_fixture("no-dmarc.eml"), envelope)
     assert flow.process_message(app.services, message_id) == []
     return message_id

@@ -308,7 +308,7 @@ def test_an_out_of_office_loop_is_bounded_and_the_responder_gets_no_mail(life):
 
 
 def test_an_unmarked_responder_repeating_itself_is_capped_per_day(life):
-    from pipeline.decide.answer import FEEDBACK_PER_DAY
+    from pipeline.decide.context import FEEDBACK_PER_DAY
 
     forward = explained(life)
     # A broken responder without any auto-reply marker answers every qmark mail with "#close"

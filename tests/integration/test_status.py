@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pipeline.steps import process as flow
+from pipeline.steps.services import utcnow
 from pipeline.store import heartbeats
 from tests.conftest import mail_fixture
 from tests.support.runners import qmark_env, settings_from
@@ -35,7 +36,7 @@ def store(app, name: str) -> int:
     from pipeline.model.mail import Envelope
     from workers.roles.group_commit import store_one
 
-    envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", flow.utcnow(), "smtp")
+    envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", utcnow(), "smtp")
     return store_one(app.services.db, mail_fixture(name), envelope)
 
 

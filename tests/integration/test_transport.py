@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.model.mail import Address, Original, OutgoingMail
-from pipeline.outbound.opening import EscalationFacts, Identity, render_owner_forward
+from pipeline.outbound.compose import Identity
+from pipeline.outbound.opening import EscalationFacts, render_owner_forward
 from pipeline.outbound.transport import (
     DeliveryError,
     MaildirTransport,

@@ -8,9 +8,9 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 
+from pipeline.model.ids import parse_message_id
 from pipeline.model.mail import OutgoingMail
 from pipeline.model.tokens import check_token, token_from_address
-from pipeline.outbound.opening import parse_message_id
 
 
 def parse(mail: OutgoingMail) -> EmailMessage:

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from tests.support.servers import require_binary
-from workers.ops.metrics.setup import METRIC_NAMES
+from workers.ops.metrics.specs import METRIC_NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
 ALERTS = ROOT / "deploy" / "prometheus" / "alerts.yml"

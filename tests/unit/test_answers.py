@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from pipeline.decide.answer import FEEDBACK_PER_DAY, Context, Reply, answer
+from pipeline.decide.answer import answer
+from pipeline.decide.context import FEEDBACK_PER_DAY, Context, Reply
 from pipeline.inbound.matching import Role
 from pipeline.model.escalation import Escalation, State
 from pipeline.model.mail import Address, Original
+from pipeline.outbound.compose import Identity
 from pipeline.outbound.followups import Thread
-from pipeline.outbound.opening import Identity
 from rules.loader import load_rules
 from tests.support.replies import WRITEUP
 

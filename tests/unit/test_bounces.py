@@ -15,10 +15,11 @@ from pipeline.inbound.bounces import (
     machine_kind,
     qmark_message_ids,
 )
+from pipeline.inbound.limits import Unparseable
 from pipeline.inbound.machine import machine_reason
-from pipeline.inbound.parse import Unparseable, parse_mail
+from pipeline.inbound.parse import parse_mail
+from pipeline.model.ids import parse_message_id
 from pipeline.model.mail import Envelope
-from pipeline.outbound.opening import parse_message_id
 
 DOMAIN = "acme.test"
 OURS = "<qmark.q12.owner_forward.0123456789abcdef@acme.test>"

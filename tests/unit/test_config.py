@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from pipeline.config.settings import ConfigError, Settings, load_settings, parse_size
+from pipeline.config.settings import Settings, load_settings
+from pipeline.config.sources import ConfigError
+from pipeline.config.values import parse_size
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "qmark.example.toml"
 

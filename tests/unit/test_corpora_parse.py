@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.inbound.parse import Unparseable, parse_mail
+from pipeline.inbound.limits import Unparseable
+from pipeline.inbound.parse import parse_mail
 from pipeline.model.mail import InboundMail
 
 CORPORA = Path(__file__).resolve().parents[3] / "shared" / "corpora"

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pipeline.config.settings import load_settings
+from pipeline.model.ids import parse_message_id, well_formed_message_id
 from pipeline.model.mail import Address
-from pipeline.outbound.compose import parse_message_id, well_formed_message_id
+from pipeline.outbound.compose import Identity
 from pipeline.outbound.digest import (
     MAX_LINES,
     Breach,
@@ -19,7 +20,6 @@ from pipeline.outbound.digest import (
     render_digest,
     root_cause_key,
 )
-from pipeline.outbound.opening import Identity
 from rules.schema import RcaSection
 from tests.support.mailcheck import body_text, header_names, parse
 

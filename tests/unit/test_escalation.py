@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.model.escalation import Escalation, InvalidTransition, RootCauseMissing, State, parse_ref, ref
+from pipeline.model.escalation import Escalation, InvalidTransition, RootCauseMissing, State
+from pipeline.model.ids import parse_ref, ref
 from rules.loader import load_rules
 
 ROOT = Path(__file__).resolve().parents[2]

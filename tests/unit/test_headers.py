@@ -14,6 +14,7 @@ from email.utils import parseaddr
 import pytest
 
 from pipeline.model.mail import Address, Original, OutgoingMail
+from pipeline.outbound.compose import Identity
 from pipeline.outbound.headers import (
     HeaderBlock,
     HeaderInjectionError,
@@ -22,7 +23,7 @@ from pipeline.outbound.headers import (
     clean_text,
     format_address,
 )
-from pipeline.outbound.opening import EscalationFacts, Identity, render_executive_ack, render_owner_forward
+from pipeline.outbound.opening import EscalationFacts, render_executive_ack, render_owner_forward
 
 HOSTILE = {
     "crlf_bcc": "Refund\r\nBcc: victim@evil.example",

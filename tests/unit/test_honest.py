@@ -9,7 +9,7 @@ import pytest
 from pipeline.model.honest import (
     Measure,
     Observation,
-    describe,
+    describe_measure,
     duration_words,
     kaplan_meier,
     km_quantile,
@@ -123,7 +123,7 @@ def test_the_measure_of_the_example_matches_the_hand_computation():
 
 
 def test_the_example_is_described_in_one_honest_line():
-    assert describe("time to explanation", measure(EXAMPLE)) == (
+    assert describe_measure("time to explanation", measure(EXAMPLE)) == (
         "time to explanation: p50 5h, p90 not reached yet (5 of 8 answered; 3 never answered, "
         "2 of them overdue now); within deadline 3 of 7 decided (42%)"
     )
@@ -203,7 +203,10 @@ def test_no_escalations_give_no_numbers():
     m = measure([])
     assert m == Measure(0, 0, None, None, 0, 0, 0, 0, 0)
     assert m.share_within_deadline is None
-    assert describe("time to explanation", m) == "time to explanation: no escalations opened in the window"
+    assert (
+        describe_measure("time to explanation", m)
+        == "time to explanation: no escalations opened in the window"
+    )
 
 
 def test_an_unanswered_one_overdue_now_counts_as_missed_and_one_that_may_still_make_it_does_not():
@@ -252,16 +255,16 @@ def test_describe_words_the_share_and_who_is_missing():
         never=3,
         overdue_now=2,
     )
-    assert describe("time to explanation", m) == (
+    assert describe_measure("time to explanation", m) == (
         "time to explanation: p50 3h 10m, p90 not reached yet (9 of 12 answered; 3 never answered, "
         "2 of them overdue now); within deadline 5 of 8 decided (62%)"
     )
     all_in = measure([answered(1), answered(2, in_time=False)])
-    assert describe("time to root cause", all_in, done="written up") == (
+    assert describe_measure("time to root cause", all_in, done="written up") == (
         "time to root cause: p50 1h, p90 2h (2 of 2 written up); within deadline 1 of 2 decided (50%)"
     )
     undecided = measure([answered(1, in_time=None), waiting(2)])
-    assert describe("time to explanation", undecided) == (
+    assert describe_measure("time to explanation", undecided) == (
         "time to explanation: p50 1h, p90 not reached yet (1 of 2 answered; 1 never answered, "
         "none overdue now); within deadline: none decided yet"
     )

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 import pipeline.inbound.parse as parse_module
-from pipeline.inbound.parse import Unparseable, parse_mail
+from pipeline.inbound.limits import Unparseable
+from pipeline.inbound.parse import parse_mail
 from pipeline.model.mail import Address, InboundMail
 
 MAIL = Path(__file__).resolve().parents[1] / "mail"

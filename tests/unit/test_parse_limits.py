@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 import pipeline.inbound.parse as parse_module
-from pipeline.inbound.parse import ParseLimits, Unparseable, check_limits, parse_mail
+from pipeline.inbound.limits import ParseLimits, Unparseable, check_limits
+from pipeline.inbound.parse import parse_mail
 
 MAIL = Path(__file__).resolve().parents[1] / "mail"
 TOP = "From: Dana Chief <dana.chief@acme.test>\nTo: escalations@acme.test\nSubject: Fwd: bomb\n"

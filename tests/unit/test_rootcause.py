@@ -13,7 +13,7 @@ from pipeline.model.rootcause import (
     WriteupCheck,
     check_sections,
     check_writeup,
-    describe,
+    describe_findings,
     merge_sections,
     parse_writeup,
     render_sections,
@@ -332,7 +332,7 @@ def test_a_custom_rca_uses_its_own_titles_aliases_and_word_counts() -> None:
     verdict = check_writeup(text, rca)
 
     assert verdict.findings == (Finding("lessons", "Lessons learned", "placeholder", 0, 4),)
-    assert describe(verdict) == '- Lessons learned: only a placeholder ("TBD")\n'
+    assert describe_findings(verdict) == '- Lessons learned: only a placeholder ("TBD")\n'
 
 
 # Describing -------------------------------------------------------------------------------------------------
@@ -346,7 +346,7 @@ def test_describe_lists_a_mixed_verdict_in_rca_order() -> None:
         Preventive actions: n/a
         """)
 
-    assert describe(check_writeup(text, ACME)) == (
+    assert describe_findings(check_writeup(text, ACME)) == (
         "- Impact: too thin (4 of 5 words)\n"
         "- Root cause (five whys): missing\n"
         '- Corrective actions: only a placeholder ("TBD")\n'
@@ -357,7 +357,7 @@ def test_describe_lists_a_mixed_verdict_in_rca_order() -> None:
 def test_describe_is_empty_for_a_complete_writeup() -> None:
     text = "\n".join(f"## {s.title}\n{FILLED[s.key]}" for s in ACME.sections)
 
-    assert describe(check_writeup(text, ACME)) == ""
+    assert describe_findings(check_writeup(text, ACME)) == ""
 
 
 def test_a_verdict_is_hashable_and_its_sections_read_only() -> None:

@@ -11,7 +11,8 @@ from typing import Any
 
 from pipeline import log
 from pipeline.config.settings import Settings
-from pipeline.model.escalation import State, parse_ref, ref
+from pipeline.model.escalation import State
+from pipeline.model.ids import parse_ref, ref
 from pipeline.model.mail import Envelope
 from pipeline.store import escalations
 from pipeline.store.db import Database

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from pipeline import log
-from pipeline.config.settings import ConfigError, load_settings
+from pipeline.config.settings import load_settings
+from pipeline.config.sources import ConfigError
 from rules.errors import RulesError
 
 EX_OK = 0

@@ -39,31 +39,14 @@ from dramatiq.brokers.redis import RedisBroker
 
 from pipeline import log
 from pipeline.config.settings import Settings
-from pipeline.ops.dead_letters import MAIL_PREFIX, DeadLetter, ReplayRefused, dead_mails, first_line, numbered
+from pipeline.ops.dead_letters import MAIL_PREFIX, DeadLetter, ReplayRefused, dead_mails, numbered
 from pipeline.store import deadmails
 from pipeline.store.db import Database
-from workers.ops.dead_jobs import NAMESPACE, list_dead, replay_job
+from workers.ops.dead_jobs import list_dead, replay_job
 
 if TYPE_CHECKING:
     from workers.bootstrap import App
 
-__all__ = [
-    "EX_DATAERR",
-    "EX_NOTFOUND",
-    "EX_OK",
-    "EX_TEMPFAIL",
-    "MAIL_PREFIX",
-    "NAMESPACE",
-    "DeadLetter",
-    "ReplayRefused",
-    "dead_mails",
-    "first_line",
-    "list_command",
-    "list_dead",
-    "replay_command",
-    "replay_job",
-    "replay_mail",
-]
 
 logger = log.get(__name__)
 

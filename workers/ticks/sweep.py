@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from pipeline import log
-from pipeline.steps.process import Services
+from pipeline.steps.services import Services
 from pipeline.store import messages, outbox
 from workers.graph import Graph, ring
 

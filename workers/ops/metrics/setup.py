@@ -36,38 +36,12 @@ from typing import TYPE_CHECKING, Any
 from pipeline import log
 from pipeline.config.settings import Settings
 from pipeline.store.db import Database
-from pipeline.store.metricdata import OTHER, QUARANTINE_CLASSES, classify_reason
-from workers.ops.metrics.collector import DROPPED, SOURCES, STATS_EVERY, QmarkCollector, multiprocess_mode
-from workers.ops.metrics.families import database_families, honest_families
-from workers.ops.metrics.specs import METRIC_NAMES, SPEC_BY_NAME, SPECS, Spec
+from workers.ops.metrics.collector import QmarkCollector
+from workers.ops.metrics.specs import SPEC_BY_NAME
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry, Counter
 
-__all__ = [
-    "DRAMATIQ_DIR_ENV",
-    "DROPPED",
-    "METRIC_NAMES",
-    "MULTIPROC_ENV",
-    "OTHER",
-    "QUARANTINE_CLASSES",
-    "REFUSAL_CODES",
-    "SOURCES",
-    "SPECS",
-    "STATS_EVERY",
-    "QmarkCollector",
-    "SmtpCounters",
-    "Spec",
-    "classify_reason",
-    "clear_metrics_dir",
-    "database_families",
-    "honest_families",
-    "multiprocess_mode",
-    "process_gone",
-    "registry",
-    "smtp_counters",
-    "use_metrics_dir",
-]
 
 logger = log.get(__name__)
 
