@@ -25,9 +25,11 @@ import dramatiq
 
 from pipeline import log
 from pipeline.outbound.transport import Transport
-from pipeline.steps import chase as chasing
-from pipeline.steps import process as flow
+from pipeline.steps.chase import chase_many
+from pipeline.steps.process import process_messages
+from pipeline.steps.send import deliver_mails, send_claimed
 from pipeline.steps.services import Services
+from pipeline.store.outbox import ClaimedMail
 
 logger = log.get(__name__)
 
@@ -84,49 +86,36 @@ def build(broker: dramatiq.Broker, runtime: Callable[[], Runtime], *, lease: flo
     """Declare the actors on ``broker``; ``runtime`` is looked up when a job runs."""
     time_limit = max(1_000, int(lease * 1000) - 1_000)
 
-    def process_messages(message_ids: list[int]) -> None:
+    def process_job(message_ids: list[int]) -> None:
         rt = runtime()
-        for claimed in flow.process_messages(rt.services, message_ids):
-            if claimed:
-                deferred = flow.send_claimed(rt.services, rt.transport(), claimed)
-                ring(functools.partial(graph.enqueue_send, deferred), what="send", ids=deferred)
+        for claimed in process_messages(rt.services, message_ids):
+            send_now(rt, claimed)
 
-    def send_mails(mail_ids: list[int]) -> None:
+    def send_job(mail_ids: list[int]) -> None:
         rt = runtime()
-        flow.deliver_mails(rt.services, rt.transport(), mail_ids)
+        deliver_mails(rt.services, rt.transport(), mail_ids)
 
-    def chase_escalations(numbers: list[int]) -> None:
+    def chase_job(numbers: list[int]) -> None:
         rt = runtime()
-        claimed = chasing.chase_many(rt.services, numbers)
+        send_now(rt, chase_many(rt.services, numbers))
+
+    def send_now(rt: Runtime, claimed: list[ClaimedMail]) -> None:
+        """Send what a step queued for this worker; what the relay defers goes to the send queue."""
         if claimed:
-            deferred = flow.send_claimed(rt.services, rt.transport(), claimed)
+            deferred = send_claimed(rt.services, rt.transport(), claimed)
             ring(functools.partial(graph.enqueue_send, deferred), what="send", ids=deferred)
 
-    process = dramatiq.Actor(
-        process_messages,
-        broker=broker,
-        actor_name="process_messages",
-        queue_name="process",
-        priority=0,
-        options={**PROCESS_OPTIONS, "time_limit": time_limit},
+    def actor(fn: Callable[[list[int]], None], name: str, queue: str, options: dict[str, Any]) -> Any:
+        options = {**options, "time_limit": time_limit}
+        return dramatiq.Actor(
+            fn, broker=broker, actor_name=name, queue_name=queue, priority=0, options=options
+        )
+
+    graph = Graph(
+        process=actor(process_job, "process_messages", "process", PROCESS_OPTIONS),
+        send=actor(send_job, "send_mails", "send", SEND_OPTIONS),
+        chase=actor(chase_job, "chase_escalations", "chase", CHASE_OPTIONS),
     )
-    send = dramatiq.Actor(
-        send_mails,
-        broker=broker,
-        actor_name="send_mails",
-        queue_name="send",
-        priority=0,
-        options={**SEND_OPTIONS, "time_limit": time_limit},
-    )
-    chase = dramatiq.Actor(
-        chase_escalations,
-        broker=broker,
-        actor_name="chase_escalations",
-        queue_name="chase",
-        priority=0,
-        options={**CHASE_OPTIONS, "time_limit": time_limit},
-    )
-    graph = Graph(process=process, send=send, chase=chase)
     return graph
 
 

@@ -19,7 +19,7 @@ from pipeline.model.mail import Address, Original, OutgoingMail
 from pipeline.model.worktime import deadline_for
 from pipeline.outbound import followups
 from pipeline.outbound.compose import Identity
-from pipeline.outbound.followups import Thread
+from pipeline.outbound.thread import Thread
 from rules.durations import Duration
 from rules.schema import Rules
 

@@ -16,8 +16,7 @@ from pipeline.model.escalation import Escalation, State
 from pipeline.model.ids import ref
 from pipeline.model.mail import Address, OutgoingMail
 from pipeline.model.worktime import deadline_for, working_seconds_between
-from pipeline.outbound import followups
-from pipeline.outbound import reminders as chasemails
+from pipeline.outbound import followups, reminders
 from pipeline.outbound.opening import EscalationFacts, render_owner_forward
 from rules.durations import Duration
 from rules.holidays import holidays_near
@@ -55,7 +54,7 @@ def reassign(escalation: Escalation, reply: Reply, ctx: Context, email: str) -> 
 
 def pause(escalation: Escalation, reply: Reply, ctx: Context, reason: str) -> Answer:
     escalation.pause(now=ctx.now, actor=reply.sender.email, reason=reason)
-    mail = chasemails.render_paused(ctx.thread, ctx.identity, reason=reason, by=reply.sender)
+    mail = reminders.render_paused(ctx.thread, ctx.identity, reason=reason, by=reply.sender)
     return Answer(f"clock paused, waiting on the customer: {reason}", [mail])
 
 
@@ -80,7 +79,7 @@ def resume(escalation: Escalation, reply: Reply, ctx: Context) -> list[OutgoingM
         now=ctx.now, actor=reply.sender.email, new_deadline=new, business=escalation.clock_business
     )
     return [
-        chasemails.render_resumed(ctx.thread, ctx.identity, deadline=escalation.deadline, paused_for=paused)
+        reminders.render_resumed(ctx.thread, ctx.identity, deadline=escalation.deadline, paused_for=paused)
     ]
 
 

@@ -12,15 +12,14 @@ titles and one-line texts through :func:`pipeline.outbound.headers.clean_text`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
 
 from pipeline.model.mail import Address, OutgoingMail
 from pipeline.outbound import text as mailtext
-from pipeline.outbound.compose import Identity, compose
+from pipeline.outbound.compose import Identity
 from pipeline.outbound.headers import clean_text
-from rules.timezones import zone
+from pipeline.outbound.thread import Thread, render_in_thread
 
 EXPLANATION = "explanation"
 WRITEUP_INCOMPLETE = "writeup_incomplete"
@@ -49,45 +48,6 @@ KINDS = (
 _ONE_LINE = 300  # characters of a one-line text (a problem, a command) shown in a body
 
 
-@dataclass(frozen=True)
-class Thread:
-    """What every follow-up mail about one escalation needs.
-
-    Times are shown in UTC and in ``owner_timezone``, which is named beside
-    them. ``in_reply_to`` is the Message-ID of the incoming mail this answers;
-    ``references`` that mail's References. Ids that are not well-formed are
-    left out of the mail.
-    """
-
-    number: int
-    subject: str
-    executive: Address
-    owner: Address
-    owner_timezone: str
-    in_reply_to: str | None = None
-    references: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        if isinstance(self.number, bool) or self.number < 1:
-            raise ValueError(f"escalation number {self.number!r} must be a positive integer")
-        zone(self.owner_timezone)
-
-    @property
-    def ref(self) -> str:
-        """``Q-<number>``."""
-        return f"Q-{self.number}"
-
-    def for_owner(self, moment: datetime) -> str:
-        """``Tue 24 Nov 2026 14:30 CET (Europe/Berlin), which is Tue 24 Nov 2026 13:30 UTC``."""
-        zone = self.owner_timezone
-        return f"{mailtext.when(moment, zone)} ({zone}), which is {mailtext.when(moment, 'UTC')}"
-
-    def for_executive(self, moment: datetime) -> str:
-        """``Tue 24 Nov 2026 13:30 UTC (Tue 24 Nov 2026 14:30 CET in Europe/Berlin)``."""
-        zone = self.owner_timezone
-        return f"{mailtext.when(moment, 'UTC')} ({mailtext.when(moment, zone)} in {zone})"
-
-
 def render_explanation(
     thread: Thread, identity: Identity, *, author: Address, text: str, root_cause_due: datetime | None
 ) -> OutgoingMail:
@@ -97,7 +57,7 @@ def render_explanation(
     else:
         due = thread.for_executive(root_cause_due)
         next_step = f"The root-cause writeup is due {due}.\n{thread.ref} closes only after it."
-    return _render(
+    return render_in_thread(
         thread,
         identity,
         EXPLANATION,
@@ -114,7 +74,7 @@ def render_writeup_incomplete(
 ) -> OutgoingMail:
     """What the writeup still lacks (``findings`` from ``describe_findings``) and a template to fill in."""
     titles = (clean_text(title, max_len=200) for title in missing_titles)
-    return _render(
+    return render_in_thread(
         thread,
         identity,
         WRITEUP_INCOMPLETE,
@@ -134,7 +94,7 @@ def render_closing_summary(
     writeup: Sequence[tuple[str, str]],
 ) -> OutgoingMail:
     """The executive's summary of a closed escalation: who closed it, the explanation, the writeup."""
-    return _render(
+    return render_in_thread(
         thread,
         identity,
         CLOSING_SUMMARY,
@@ -148,14 +108,14 @@ def render_closing_summary(
 
 def render_closed_confirmation(thread: Thread, identity: Identity, *, to: Address) -> OutgoingMail:
     """A short note to the owner that the escalation is closed."""
-    return _render(thread, identity, CLOSED_CONFIRMATION, to, "Closed")
+    return render_in_thread(thread, identity, CLOSED_CONFIRMATION, to, "Closed")
 
 
 def render_approval_request(
     thread: Thread, identity: Identity, *, author: Address, writeup: Sequence[tuple[str, str]]
 ) -> OutgoingMail:
     """The complete writeup put to the executive, with how to approve it or send it back."""
-    return _render(
+    return render_in_thread(
         thread,
         identity,
         APPROVAL_REQUEST,
@@ -169,7 +129,7 @@ def render_approval_request(
 
 def render_sent_back(thread: Thread, identity: Identity, *, note: str) -> OutgoingMail:
     """The executive's note to the owner on a writeup they did not approve."""
-    return _render(
+    return render_in_thread(
         thread,
         identity,
         SENT_BACK,
@@ -183,7 +143,7 @@ def render_sent_back(thread: Thread, identity: Identity, *, note: str) -> Outgoi
 
 def render_reopened(thread: Thread, identity: Identity, *, note: str, deadline: datetime) -> OutgoingMail:
     """The owner told that the executive reopened the escalation: their note and the new deadline."""
-    return _render(
+    return render_in_thread(
         thread,
         identity,
         REOPENED,
@@ -206,7 +166,7 @@ def render_reassigned(
 ) -> OutgoingMail:
     """The executive told who owns the escalation now, who moved it and the deadline."""
     new_owner_name = mailtext.name_of(new_owner)
-    return _render(
+    return render_in_thread(
         thread,
         identity,
         REASSIGNED,
@@ -225,7 +185,7 @@ def render_more_time(
 ) -> OutgoingMail:
     """The executive told that the owner's deadline moved, and why."""
     owner_name = mailtext.name_of(thread.owner)
-    return _render(
+    return render_in_thread(
         thread,
         identity,
         MORE_TIME,
@@ -252,7 +212,7 @@ def render_command_help(
         for usage, what in commands
         if (shown := clean_text(usage, max_len=_ONE_LINE))
     ]
-    return _render(
+    return render_in_thread(
         thread,
         identity,
         COMMAND_HELP,
@@ -265,7 +225,7 @@ def render_command_help(
 
 def render_executive_note(thread: Thread, identity: Identity, *, note: str) -> OutgoingMail:
     """What the executive wrote about the escalation, passed on to the owner."""
-    return _render(
+    return render_in_thread(
         thread,
         identity,
         EXECUTIVE_NOTE,
@@ -273,40 +233,6 @@ def render_executive_note(thread: Thread, identity: Identity, *, note: str) -> O
         f"Note from {mailtext.name_of(thread.executive)}",
         executive=mailtext.display(thread.executive),
         note=mailtext.indented(note, empty="(no note)"),
-    )
-
-
-def _render(
-    thread: Thread, identity: Identity, kind: str, recipient: Address, topic: str, **values: str
-) -> OutgoingMail:
-    """Mail ``kind`` with the subject ``[Q-<n>] <topic>: <complaint subject>``."""
-    full = f"{topic}: {mailtext.subject(thread.subject)}"
-    return thread_mail(thread, identity, kind, recipient, full, values)
-
-
-def thread_mail(
-    thread: Thread,
-    identity: Identity,
-    kind: str,
-    recipient: Address,
-    topic: str,
-    values: Mapping[str, str],
-    attachment: bytes | None = None,
-) -> OutgoingMail:
-    """Mail ``kind`` to ``recipient`` in the escalation's thread: the template ``<kind>.txt`` filled
-    with ``values`` and the ref, the subject ``[Q-<n>] <topic>``, ``attachment`` as the complaint."""
-    body = mailtext.template(f"{kind}.txt").substitute(values, ref=thread.ref)
-    return compose(
-        identity,
-        number=thread.number,
-        ref=thread.ref,
-        kind=kind,
-        recipient=recipient,
-        subject=f"[{thread.ref}] {topic}",
-        body=body,
-        attachment=attachment,
-        in_reply_to=thread.in_reply_to,
-        references=thread.references,
     )
 
 

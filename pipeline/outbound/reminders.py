@@ -1,6 +1,6 @@
 """Render the mails that chase a deadline: reminders, breaches up the ladder, pauses and resumptions.
 
-Pure functions from a :class:`~pipeline.outbound.followups.Thread` and the facts of the
+Pure functions from a :class:`~pipeline.outbound.thread.Thread` and the facts of the
 chase to :class:`~pipeline.model.mail.OutgoingMail`; deciding when a reminder or a
 breach is due is the job of :mod:`pipeline.model.worktime` and the domain. Each mail
 kind has a constant (its ``kind`` string) and a ``string.Template`` named after
@@ -23,8 +23,8 @@ from typing import Literal
 from pipeline.model.mail import Address, Original, OutgoingMail
 from pipeline.outbound import text as mailtext
 from pipeline.outbound.compose import Identity
-from pipeline.outbound.followups import Thread, thread_mail
 from pipeline.outbound.headers import clean_text
+from pipeline.outbound.thread import Thread, thread_mail
 
 Phase = Literal["explanation", "root_cause"]
 

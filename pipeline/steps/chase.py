@@ -1,6 +1,6 @@
 """The chase step: for an escalation the scheduler claimed, send what its clock says is due now.
 
-One transaction holding the escalation's row: :func:`pipeline.decide.chase.due` names the
+One transaction holding the escalation's row: :func:`pipeline.decide.chase.slots_due` names the
 current slot (a reminder to the owner, or a chase up the ladder with the executive
 told at the breach) and the missed ones (recorded, never mailed, so a scheduler
 that was down does not spam); the mails are queued with the step key
@@ -20,10 +20,11 @@ from pipeline.decide import chase
 from pipeline.model.escalation import Escalation, State
 from pipeline.model.ids import ref
 from pipeline.model.mail import Address, OutgoingMail
-from pipeline.outbound import reminders as chasemails
+from pipeline.outbound import reminders
 from pipeline.outbound.reminders import HistoryLine
-from pipeline.steps import thread as threads
 from pipeline.steps.services import Services
+from pipeline.steps.thread import complaint, thread_for
+from pipeline.steps.transition import commit
 from pipeline.store import chases, escalations, outbox
 
 logger = log.get(__name__)
@@ -44,27 +45,23 @@ def _chase(svc: Services, conn: Connection, number: int) -> list[outbox.ClaimedM
     if loaded is None:
         return []
     escalation, row = loaded.escalation, loaded.row
-    if not escalation.chased or escalation.chase_at is None or escalation.chase_at > now:
-        chase.reschedule(escalation, svc.rules, service_timezone=svc.timezone)  # e.g. closed meanwhile
-        escalations.save(conn, escalation=escalation)
-        chases.release(conn, number=number)
-        return []
-    slots = chase.plan(escalation, svc.rules, service_timezone=svc.timezone)
-    due = chase.slots_due(slots, escalation.chase_slot, now)
-    for slot in due.missed:
-        escalation.record(
-            "chase_missed", now, "qmark", slot=slot.kind, level=slot.level, due=slot.at.isoformat()
-        )
     mails: list[OutgoingMail] = []
-    if due.current is not None:
-        mails = _act(svc, conn, escalation, row, due, now)
-    escalation.chase_done(slots=due.done, next_at=due.next_at)
-    for mail in mails:
-        escalation.record("mail_queued", now, "qmark", mail=mail.kind, to=mail.recipient)
-    escalations.save(conn, escalation=escalation)
+    step = ""
+    if escalation.chased and escalation.chase_at is not None and escalation.chase_at <= now:
+        slots = chase.plan(escalation, svc.rules, service_timezone=svc.timezone)
+        due = chase.slots_due(slots, escalation.chase_slot, now)
+        for slot in due.missed:
+            escalation.record(
+                "chase_missed", now, "qmark", slot=slot.kind, level=slot.level, due=slot.at.isoformat()
+            )
+        if due.current is not None:
+            mails = _act(svc, conn, escalation, row, due, now)
+            step = f"c{escalation.chase_phase}.{due.current.index}"
+        escalation.chase_done(slots=due.done, next_at=due.next_at)
+    # else: nothing due (closed or paused meanwhile, or claimed early): the next time is set anew
+    claimed = commit(svc, conn, escalation, mails, now=now, step=step)
     chases.release(conn, number=number)
-    step = f"c{escalation.chase_phase}.{due.current.index}" if due.current else ""
-    return outbox.add_claimed(conn, escalation_id=number, mails=mails, now=now, lease=svc.lease, step=step)
+    return claimed
 
 
 def _act(
@@ -78,15 +75,13 @@ def _act(
     """The mails (and events) for the current slot."""
     slot = due.current
     assert slot is not None
-    thread = threads.thread_for(svc, escalation, row)
-    phase: chasemails.Phase = (
-        "explanation" if escalation.state is State.AWAITING_EXPLANATION else "root_cause"
-    )
+    thread = thread_for(svc, escalation, row)
+    phase: reminders.Phase = "explanation" if escalation.state is State.AWAITING_EXPLANATION else "root_cause"
     if slot.kind == "remind":
         escalation.record("reminded", now, "qmark", share=slot.share, phase=phase)
         share = slot.share or 0.0
         return [
-            chasemails.render_reminder(
+            reminders.render_reminder(
                 thread, svc.identity, phase=phase, deadline=escalation.deadline, share=share, now=now
             )
         ]
@@ -98,7 +93,7 @@ def _act(
         chased.append(Address(rung.email, rung.name))
         history = _history(conn, escalation)
         mails.append(
-            chasemails.render_breach(
+            reminders.render_breach(
                 thread,
                 svc.identity,
                 phase=phase,
@@ -108,7 +103,7 @@ def _act(
                 now=now,
                 history=history,
                 note=str(row["executive_note"] or ""),
-                complaint=threads.complaint(svc, conn, row),
+                complaint=complaint(svc, conn, row),
             )
         )
         kind = "breached" if slot.kind == "breach" else "chased_up"
@@ -116,7 +111,7 @@ def _act(
         logger.warning("escalation_chased", level=slot.level, phase=phase)
     if due.breach_now:
         mails.append(
-            chasemails.render_breach_notice(
+            reminders.render_breach_notice(
                 thread, svc.identity, phase=phase, deadline=escalation.deadline, chased=chased
             )
         )

@@ -9,15 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from pipeline.inbound.limits import Unparseable
 from pipeline.inbound.parse import parse_mail
 from pipeline.model.escalation import Escalation
 from pipeline.model.mail import Address, InboundMail, Original
-from pipeline.outbound.followups import Thread
+from pipeline.outbound.thread import Thread
 from pipeline.steps.services import Services
-from pipeline.store import models
+from pipeline.store import messages
 
 
 def thread_for(
@@ -39,8 +39,7 @@ def thread_for(
 
 def complaint(svc: Services, conn: Connection, row: Mapping[str, Any]) -> Original:
     """The complaint as forwarded, re-read from the executive's stored mail."""
-    query = select(models.MessageRow.raw).where(models.MessageRow.id == row["source_message_id"])
-    raw = conn.execute(query).scalar()
+    raw = messages.raw_of(conn, message_id=row["source_message_id"])
     if raw is not None:
         try:
             forwarded = parse_mail(raw, svc.limits).forwarded

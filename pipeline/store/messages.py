@@ -240,6 +240,11 @@ def get(session: Session, *, message_id: int) -> MessageRow | None:
     return session.get(MessageRow, message_id)
 
 
+def raw_of(conn: Connection, *, message_id: int) -> bytes | None:
+    """The exact bytes of stored message ``message_id``, inside the caller's transaction."""
+    return conn.execute(select(MessageRow.raw).where(MessageRow.id == message_id)).scalar()
+
+
 def release_quarantined(conn: Connection, *, message_id: int, now: datetime) -> bool:
     """Send a quarantined message back to processing as if just received; False if it is not quarantined.
 

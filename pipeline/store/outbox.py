@@ -40,8 +40,33 @@ def add_claimed(
     If the caller dies before sending, the lease runs out and the sweeper hands
     the mails to another worker.
     """
+    return _insert(conn, escalation_id, mails, step, created_at=now, lease_until=now + lease)
+
+
+def add_pending(
+    conn: Connection, *, escalation_id: int, mails: Sequence[OutgoingMail], now: datetime, step: str = ""
+) -> list[int]:
+    """Queue rendered mails for a send job (or the sweeper) to claim; returns their ids.
+
+    For callers that do not send themselves, such as the command line: nobody
+    holds a pending mail, so it is claimable at once, whatever the claiming
+    worker's clock says.
+    """
+    return [mail.id for mail in _insert(conn, escalation_id, mails, step, created_at=now, lease_until=None)]
+
+
+def _insert(
+    conn: Connection,
+    escalation_id: int,
+    mails: Sequence[OutgoingMail],
+    step: str,
+    *,
+    created_at: datetime,
+    lease_until: datetime | None,
+) -> list[ClaimedMail]:
     if not mails:
         return []
+    claimed = lease_until is not None
     rows = [
         {
             "escalation_id": escalation_id,
@@ -51,18 +76,20 @@ def add_claimed(
             "envelope_from": mail.envelope_from,
             "message_id": mail.message_id,
             "raw": mail.raw,
-            "state": "sending",
-            "attempts": 1,
-            "lease_until": now + lease,
-            "created_at": now,
+            "state": "sending" if claimed else "pending",
+            "attempts": 1 if claimed else 0,
+            "lease_until": lease_until,
+            "created_at": created_at,
         }
         for mail in mails
     ]
     result = conn.execute(
         insert(OutboundMailRow).returning(OutboundMailRow.id, sort_by_parameter_order=True), rows
     )
+    attempts = 1 if claimed else 0
     return [
-        ClaimedMail(row[0], mail, escalation_id, 1, None) for row, mail in zip(result, mails, strict=True)
+        ClaimedMail(row[0], mail, escalation_id, attempts, None)
+        for row, mail in zip(result, mails, strict=True)
     ]
 
 

@@ -119,9 +119,9 @@ def test_two_schedulers_racing_claim_each_due_escalation_once(life, database_url
     assert sorted(claimed) == list(range(1, 31))  # every one once, by one scheduler or the other
     # Each chase job run twice (a redelivered message) still mails once per slot
     for _ in range(2):
-        from pipeline.steps import process as flow
+        from pipeline.steps.send import send_claimed
 
-        flow.send_claimed(life.svc, life.app.transport(), chasing.chase_many(life.svc, claimed))
+        send_claimed(life.svc, life.app.transport(), chasing.chase_many(life.svc, claimed))
     reminders = [m for m in life.new_mail(30) if "Reminder" in str(parsed(m.data)["Subject"])]
     assert len(reminders) == 30 and life.new_mail() == []
 

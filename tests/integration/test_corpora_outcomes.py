@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from pipeline.model.mail import Envelope
-from pipeline.steps import process as flow
+from pipeline.steps.process import process_message
 from tests.support.corpora import corpus_files, envelope_sender
 from tests.support.db import rows
 from tests.support.runners import qmark_env, settings_from
@@ -34,7 +34,7 @@ def test_no_corpus_message_crashes_or_becomes_an_escalation_and_each_gets_an_out
             envelope_sender(raw), ("escalations@acme.test",), "corpus", datetime.now(UTC), "smtp"
         )
         message_id = store_one(app.services.db, raw, envelope)
-        assert flow.process_message(app.services, message_id) == [], path
+        assert process_message(app.services, message_id) == [], path
     results = rows(database_url, "select state, outcome, reason from messages")
     assert len(results) == len(files)
     assert all(state == "done" and outcome and reason for state, outcome, reason in results)
@@ -58,6 +58,6 @@ def test_every_bounce_and_auto_reply_in_the_bounce_corpora_is_machine_mail(corpo
     files += [p for p in corpus_files(corpora / "flufl-bounce") if p.suffix == ".txt"]
     for path in files:
         envelope = Envelope("", ("escalations@acme.test",), "corpus", datetime.now(UTC), "smtp")
-        flow.process_message(app.services, store_one(app.services.db, path.read_bytes(), envelope))
+        process_message(app.services, store_one(app.services.db, path.read_bytes(), envelope))
     outcomes = Counter(r[0] for r in rows(database_url, "select outcome from messages"))
     assert outcomes == {"machine": len(files)}, outcomes

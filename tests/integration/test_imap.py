@@ -15,7 +15,7 @@ from datetime import timedelta
 
 import pytest
 
-from pipeline.steps import process as flow
+from pipeline.steps.process import process_message
 from pipeline.steps.services import utcnow
 from tests.conftest import mail_fixture
 from tests.support.db import rows, scalar
@@ -73,7 +73,7 @@ def process_all(app) -> list[str]:
     """Run the process step on every stored message; their outcomes in id order."""
     ids = [r[0] for r in rows(app.settings.storage.database_url, "select id from messages order by id")]
     for message_id in ids:
-        flow.process_message(app.services, message_id)
+        process_message(app.services, message_id)
     return [r[0] for r in rows(app.settings.storage.database_url, "select outcome from messages order by id")]
 
 

@@ -59,19 +59,20 @@ def test_a_forward_becomes_an_escalation_the_owners_forward_and_the_executives_a
 
 def test_every_job_run_twice_changes_nothing_and_sends_nothing_twice(env, relay_sink, database_url):
     from pipeline.model.mail import Envelope
-    from pipeline.steps import process as flow
+    from pipeline.steps import process
+    from pipeline.steps.send import deliver_mails, send_claimed
     from workers.roles.group_commit import store_one
 
     app = build(env)
     envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", utcnow(), "inject")
     message_id = store_one(app.services.db, mail_fixture("outlook-forward.eml"), envelope)
-    claimed = flow.process_message(app.services, message_id)
+    claimed = process.process_message(app.services, message_id)
     assert len(claimed) == 2
-    assert flow.process_message(app.services, message_id) == []  # second run: nothing to claim
+    assert process.process_message(app.services, message_id) == []  # second run: nothing to claim
     mail_ids = [item.id for item in claimed]
-    flow.deliver_mails(app.services, app.transport(), mail_ids)  # held by the first run's lease: skipped
-    assert flow.send_claimed(app.services, app.transport(), claimed) == []
-    flow.deliver_mails(app.services, app.transport(), mail_ids)  # already sent: nothing to claim
+    deliver_mails(app.services, app.transport(), mail_ids)  # held by the first run's lease: skipped
+    assert send_claimed(app.services, app.transport(), claimed) == []
+    deliver_mails(app.services, app.transport(), mail_ids)  # already sent: nothing to claim
     assert len(relay_sink.wait_for(2)) == 2
     assert scalar(database_url, "select count(*) from escalations") == 1
     assert scalar(database_url, "select count(*) from outbound_mails where state = 'sent'") == 2
@@ -124,13 +125,13 @@ def test_jobs_lost_with_a_wiped_redis_are_recovered_by_the_sweeper(
 def test_a_job_that_keeps_failing_lands_in_the_dead_letters_with_its_error(
     env, database_url, redis_url, monkeypatch
 ):
-    from pipeline.steps import process as flow
+    from pipeline.steps import process
     from workers.roles import worker
 
     def broken(*args, **kwargs):
         raise RuntimeError("classifier exploded on purpose")
 
-    monkeypatch.setattr(flow, "classify", broken)  # a fault in our own code, not a fake server
+    monkeypatch.setattr(process, "classify", broken)  # a fault in our own code, not a fake server
     app = build(env, QMARK_WORKER__MAX_ATTEMPTS="50")
     with smtp_in_thread(app), role_in_thread(worker.serve, app):
         send(app, mail_fixture("gmail-forward.eml"))
@@ -145,15 +146,15 @@ def test_a_job_that_keeps_failing_lands_in_the_dead_letters_with_its_error(
 
 def test_a_header_bomb_is_stored_then_quarantined_with_its_reason_and_never_retried(env, database_url):
     from pipeline.model.mail import Envelope
-    from pipeline.steps import process as flow
+    from pipeline.steps import process
     from workers.roles.group_commit import store_one
 
     app = build(env)
     bomb = b"From: dana.chief@acme.test\r\nSubject: " + b"a" * 300_000 + b"\r\n\r\n?\r\n"
     envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", utcnow(), "inject")
     message_id = store_one(app.services.db, bomb, envelope)
-    assert flow.process_message(app.services, message_id) == []
-    assert flow.process_message(app.services, message_id) == []
+    assert process.process_message(app.services, message_id) == []
+    assert process.process_message(app.services, message_id) == []
     [(raw, state, outcome, reason, attempts)] = rows(
         database_url, "select raw, state, outcome, reason, attempts from messages"
     )
@@ -166,17 +167,17 @@ def test_a_message_that_fails_more_than_max_attempts_is_quarantined_not_retried_
     env, database_url, monkeypatch
 ):
     from pipeline.model.mail import Envelope
-    from pipeline.steps import process as flow
+    from pipeline.steps import process
     from workers.roles.group_commit import store_one
 
-    monkeypatch.setattr(flow, "classify", lambda *a, **k: (_ for _ in ()).throw(ValueError("bad state")))
+    monkeypatch.setattr(process, "classify", lambda *a, **k: (_ for _ in ()).throw(ValueError("bad state")))
     app = build(env, QMARK_WORKER__MAX_ATTEMPTS="2")
     envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", utcnow(), "inject")
     message_id = store_one(app.services.db, mail_fixture("gmail-forward.eml"), envelope)
     for _ in range(2):
         with pytest.raises(ValueError):
-            flow.process_message(app.services, message_id)
-    assert flow.process_message(app.services, message_id) == []
+            process.process_message(app.services, message_id)
+    assert process.process_message(app.services, message_id) == []
     [(state, outcome, reason)] = rows(database_url, "select state, outcome, reason from messages")
     assert (state, outcome) == ("done", "quarantined")
     assert "processing failed 2 times" in reason and "ValueError: bad state" in reason
@@ -184,25 +185,25 @@ def test_a_message_that_fails_more_than_max_attempts_is_quarantined_not_retried_
 
 def test_one_failing_message_in_a_batch_does_not_hold_up_the_others(env, database_url, monkeypatch):
     from pipeline.model.mail import Envelope
-    from pipeline.steps import process as flow
+    from pipeline.steps import process
     from workers.roles.group_commit import store_one
 
     app = build(env)
     envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", utcnow(), "inject")
     names = ["gmail-forward.eml", "apple-forward.eml", "thunderbird-forward.eml"]
     ids = [store_one(app.services.db, mail_fixture(name), envelope) for name in names]
-    real_classify = flow.classify
+    real_classify = process.classify
 
     def classify_failing_on_apple(mail, *args):
         if "parcel" in (mail.forwarded.body if mail.forwarded else ""):
             raise RuntimeError("fault on purpose")
         return real_classify(mail, *args)
 
-    monkeypatch.setattr(flow, "classify", classify_failing_on_apple)
+    monkeypatch.setattr(process, "classify", classify_failing_on_apple)
     # When the three are processed as one job, Then the failure surfaces after the others are done
     results = []
     with pytest.raises(RuntimeError, match="fault on purpose"):
-        for mails in flow.process_messages(app.services, ids):
+        for mails in process.process_messages(app.services, ids):
             results.append(len(mails))
     assert results == [2, 0, 2]
     states = rows(database_url, "select id, state, last_error from messages order by id")
@@ -215,7 +216,7 @@ def test_one_failing_message_in_a_batch_does_not_hold_up_the_others(env, databas
 
 def test_a_job_stopped_early_gives_its_unprocessed_messages_back_at_once(env, database_url):
     from pipeline.model.mail import Envelope
-    from pipeline.steps import process as flow
+    from pipeline.steps import process
     from workers.roles.group_commit import store_one
 
     app = build(env)
@@ -224,7 +225,7 @@ def test_a_job_stopped_early_gives_its_unprocessed_messages_back_at_once(env, da
         store_one(app.services.db, mail_fixture(n), envelope)
         for n in ("gmail-forward.eml", "apple-forward.eml")
     ]
-    batch = flow.process_messages(app.services, ids)
+    batch = process.process_messages(app.services, ids)
     next(batch)
     batch.close()  # the caller died after the first message (e.g. its send raised)
     states = [r[0] for r in rows(database_url, "select state from messages order by id")]

@@ -10,7 +10,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, text
 
 from pipeline.model.mail import Envelope
-from pipeline.steps import process as flow
+from pipeline.steps.process import process_message
+from pipeline.steps.send import deliver_mails, send_claimed
 from pipeline.store.models import Base
 from tests.conftest import mail_fixture
 from tests.support.servers import PostgresServer
@@ -63,11 +64,11 @@ def test_a_forward_becomes_an_escalation_on_postgresql_and_a_second_run_claims_n
     ids = [f.result(timeout=10) for f in futures]
     committer.close()
     assert ids == committed and len(set(ids)) == 2
-    claimed = flow.process_message(app.services, ids[0])
+    claimed = process_message(app.services, ids[0])
     assert len(claimed) == 2
-    assert flow.process_message(app.services, ids[0]) == []
-    assert flow.send_claimed(app.services, app.transport(), claimed) == []
-    flow.deliver_mails(app.services, app.transport(), [item.id for item in claimed])
+    assert process_message(app.services, ids[0]) == []
+    assert send_claimed(app.services, app.transport(), claimed) == []
+    deliver_mails(app.services, app.transport(), [item.id for item in claimed])
     assert len(list((tmp_path / "sent" / "new").iterdir())) == 2
     engine = create_engine(pg_url)
     with engine.connect() as connection:

@@ -9,11 +9,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
-from pipeline.steps import process as flow
+from pipeline.steps.process import process_message
+from pipeline.steps.send import deliver_mails
 from tests.conftest import ROOT, mail_fixture
 from tests.support.db import rows, scalar
 from tests.support.life import Life
@@ -395,8 +397,14 @@ def test_ops_can_close_from_the_cli_with_a_complete_writeup_and_both_sides_are_t
     done = cli(life, "escalations", "close", "Q-1", "--writeup", str(writeup), "--by", "ops@acme.test")
     assert done.returncode == 0, done.stderr
     assert life.state() == "closed"
-    mail_ids = [r[0] for r in rows(life.url, "select id from outbound_mails where kind like 'clos%'")]
-    flow.deliver_mails(life.svc, life.app.transport(), mail_ids)
+    # The CLI runs on the real clock, this test's worker on a fixed one: the CLI only queues
+    # (pending), so the send job claims its mails whichever clock is ahead.
+    queued = rows(life.url, "select id, kind, state from outbound_mails where kind like 'clos%' order by id")
+    assert [(kind, state) for _, kind, state in queued] == [
+        ("closing_summary", "pending"),
+        ("closed_confirmation", "pending"),
+    ]
+    deliver_mails(life.svc, life.app.transport(), [mail_id for mail_id, _, _ in queued])
     by_rcpt = {m.rcpt_tos[0]: m.data for m in life.new_mail(2)}
     assert "Captures carried no idempotency key" in body_of(by_rcpt[DANA])
     assert set(by_rcpt) == {DANA, PAT}
@@ -409,11 +417,30 @@ def test_ops_can_close_from_the_cli_with_a_complete_writeup_and_both_sides_are_t
     assert all(len(line) < 300 for line in history.splitlines()), history
 
 
+def test_mails_an_ops_close_queues_are_sent_by_a_worker_whose_clock_is_behind(life):
+    from pipeline.steps.close import close_with_writeup
+
+    # Given Q-1 explained, and ops closing it on a clock two weeks ahead of the worker's
+    explained(life)
+    ahead = replace(life.svc, clock=lambda: life.now + timedelta(days=14))
+    closed = close_with_writeup(ahead, number=1, text=WRITEUP, actor="ops@acme.test")
+    # When the worker runs the send job on its own clock
+    deliver_mails(life.svc, life.app.transport(), closed.mail_ids)
+    # Then both closing mails went out, the same two an email close sends
+    by_rcpt = {m.rcpt_tos[0]: parsed(m.data) for m in life.new_mail(2)}
+    assert set(by_rcpt) == {DANA, PAT}
+    assert by_rcpt[DANA]["Subject"].startswith("[Q-1] Closed:") and by_rcpt[PAT]["Subject"].startswith(
+        "[Q-1] Closed:"
+    )
+    assert life.state() == "closed"
+    assert scalar(life.url, "select chase_at from escalations where id = 1") is None
+
+
 def test_no_path_closes_without_a_complete_writeup(life, tmp_path):
     from sqlalchemy import create_engine, text
     from sqlalchemy.exc import IntegrityError
 
-    from workers.ticks import sweep as sweeper
+    from workers.ticks import sweep
 
     forward = explained(life)
     # Email: #close and a thin writeup leave it open
@@ -422,10 +449,10 @@ def test_no_path_closes_without_a_complete_writeup(life, tmp_path):
     assert life.state() == "awaiting_root_cause"
     # Replay: the same messages processed again (a job run twice) change nothing
     for message_id in (close, thin):
-        assert flow.process_message(life.svc, message_id) == []
+        assert process_message(life.svc, message_id) == []
     life.tick(hours=1)
     # Sweeper: repairs lost jobs, never decides
-    sweeper.sweep(life.svc, life.app.graph, older_than=timedelta(0))
+    sweep.sweep(life.svc, life.app.graph, older_than=timedelta(0))
     assert life.state() == "awaiting_root_cause"
     # CLI: ops closing with a thin writeup are refused, with what is missing
     thin_file = tmp_path / "thin.txt"

@@ -11,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 
 from pipeline.model.mail import Envelope
-from pipeline.steps import process as flow
+from pipeline.steps.process import process_message
+from pipeline.steps.send import send_claimed
 from tests.support.db import rows, scalar
 from tests.support.replies import parsed
 from tests.support.sink import Received, RelaySink
@@ -43,8 +44,8 @@ class Life:
         to = rcpts or tuple(parseaddr(str(message["To"]))[1:])
         envelope = Envelope(sender, to, "test", self.now, "smtp")
         message_id = store_one(self.svc.db, raw, envelope)
-        claimed = flow.process_message(self.svc, message_id)
-        flow.send_claimed(self.svc, self.app.transport(), claimed)  # type: ignore[attr-defined]
+        claimed = process_message(self.svc, message_id)
+        send_claimed(self.svc, self.app.transport(), claimed)  # type: ignore[attr-defined]
         return message_id
 
     def chase(self) -> list[int]:
@@ -55,7 +56,7 @@ class Life:
         with self.svc.db.transaction() as conn:
             numbers = chases.claim_due(conn, now=self.now, lease=self.svc.lease)
         claimed = chasing.chase_many(self.svc, numbers)
-        flow.send_claimed(self.svc, self.app.transport(), claimed)  # type: ignore[attr-defined]
+        send_claimed(self.svc, self.app.transport(), claimed)  # type: ignore[attr-defined]
         return numbers
 
     def new_mail(self, expected: int | None = None) -> list[Received]:

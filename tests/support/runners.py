@@ -53,7 +53,7 @@ def settings_from(env: dict[str, str]) -> Settings:
 @contextmanager
 def smtp_in_thread(app: object) -> Iterator[None]:
     """The SMTP role on its own event loop in a thread; stopped (and flushed) on exit."""
-    from workers.roles import smtp as smtp_server
+    from workers.roles import smtp
 
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
@@ -62,7 +62,7 @@ def smtp_in_thread(app: object) -> Iterator[None]:
     def run() -> None:
         asyncio.set_event_loop(loop)
         try:
-            loop.run_until_complete(smtp_server.serve(app, stop=stop))  # type: ignore[arg-type]
+            loop.run_until_complete(smtp.serve(app, stop=stop))  # type: ignore[arg-type]
         except BaseException as error:  # surfaced to the test below
             errors.append(error)
         finally:

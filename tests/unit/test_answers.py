@@ -11,7 +11,7 @@ from pipeline.inbound.matching import Role
 from pipeline.model.escalation import Escalation, State
 from pipeline.model.mail import Address, Original
 from pipeline.outbound.compose import Identity
-from pipeline.outbound.followups import Thread
+from pipeline.outbound.thread import Thread
 from rules.loader import load_rules
 from tests.support.replies import WRITEUP
 

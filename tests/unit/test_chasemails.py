@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pipeline.model.mail import Address, Original, OutgoingMail
-from pipeline.outbound import reminders as chasemails
+from pipeline.outbound import reminders
 from pipeline.outbound.compose import Identity
-from pipeline.outbound.followups import Thread
 from pipeline.outbound.reminders import HistoryLine
+from pipeline.outbound.thread import Thread
 from tests.support.mailcheck import (
     assert_contract_headers,
     assert_own_message_id,
@@ -79,7 +79,7 @@ Render = Callable[[Thread, str], OutgoingMail]
 def breach(
     thread: Thread = THREAD,
     *,
-    phase: chasemails.Phase = "explanation",
+    phase: reminders.Phase = "explanation",
     to: Address = MANAGER,
     level: int = 1,
     now: datetime = DUE + timedelta(hours=2, minutes=30),
@@ -87,7 +87,7 @@ def breach(
     note: str = "?",
     complaint: Original | None = COMPLAINT,
 ) -> OutgoingMail:
-    return chasemails.render_breach(
+    return reminders.render_breach(
         thread,
         IDENTITY,
         phase=phase,
@@ -104,11 +104,11 @@ def breach(
 def reminder(
     thread: Thread = THREAD,
     *,
-    phase: chasemails.Phase = "explanation",
+    phase: reminders.Phase = "explanation",
     share: float = 0.5,
     now: datetime = DUE - timedelta(hours=2),
 ) -> OutgoingMail:
-    return chasemails.render_reminder(thread, IDENTITY, phase=phase, deadline=DUE, share=share, now=now)
+    return reminders.render_reminder(thread, IDENTITY, phase=phase, deadline=DUE, share=share, now=now)
 
 
 def hostile_breach(t: Thread, words: str) -> OutgoingMail:
@@ -120,22 +120,22 @@ def hostile_breach(t: Thread, words: str) -> OutgoingMail:
 # Each renderer with every piece of untrusted text it takes set to ``words``, who it goes to,
 # and the header set of the mail.
 RENDERERS: dict[str, tuple[Render, Address, set[str]]] = {
-    chasemails.REMINDER: (lambda t, words: reminder(t), OWNER, TEXT_HEADERS),
-    chasemails.BREACH: (hostile_breach, MANAGER, MULTIPART_HEADERS),
-    chasemails.BREACH_NOTICE: (
-        lambda t, words: chasemails.render_breach_notice(
+    reminders.REMINDER: (lambda t, words: reminder(t), OWNER, TEXT_HEADERS),
+    reminders.BREACH: (hostile_breach, MANAGER, MULTIPART_HEADERS),
+    reminders.BREACH_NOTICE: (
+        lambda t, words: reminders.render_breach_notice(
             t, IDENTITY, phase="explanation", deadline=DUE, chased=[replace(MANAGER, name=words), DIRECTOR]
         ),
         EXECUTIVE,
         TEXT_HEADERS,
     ),
-    chasemails.PAUSED: (
-        lambda t, words: chasemails.render_paused(t, IDENTITY, reason=words, by=replace(OWNER, name=words)),
+    reminders.PAUSED: (
+        lambda t, words: reminders.render_paused(t, IDENTITY, reason=words, by=replace(OWNER, name=words)),
         EXECUTIVE,
         TEXT_HEADERS,
     ),
-    chasemails.RESUMED: (
-        lambda t, words: chasemails.render_resumed(t, IDENTITY, deadline=DUE, paused_for=timedelta(hours=5)),
+    reminders.RESUMED: (
+        lambda t, words: reminders.render_resumed(t, IDENTITY, deadline=DUE, paused_for=timedelta(hours=5)),
         EXECUTIVE,
         TEXT_HEADERS,
     ),
@@ -163,9 +163,9 @@ def headers(kind: str) -> set[str]:
 
 
 def test_there_is_a_renderer_for_every_kind_and_each_mail_says_its_kind() -> None:
-    assert set(RENDERERS) == set(chasemails.KINDS)
-    assert len(set(chasemails.KINDS)) == 5
-    for kind in chasemails.KINDS:
+    assert set(RENDERERS) == set(reminders.KINDS)
+    assert len(set(reminders.KINDS)) == 5
+    for kind in reminders.KINDS:
         assert render(kind).kind == kind
 
 
@@ -204,9 +204,9 @@ NAIVE = DUE.replace(tzinfo=None)
 @pytest.mark.parametrize(
     "send",
     [
-        lambda: chasemails.render_reminder(THREAD, IDENTITY, phase="explanation", deadline=NAIVE, share=0.5),
+        lambda: reminders.render_reminder(THREAD, IDENTITY, phase="explanation", deadline=NAIVE, share=0.5),
         lambda: breach(now=NAIVE),
-        lambda: chasemails.render_breach(
+        lambda: reminders.render_breach(
             THREAD,
             IDENTITY,
             phase="explanation",
@@ -219,10 +219,10 @@ NAIVE = DUE.replace(tzinfo=None)
             complaint=None,
         ),
         lambda: breach(history=(HistoryLine(NAIVE, "opened", "Dana", ""),)),
-        lambda: chasemails.render_breach_notice(
+        lambda: reminders.render_breach_notice(
             THREAD, IDENTITY, phase="explanation", deadline=NAIVE, chased=()
         ),
-        lambda: chasemails.render_resumed(THREAD, IDENTITY, deadline=NAIVE, paused_for=timedelta(hours=1)),
+        lambda: reminders.render_resumed(THREAD, IDENTITY, deadline=NAIVE, paused_for=timedelta(hours=1)),
     ],
     ids=["reminder", "breach_now", "breach_deadline", "breach_history", "breach_notice", "resumed"],
 )
@@ -306,7 +306,7 @@ def test_the_time_left_is_said_in_words(left: timedelta, said: str) -> None:
 def test_a_reminder_without_a_time_given_counts_from_now() -> None:
     deadline = datetime.now(UTC) + timedelta(hours=3)
 
-    mail = chasemails.render_reminder(THREAD, IDENTITY, phase="explanation", deadline=deadline, share=0.9)
+    mail = reminders.render_reminder(THREAD, IDENTITY, phase="explanation", deadline=deadline, share=0.9)
 
     assert parse(mail)["Subject"].endswith("(in 3 hours)")
 
@@ -467,7 +467,7 @@ def test_a_breach_says_how_long_ago_the_deadline_passed(late: timedelta, said: s
 
 
 def test_the_breach_notice_tells_the_executive_the_deadline_was_missed_and_whom_qmark_chases() -> None:
-    mail = chasemails.render_breach_notice(
+    mail = reminders.render_breach_notice(
         THREAD, IDENTITY, phase="explanation", deadline=DUE, chased=[MANAGER, DIRECTOR]
     )
     text = body_text(mail)
@@ -485,7 +485,7 @@ def test_the_breach_notice_tells_the_executive_the_deadline_was_missed_and_whom_
 
 def test_the_breach_notice_names_the_awaited_writeup_in_the_root_cause_phase() -> None:
     text = body_text(
-        chasemails.render_breach_notice(THREAD, IDENTITY, phase="root_cause", deadline=DUE, chased=[MANAGER])
+        reminders.render_breach_notice(THREAD, IDENTITY, phase="root_cause", deadline=DUE, chased=[MANAGER])
     )
 
     assert "Still awaited: the root-cause writeup" in text
@@ -495,7 +495,7 @@ def test_the_breach_notice_names_the_awaited_writeup_in_the_root_cause_phase() -
 def test_three_people_chased_are_listed_with_commas_and_and() -> None:
     third = Address("ceo@acme.test", "Cee Eo")
     text = body_text(
-        chasemails.render_breach_notice(
+        reminders.render_breach_notice(
             THREAD, IDENTITY, phase="explanation", deadline=DUE, chased=[MANAGER, DIRECTOR, third]
         )
     )
@@ -505,7 +505,7 @@ def test_three_people_chased_are_listed_with_commas_and_and() -> None:
 
 def test_an_owner_with_no_manager_leaves_nobody_to_chase_and_the_executive_hears_ops_are_told() -> None:
     text = body_text(
-        chasemails.render_breach_notice(THREAD, IDENTITY, phase="explanation", deadline=DUE, chased=[])
+        reminders.render_breach_notice(THREAD, IDENTITY, phase="explanation", deadline=DUE, chased=[])
     )
 
     assert "Pat Owner has no manager in people.yaml, so there is nobody to chase;\nops are told." in text
@@ -513,7 +513,7 @@ def test_an_owner_with_no_manager_leaves_nobody_to_chase_and_the_executive_hears
 
 
 def test_a_pause_tells_the_executive_the_owner_waits_on_the_customer_and_why() -> None:
-    mail = chasemails.render_paused(
+    mail = reminders.render_paused(
         THREAD, IDENTITY, reason="The customer sends the bank statement.", by=OWNER
     )
     text = body_text(mail)
@@ -527,13 +527,13 @@ def test_a_pause_tells_the_executive_the_owner_waits_on_the_customer_and_why() -
 
 
 def test_a_pause_without_a_reason_says_none_was_given() -> None:
-    text = body_text(chasemails.render_paused(THREAD, IDENTITY, reason=" \n", by=OWNER))
+    text = body_text(reminders.render_paused(THREAD, IDENTITY, reason=" \n", by=OWNER))
 
     assert "\n    (no reason given)\n" in text
 
 
 def test_a_resumption_tells_the_executive_how_long_the_pause_was_and_the_new_deadline() -> None:
-    mail = chasemails.render_resumed(
+    mail = reminders.render_resumed(
         THREAD, IDENTITY, deadline=DUE, paused_for=timedelta(days=1, hours=2, minutes=30)
     )
     text = body_text(mail)
@@ -548,7 +548,7 @@ def test_a_resumption_tells_the_executive_how_long_the_pause_was_and_the_new_dea
 
 def test_a_pause_of_negative_length_is_refused() -> None:
     with pytest.raises(ValueError, match="negative"):
-        chasemails.render_resumed(THREAD, IDENTITY, deadline=DUE, paused_for=-timedelta(minutes=1))
+        reminders.render_resumed(THREAD, IDENTITY, deadline=DUE, paused_for=-timedelta(minutes=1))
 
 
 # --- hostile input ---------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import pytest
 from pipeline.model.mail import Address, OutgoingMail
 from pipeline.outbound import followups
 from pipeline.outbound.compose import MAX_REFERENCES, Identity
-from pipeline.outbound.followups import Thread
+from pipeline.outbound.thread import Thread
 from tests.support.mailcheck import (
     assert_contract_headers,
     assert_own_message_id,

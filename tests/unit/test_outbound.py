@@ -17,8 +17,7 @@ import pytest
 from pipeline.model.ids import parse_message_id
 from pipeline.model.mail import Address, Original, OutgoingMail
 from pipeline.model.tokens import check_token, token_from_address
-from pipeline.outbound import compose
-from pipeline.outbound import opening as outbound
+from pipeline.outbound import compose, opening
 from pipeline.outbound.compose import Identity
 from pipeline.outbound.headers import clean_text
 from pipeline.outbound.opening import EscalationFacts, render_executive_ack, render_owner_forward
@@ -402,11 +401,11 @@ def test_a_body_line_over_998_octets_goes_quoted_printable_and_decodes_back() ->
 
 
 def test_the_opening_mails_module_defines_its_names_and_re_exports_none() -> None:
-    assert (outbound.OWNER_FORWARD, outbound.EXECUTIVE_ACK) == ("owner_forward", "executive_ack")
-    assert callable(outbound.render_owner_forward) and callable(outbound.render_executive_ack)
+    assert (opening.OWNER_FORWARD, opening.EXECUTIVE_ACK) == ("owner_forward", "executive_ack")
+    assert callable(opening.render_owner_forward) and callable(opening.render_executive_ack)
     # The Message-ID helpers live in model.ids and Identity in compose: one import path each
     for name in ("make_message_id", "parse_message_id", "__all__"):
-        assert not hasattr(outbound, name), name
+        assert not hasattr(opening, name), name
     assert "Identity" in vars(compose) and compose.Identity.__module__ == compose.__name__
 
 

@@ -208,7 +208,8 @@ def _short(value: object, limit: int = 60) -> str:
 
 def escalations_close(settings: Settings, ident: str, *, writeup: str, by: str) -> int:
     """Close an escalation with a writeup file; refused (65) with the missing sections when incomplete."""
-    from pipeline.steps.close import CloseRefused, close_with_writeup
+    from pipeline.decide.closing import CloseRefused
+    from pipeline.steps.close import close_with_writeup
     from workers.bootstrap import build
 
     number = parse_ref(ident) or (int(ident) if ident.isdigit() else None)

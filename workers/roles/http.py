@@ -1,4 +1,4 @@
-"""The HTTP role (``qmark http``, also a child of ``qmark run``): health, readiness and metrics.
+"""The HTTP role (``qmark http``, also a child of ``qmark run``): health, readiness and setup.
 
 * ``GET /healthz`` — 200 ``ok``: the process answers.
 * ``GET /readyz`` — 200 ``ready``, or 503 with one line per failing check, each naming what is
@@ -28,7 +28,7 @@ from pipeline import log
 from pipeline.store import heartbeats, mailboxes
 from workers.bootstrap import App
 from workers.heartbeat import Heart
-from workers.ops.metrics import setup as metrics
+from workers.ops.metrics import setup
 
 logger = log.get(__name__)
 
@@ -60,7 +60,7 @@ class Endpoints:
         client = redis.Redis.from_url(
             app.settings.storage.redis_url, socket_timeout=2, socket_connect_timeout=2
         )
-        found = metrics.registry(app.services.db, client, metrics_dir=metrics_dir)
+        found = setup.registry(app.services.db, client, metrics_dir=metrics_dir)
         return cls(app=app, redis_client=client, registry=found)
 
     def problems(self) -> list[str]:
@@ -176,9 +176,9 @@ def make_server(endpoints: Endpoints, host: str, port: int) -> ThreadingHTTPServ
 def serve(app: App, *, stop: threading.Event | None = None) -> None:
     """Answer on ``[http] listen`` until SIGTERM/SIGINT (or ``stop``)."""
     own_process = threading.current_thread() is threading.main_thread()
-    metrics_dir = metrics.use_metrics_dir(app.settings)  # before prometheus_client is imported
+    metrics_dir = setup.use_metrics_dir(app.settings)  # before prometheus_client is imported
     if metrics_dir is None:
-        configured = Path(os.environ.get(metrics.MULTIPROC_ENV) or app.settings.http.metrics_dir)
+        configured = Path(os.environ.get(setup.MULTIPROC_ENV) or app.settings.http.metrics_dir)
         metrics_dir = configured if configured.is_dir() else None
     stop = stop or threading.Event()
     if own_process:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pipeline import log
 from pipeline.config.settings import load_settings
-from workers.ops.metrics import setup as metrics
+from workers.ops.metrics import setup
 
 logger = log.get(__name__)
 
@@ -64,8 +64,8 @@ def run(config: str | None, worker_processes: int, smtp_processes: int = 1, imap
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     children = roles(config, worker_processes, smtp_processes, imap)
     metrics_dir = Path(load_settings(config).http.metrics_dir).resolve()
-    metrics.clear_metrics_dir(metrics_dir)
-    env = {**os.environ, metrics.MULTIPROC_ENV: str(metrics_dir), metrics.DRAMATIQ_DIR_ENV: str(metrics_dir)}
+    setup.clear_metrics_dir(metrics_dir)
+    env = {**os.environ, setup.MULTIPROC_ENV: str(metrics_dir), setup.DRAMATIQ_DIR_ENV: str(metrics_dir)}
     for child in children:
         child.env = env
         child.start()
@@ -76,7 +76,7 @@ def run(config: str | None, worker_processes: int, smtp_processes: int = 1, imap
             status = child.process.poll()
             if status is None:
                 continue
-            metrics.process_gone(metrics_dir, child.process.pid)
+            setup.process_gone(metrics_dir, child.process.pid)
             now = time.monotonic()
             child.restarts = [t for t in child.restarts if now - t < 60] + [now]
             if len(child.restarts) > MAX_RESTARTS_PER_MINUTE:

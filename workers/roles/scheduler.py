@@ -10,7 +10,7 @@ from pipeline import log
 from workers.bootstrap import App
 from workers.heartbeat import Heart
 from workers.ticks import chase as chaser
-from workers.ticks import digest as digester
+from workers.ticks import digest
 from workers.ticks.sweep import sweep
 
 logger = log.get(__name__)
@@ -31,7 +31,7 @@ def serve(app: App, *, stop: threading.Event | None = None) -> None:
             chaser.tick(app.services, app.graph)
             sweep(app.services, app.graph, older_than=older_than)
             heart.beat()
-            digester.tick(app)
+            digest.tick(app)
         except Exception as error:
             logger.error("tick_failed", error=f"{type(error).__name__}: {error}")
         stop.wait(settings.tick)

@@ -26,7 +26,7 @@ from pipeline.store.db import Database
 from workers import graph as graph_module
 from workers.bootstrap import App
 from workers.heartbeat import Heart
-from workers.ops.metrics import setup as metrics
+from workers.ops.metrics import setup
 from workers.roles.group_commit import Doorbell, GroupCommitter
 
 logger = log.get(__name__)
@@ -43,7 +43,7 @@ class IntakeHandler:
         *,
         intake: frozenset[str],
         domain: str,
-        counters: metrics.SmtpCounters | None = None,
+        counters: setup.SmtpCounters | None = None,
     ) -> None:
         self._committer = committer
         self.counters = counters
@@ -114,14 +114,14 @@ async def serve(app: App, *, stop: asyncio.Event | None = None) -> None:
     """Run the SMTP listener until ``stop`` is set (or SIGTERM/SIGINT arrive)."""
     settings = app.settings
     host, port = settings.smtp.host_port
-    metrics.use_metrics_dir(settings)  # before prometheus_client is imported
+    setup.use_metrics_dir(settings)  # before prometheus_client is imported
     doorbell = Doorbell(make_enqueue(app.graph))
     committer = GroupCommitter(Database(settings.storage.database_url), doorbell.ring)  # durable commits
     handler = IntakeHandler(
         committer,
         intake=frozenset(a.lower() for a in settings.service.intake_addresses),
         domain=settings.service.domain.lower(),
-        counters=metrics.smtp_counters(),
+        counters=setup.smtp_counters(),
     )
     loop = asyncio.get_running_loop()
     stop = stop or asyncio.Event()

@@ -13,7 +13,7 @@ from pipeline import log
 from workers.bootstrap import App
 from workers.broker import QUEUES
 from workers.heartbeat import Heart
-from workers.ops.metrics import setup as metrics
+from workers.ops.metrics import setup
 
 logger = log.get(__name__)
 
@@ -52,11 +52,11 @@ def serve(app: App, *, stop: threading.Event | None = None) -> None:
 
 def add_prometheus(app: App) -> None:
     """Dramatiq's Prometheus middleware, writing to the shared metrics dir so ``qmark http`` serves
-    its ``dramatiq_*`` metrics. Without the dramatiq CLI nobody emits ``process_boot``, where the
+    its ``dramatiq_*`` setup. Without the dramatiq CLI nobody emits ``process_boot``, where the
     middleware creates its metrics (and TimeLimit starts its watchdog): emit it here, once."""
     if getattr(app.broker, "_qmark_booted", False):
         return
-    metrics.use_metrics_dir(app.settings)  # sets dramatiq_prom_db, read when the module is imported
+    setup.use_metrics_dir(app.settings)  # sets dramatiq_prom_db, read when the module is imported
     from dramatiq.middleware.prometheus import Prometheus
 
     app.broker.add_middleware(Prometheus())

@@ -1,0 +1,96 @@
+"""Machine mail about an escalation: note the owner's out-of-office or a bounce of qmark's mail.
+
+:func:`record_machine_mail` ties a bounce (by the Message-IDs it names, else by
+the token it was sent to) or an auto-reply to its escalation and records it: a
+bounced mail is marked ``bounced`` and ops hear of it at error level; an
+auto-reply is an ``out_of_office`` (from the owner) or ``auto_reply`` event.
+Machine mail is never answered and never changes an escalation's state (I4).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection
+
+from pipeline import log
+from pipeline.decide.classify import Disposition, Verdict
+from pipeline.inbound import bounces
+from pipeline.inbound.matching import Role
+from pipeline.model.escalation import Event
+from pipeline.model.ids import ref
+from pipeline.model.mail import Envelope, InboundMail
+from pipeline.model.tokens import check_token, token_from_address
+from pipeline.steps.reply import match_for, role_in
+from pipeline.steps.services import Services, record_outcome
+from pipeline.store import escalations, outbox
+
+logger = log.get(__name__)
+
+
+def record_machine_mail(
+    svc: Services,
+    message_id: int,
+    mail: InboundMail,
+    envelope: Envelope,
+    raw: bytes,
+    disposition: Disposition,
+) -> None:
+    """Note machine mail on the escalation it concerns (never answered, no state change)."""
+    reason = "; ".join(disposition.reasons)
+    named = bounces.qmark_message_ids(raw, domain=svc.identity.domain)
+    match = match_for(svc, mail, envelope)
+    kind = bounces.machine_kind(mail, envelope, raw=raw)
+    sender = (mail.from_.email if mail.from_ else envelope.mail_from) or "(mailer)"
+    now = svc.clock()
+    with svc.db.transaction() as conn:
+        mails = outbox.find_by_message_ids(conn, message_ids=named) if named else []
+        number = mails[0][1] if mails else match.number
+        loaded = escalations.load(conn, number=number) if number is not None else None
+        if number is None or loaded is None:
+            record_outcome(conn, svc, message_id, Verdict.MACHINE, reason, escalation_id=None)
+            return
+        events: list[tuple[str, dict[str, str]]] = []
+        if kind == "bounce":
+            if not mails and match.via == "token":
+                mails = _mail_for_token(svc, conn, number, mail, envelope)
+            for mail_id, _, mail_kind, recipient in mails:
+                outbox.mark_bounced(conn, mail_id=mail_id, reason=reason)
+                events.append(
+                    ("delivery_bounced", {"mail": mail_kind, "to": recipient, "reason": reason[:500]})
+                )
+            if not mails:
+                events.append(
+                    ("delivery_bounced", {"mail": "unknown", "to": "unknown", "reason": reason[:500]})
+                )
+            for _, detail in events:  # ops must hear of it: an escalation must not sit undelivered
+                logger.error("mail_bounced", escalation_id=ref(number), kind=detail["mail"], to=detail["to"])
+            note = "a bounce: the delivery is marked failed"
+        elif kind == "auto_reply":
+            role = role_in(svc, loaded.escalation, sender, match)
+            event = "out_of_office" if role is Role.OWNER else "auto_reply"
+            events.append((event, {"subject": mail.subject[:200], "role": role.value}))
+            note = f"an auto-reply ({event.replace('_', ' ')}), recorded"
+        else:
+            events.append(("machine_mail", {"reason": reason[:500]}))
+            note = "machine mail, recorded"
+        escalations.append_events(
+            conn, events=[(number, Event(name, now, sender, dict(detail))) for name, detail in events]
+        )
+        outcome = f"{reason}; {ref(number)}: {note}, not answered"
+        record_outcome(conn, svc, message_id, Verdict.MACHINE, outcome, escalation_id=number)
+
+
+def _mail_for_token(
+    svc: Services, conn: Connection, number: int, mail: InboundMail, envelope: Envelope
+) -> list[tuple[int, int, str, str]]:
+    """The newest mail of the escalation whose recipient the bounce's token was issued to."""
+    tokens = [
+        token
+        for address in (*envelope.rcpt_tos, *(a.email for a in mail.to))
+        if (token := token_from_address(address, local=svc.identity.reply_local, domain=svc.identity.domain))
+    ]
+    for mail_id, kind, recipient, state in reversed(outbox.list_for_escalation(conn, escalation_id=number)):
+        if state in {"sent", "sending", "pending"} and any(
+            check_token(svc.identity.secret, token, recipient).recipient_ok for token in tokens
+        ):
+            return [(mail_id, number, kind, recipient)]
+    return []

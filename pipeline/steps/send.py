@@ -1,0 +1,108 @@
+"""The send step: hand queued mails to the relay and record every outcome in one transaction.
+
+A mail is sent by the worker that claimed it: right after the step that queued
+it (:func:`send_claimed`), or by a ``send`` job (:func:`deliver_mails`) when the
+relay deferred it or nobody held it. A permanent refusal marks the mail dead and
+records it on the escalation; a temporary one gives it back for a later job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from pipeline import log
+from pipeline.model.escalation import Event
+from pipeline.model.ids import ref
+from pipeline.outbound.transport import DeliveryError, Transport
+from pipeline.steps.services import Services
+from pipeline.store import escalations, outbox
+
+logger = log.get(__name__)
+
+
+def deliver_mails(svc: Services, transport: Transport, mail_ids: Sequence[int]) -> None:
+    """Claim and send queued mails (the send job); temporary failures raise so the job retries.
+
+    Mails already sent, or held by another worker's live lease, are skipped.
+    """
+    with svc.db.transaction() as session:
+        claimed = outbox.claim_many(session, mail_ids=mail_ids, now=svc.clock(), lease=svc.lease)
+    deferred = send_claimed(svc, transport, claimed)
+    if deferred:
+        raise DeliveryError(f"{len(deferred)} mail(s) deferred; the job will retry", permanent=False)
+
+
+def send_claimed(svc: Services, transport: Transport, claimed: Sequence[outbox.ClaimedMail]) -> list[int]:
+    """Send mails this worker holds, record every outcome in one transaction; returns deferred ids.
+
+    A permanent refusal marks the mail dead and records it on the escalation; a
+    temporary one gives the mail back (pending) for a later send job.
+    """
+    sent: list[tuple[outbox.ClaimedMail, datetime]] = []
+    dead: list[tuple[outbox.ClaimedMail, str]] = []
+    retry: list[tuple[outbox.ClaimedMail, str]] = []
+    try:
+        for item in claimed:
+            if item.attempts > svc.max_send_attempts:
+                dead.append(
+                    (item, f"gave up after {item.attempts - 1} attempts; last error: {item.last_error}")
+                )
+                continue
+            try:
+                transport.send(item.mail)
+            except DeliveryError as error:
+                (dead if error.permanent else retry).append((item, str(error)))
+            else:
+                sent.append((item, svc.clock()))
+    except BaseException as error:  # a bug or the time limit: give back what was not settled
+        settled = {item.id for item, _ in (*sent, *dead, *retry)}
+        retry += [(item, f"{type(error).__name__}: {error}") for item in claimed if item.id not in settled]
+        _settle(svc, sent, dead, retry)
+        raise
+    _settle(svc, sent, dead, retry)
+    return [item.id for item, _ in retry]
+
+
+def _settle(
+    svc: Services,
+    sent: list[tuple[outbox.ClaimedMail, datetime]],
+    dead: list[tuple[outbox.ClaimedMail, str]],
+    retry: list[tuple[outbox.ClaimedMail, str]],
+) -> None:
+    """Record every outcome of one send job in one transaction."""
+    if not (sent or dead or retry):
+        return
+    now = svc.clock()
+    events = [
+        (
+            item.escalation_id,
+            Event("mail_sent", at, "qmark", _mail_detail(item, message_id=item.mail.message_id)),
+        )
+        for item, at in sent
+    ]
+    events += [
+        (item.escalation_id, Event("delivery_failed", now, "qmark", _mail_detail(item, error=error)))
+        for item, error in dead
+    ]
+    with svc.db.transaction() as conn:
+        outbox.mark_sent(conn, mail_ids=[item.id for item, _ in sent], now=now)
+        for item, error in dead:
+            outbox.mark_dead(conn, mail_id=item.id, error=error)
+        for item, error in retry:
+            outbox.release(conn, mail_id=item.id, error=error)
+        escalations.append_events(conn, events=events)
+    for item, _ in sent:
+        _log_mail(logger.info, "mail_sent", item)
+    for item, error in dead:
+        _log_mail(logger.error, "mail_delivery_failed", item, error=error)
+    for item, error in retry:
+        _log_mail(logger.warning, "mail_deferred", item, error=error, attempt=item.attempts)
+
+
+def _log_mail(emit: Callable[..., None], event: str, item: outbox.ClaimedMail, **extra: object) -> None:
+    emit(event, escalation_id=ref(item.escalation_id), mail_id=item.id, kind=item.mail.kind, **extra)
+
+
+def _mail_detail(item: outbox.ClaimedMail, **extra: str) -> dict[str, str]:
+    return {"mail": item.mail.kind, "to": item.mail.recipient, **extra}
