@@ -1,13 +1,15 @@
-"""The daily digest for ops and executives: what is overdue, open, breached and closed, in one short mail.
+"""The daily digest mail for ops and executives: what is overdue, open, breached and closed, in one mail.
 
-:func:`collect` reads the facts from a read-only session; :func:`render_digest`
-turns them, the honest statistics' lines and one recipient into an
-:class:`~pipeline.model.mail.OutgoingMail`. Deciding when a digest is due and sending
-it is ``workers.ticks.digest``'s job. The digest is about no one escalation, so it
-is not built with :func:`pipeline.outbound.compose.compose`: it has no ``[Q-<n>]`` tag,
-no ``X-Qmark-Escalation`` and no signed Reply-To (a reply reaches the intake
-address and is treated like any mail that is not about an escalation). Its
-Message-ID ``<qmark.digest.<day>.<hex>@<domain>>`` is one
+:func:`render_digest` turns the facts (:class:`~pipeline.model.digest.DigestFacts`,
+read by :mod:`pipeline.store.reports`), the honest statistics' lines and one
+recipient into an :class:`~pipeline.model.mail.OutgoingMail`; each closed
+escalation's root cause is shown in one line (:func:`one_line`). Deciding when a
+digest is due and sending it is ``workers.ticks.digest``'s job. The digest is
+about no one escalation, so it is not built with
+:func:`pipeline.outbound.compose.compose`: it has no ``[Q-<n>]`` tag, no
+``X-Qmark-Escalation`` and no signed Reply-To (a reply reaches the intake address
+and is treated like any mail that is not about an escalation). Its Message-ID
+``<qmark.digest.<day>.<hex>@<domain>>`` is one
 :func:`~pipeline.model.ids.parse_message_id` does not take for an escalation's.
 Words from people (subjects, names, root causes) pass through
 :func:`~pipeline.outbound.headers.clean_text`: one line each, no control characters.
@@ -18,30 +20,23 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email.utils import format_datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
+from pipeline.model.digest import CHASED, Breach, ClosedItem, DigestFacts, OpenItem
 from pipeline.model.escalation import State
-from pipeline.model.ids import make_digest_message_id, ref
+from pipeline.model.ids import make_digest_message_id
 from pipeline.model.mail import Address, OutgoingMail
 from pipeline.outbound import text as mailtext
 from pipeline.outbound.compose import Identity, text_message
 from pipeline.outbound.headers import HeaderBlock, check_generated, clean_address, clean_text
-from pipeline.store import models
-from rules.schema import RcaSection
 from rules.timezones import zone
 
 DIGEST = "digest"  # the OutgoingMail kind
 MAX_LINES = 20  # items shown per list; the rest is "and N more"
 ROOT_CAUSE_CHARS = 140  # the one line of root cause shown per closed escalation
 SUBJECT_CHARS = 80  # an escalation's subject as shown in a list
-BREACH_KINDS = ("breached", "chased_up", "ladder_top_reached")
-ROOT_CAUSE_KEY = "root_cause"
-_CHASED = frozenset({State.AWAITING_EXPLANATION.value, State.AWAITING_ROOT_CAUSE.value})
+NO_ROOT_CAUSE = "(no root-cause section in the writeup)"
 _AWAITED = {
     State.AWAITING_EXPLANATION.value: "explanation",
     State.AWAITING_ROOT_CAUSE.value: "root cause",
@@ -50,159 +45,6 @@ _AWAITED = {
 _PHASES = {"explanation": "explanation", "root_cause": "root-cause"}
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
-
-
-@dataclass(frozen=True)
-class OpenItem:
-    """An open escalation: who owns it, what is awaited (its state) and by when."""
-
-    ref: str
-    subject: str
-    owner: Address
-    state: str
-    deadline: datetime
-    paused: bool = False
-
-    def late_by(self, now: datetime) -> timedelta | None:
-        """How late the owner is at ``now``, or None when nothing is overdue (paused, on time, approval)."""
-        if self.state not in _CHASED or self.paused or self.deadline >= now:
-            return None
-        return now - self.deadline
-
-
-@dataclass(frozen=True)
-class Breach:
-    """One breach event: a deadline missed (``breached``), a later rung chased, or the ladder's top."""
-
-    ref: str
-    subject: str
-    owner: Address
-    at: datetime
-    kind: str
-    phase: str = ""
-    level: int | None = None
-    chased: str = ""  # the address chased, if anyone
-
-
-@dataclass(frozen=True)
-class ClosedItem:
-    """An escalation closed in the period, with its root cause in one line."""
-
-    ref: str
-    subject: str
-    owner: Address
-    closed_at: datetime
-    root_cause: str
-
-
-@dataclass(frozen=True)
-class DigestFacts:
-    """Everything one digest says, as of ``now``; breaches and closures are those since ``since``."""
-
-    now: datetime
-    since: datetime
-    open: tuple[OpenItem, ...] = ()
-    breaches: tuple[Breach, ...] = ()
-    closed: tuple[ClosedItem, ...] = ()
-
-    def __post_init__(self) -> None:
-        if self.now.utcoffset() is None or self.since.utcoffset() is None:
-            raise ValueError("now and since must be timezone-aware")
-
-    @property
-    def overdue(self) -> tuple[OpenItem, ...]:
-        """Open, not paused, an explanation or writeup awaited and its deadline passed; most overdue first."""
-        late = [item for item in self.open if item.late_by(self.now) is not None]
-        return tuple(sorted(late, key=lambda item: (item.deadline, item.ref)))
-
-    @property
-    def on_time(self) -> tuple[OpenItem, ...]:
-        """The open escalations that are not overdue: soonest deadline first, then paused, then approval."""
-
-        def order(item: OpenItem) -> tuple[int, datetime, str]:
-            group = 2 if item.state not in _CHASED else int(item.paused)
-            return group, item.deadline, item.ref
-
-        return tuple(sorted((item for item in self.open if item.late_by(self.now) is None), key=order))
-
-
-def collect(
-    session: Session, *, now: datetime, since: datetime, sections: Sequence[RcaSection] = ()
-) -> DigestFacts:
-    """The digest's facts: every open escalation, breaches and closures in ``[since, now]``.
-
-    ``sections`` (rca.yaml's) say which writeup section holds the root cause; see :func:`root_cause_key`.
-    """
-    table = models.EscalationRow
-    open_rows = session.execute(
-        select(
-            table.id,
-            table.subject,
-            table.owner,
-            table.owner_name,
-            table.state,
-            table.deadline,
-            table.paused_at,
-        )
-        .where(table.state != State.CLOSED.value)
-        .order_by(table.deadline, table.id)
-    )
-    opened = tuple(
-        OpenItem(ref(number), subject, Address(owner, name), state, deadline, paused_at is not None)
-        for number, subject, owner, name, state, deadline, paused_at in open_rows
-    )
-    event = models.EventRow
-    breach_rows = session.execute(
-        select(
-            event.escalation_id,
-            event.at,
-            event.kind,
-            event.detail,
-            table.subject,
-            table.owner,
-            table.owner_name,
-        )
-        .join(table, table.id == event.escalation_id)
-        .where(event.kind.in_(BREACH_KINDS), event.at >= since, event.at <= now)
-        .order_by(event.at, event.id)
-    )
-    breaches = tuple(
-        Breach(
-            ref=ref(number),
-            subject=subject,
-            owner=Address(owner, name),
-            at=at,
-            kind=kind,
-            phase=str((detail or {}).get("phase") or ""),
-            level=_level((detail or {}).get("level")),
-            chased=str((detail or {}).get("to") or ""),
-        )
-        for number, at, kind, detail, subject, owner, name in breach_rows
-    )
-    key = root_cause_key(sections)
-    closed_rows = session.execute(
-        select(table.id, table.subject, table.owner, table.owner_name, table.closed_at, table.writeup)
-        .where(table.state == State.CLOSED.value, table.closed_at >= since, table.closed_at <= now)
-        .order_by(table.closed_at, table.id)
-    )
-    closed = tuple(
-        ClosedItem(ref(number), subject, Address(owner, name), closed_at, _root_cause(writeup or {}, key))
-        for number, subject, owner, name, closed_at, writeup in closed_rows
-        if closed_at is not None  # the query's condition; for the type checker
-    )
-    return DigestFacts(now=now, since=since, open=opened, breaches=breaches, closed=closed)
-
-
-def root_cause_key(sections: Sequence[RcaSection]) -> str:
-    """The writeup key of the root cause: ``root_cause``, else a section titled like it, else the first."""
-    keys = [section.key for section in sections]
-    if not sections or ROOT_CAUSE_KEY in keys:
-        return ROOT_CAUSE_KEY
-    for section in sections:
-        names = (section.key.replace("_", " "), section.title, *section.aliases)
-        if any("root cause" in " ".join(name.lower().replace("-", " ").split()) for name in names):
-            return section.key
-    return sections[0].key
 
 
 def one_line(text: str, *, limit: int = ROOT_CAUSE_CHARS) -> str:
@@ -273,7 +115,10 @@ def _body(facts: DigestFacts, stats_lines: Sequence[str], day: str, zone: str) -
     summary = f"{len(facts.open)} open, {len(overdue)} overdue" + (f", {paused} paused" if paused else "")
     summary += f"; {_count(len(facts.breaches), 'breach', 'breaches')} and {len(facts.closed)} closed"
     summary += f" since {since}."
-    closed = [[_closed_line(item), f"    root cause: {item.root_cause}"] for item in facts.closed]
+    closed = [
+        [_closed_line(item), f"    root cause: {one_line(item.root_cause) or NO_ROOT_CAUSE}"]
+        for item in facts.closed
+    ]
     stats = [clean_text(line, max_len=300) for line in stats_lines]
     return mailtext.template("digest.txt").substitute(
         day=day,
@@ -298,7 +143,7 @@ def _overdue_line(item: OpenItem, now: datetime) -> str:
 
 
 def _open_line(item: OpenItem, zone: str) -> str:
-    if item.state not in _CHASED:
+    if item.state not in CHASED:
         status, awaited = "awaiting approval", ""
     else:
         status = "paused" if item.paused else f"due {_short(item.deadline, zone)}"
@@ -335,15 +180,6 @@ def _capped(items: Sequence[Sequence[str]], limit: int = MAX_LINES) -> str:
 
 
 # --- small helpers ---------------------------------------------------------------------------------
-
-
-def _root_cause(writeup: dict[str, str], key: str) -> str:
-    text = writeup.get(key) or writeup.get(ROOT_CAUSE_KEY) or ""
-    return one_line(str(text)) or "(no root-cause section in the writeup)"
-
-
-def _level(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _subject(item: OpenItem | Breach | ClosedItem) -> str:

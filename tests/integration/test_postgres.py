@@ -113,3 +113,35 @@ def test_two_ticks_on_postgresql_claim_disjoint_due_escalations_and_skip_locked_
     assert len(held) == 3 and len(taken) == 1
     assert sorted(held + taken) == [1, 2, 3, 4]
     engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_days_digest_is_claimed_once_and_a_failed_day_can_be_taken_over(backend, pg_url, database_url):
+    from datetime import timedelta
+
+    from pipeline.store import digests
+    from pipeline.store.db import Database
+
+    db = Database(pg_url if backend == "postgresql" else database_url)
+    now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+    try:
+        # Given one scheduler claimed the day
+        with db.transaction() as conn:
+            assert digests.claim(conn, day="2026-11-24", recipients=["ops@acme.test"], now=now)
+        # When a second one tries, it gets nothing and writes nothing
+        with db.transaction() as conn:
+            assert not digests.claim(conn, day="2026-11-24", recipients=["cto@acme.test"], now=now)
+            assert not digests.take_over(
+                conn, day="2026-11-24", recipients=["x@acme.test"], now=now, stale=timedelta(minutes=15)
+            )
+        with db.read() as session:
+            row = digests.get(session, day="2026-11-24")
+            assert row is not None and row.recipients == ["ops@acme.test"] and row.state == digests.SENDING
+        # And once the day failed, a retry takes it over
+        with db.transaction() as conn:
+            digests.finish(conn, day="2026-11-24", state=digests.FAILED, now=now, error="relay down")
+            assert digests.take_over(
+                conn, day="2026-11-24", recipients=["x@acme.test"], now=now, stale=timedelta(minutes=15)
+            )
+    finally:
+        db.dispose()

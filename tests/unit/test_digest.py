@@ -7,19 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pipeline.config.settings import load_settings
+from pipeline.model.digest import Breach, ClosedItem, DigestFacts, OpenItem, root_cause_key
 from pipeline.model.ids import parse_message_id, well_formed_message_id
 from pipeline.model.mail import Address
 from pipeline.outbound.compose import Identity
-from pipeline.outbound.digest import (
-    MAX_LINES,
-    Breach,
-    ClosedItem,
-    DigestFacts,
-    OpenItem,
-    one_line,
-    render_digest,
-    root_cause_key,
-)
+from pipeline.outbound.digest import MAX_LINES, one_line, render_digest
 from rules.schema import RcaSection
 from tests.support.mailcheck import body_text, header_names, parse
 

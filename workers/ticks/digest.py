@@ -31,14 +31,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
-
 from pipeline import log
 from pipeline.config.settings import Settings
 from pipeline.model.mail import Address
+from pipeline.ops.digest import digest_data
 from pipeline.outbound import digest
-from pipeline.store import stats
+from pipeline.store import digests
 from pipeline.store.db import Database
 from pipeline.store.models import DigestRow
 from rules.schema import Rules
@@ -48,12 +46,7 @@ from workers.bootstrap import App, build
 logger = log.get(__name__)
 
 EX_OK, EX_TEMPFAIL, EX_CONFIG = 0, 75, 78
-SENDING, SENT, FAILED = "sending", "sent", "failed"
 STALE = timedelta(minutes=15)  # a day left "sending" this long was abandoned by its sender
-LOOKBACK = timedelta(days=7)  # the longest period one digest covers
-DEFAULT_PERIOD = timedelta(hours=24)
-STATS_WINDOW = timedelta(days=30)
-NO_STATISTICS = "(the statistics could not be computed; the scheduler's log says why)"
 
 
 @dataclass(frozen=True)
@@ -103,7 +96,7 @@ def tick(app: App, now: datetime | None = None) -> bool:
     if day is None or _found(app.services.db, day) is not None:
         return False
     outcome = send_day(app, day, to, now=now)
-    return outcome.claimed and outcome.state == SENT
+    return outcome.claimed and outcome.state == digests.SENT
 
 
 def send_day(
@@ -113,13 +106,15 @@ def send_day(
     db = app.services.db
     if not _claim(db, day, to, now, retry=retry):
         row = _found(db, day)
-        state, at = (row.state, row.sent_at or row.claimed_at) if row is not None else (SENDING, None)
+        state, at = (row.state, row.sent_at or row.claimed_at) if row is not None else (digests.SENDING, None)
         logger.info("digest_already_claimed", day=day, state=state)
         return DigestAttempt(day=day, state=state, claimed=False, at=at)
     delivered: list[str] = []
     errors: list[str] = []
     try:
-        facts, stats_lines = _facts(app, day, now)
+        facts, stats_lines = digest_data(
+            app.services.db, day=day, now=now, sections=app.services.rules.rca.sections
+        )
         for recipient in to:
             try:
                 mail = digest.render_digest(
@@ -136,10 +131,10 @@ def send_day(
                 errors.append(f"{recipient.email}: {_words(error)}")
     except Exception as error:  # collecting failed: nobody gets it; record why
         errors.append(f"digest not built: {_words(error)}")
-    state = SENT if delivered else FAILED
+    state = digests.SENT if delivered else digests.FAILED
     _finish(db, day, state=state, now=now, error="; ".join(errors)[:2000] or None)
     if errors:
-        event = "digest_failed" if state == FAILED else "digest_not_delivered_to_some"
+        event = "digest_failed" if state == digests.FAILED else "digest_not_delivered_to_some"
         logger.error(event, day=day, delivered=len(delivered), errors=errors[:20])
     else:
         logger.info("digest_sent", day=day, delivered=len(delivered))
@@ -165,7 +160,7 @@ def send_command(settings: Settings, *, now: datetime | None = None) -> int:
     outcome = send_day(app, local_day(settings, now), to, now=now, retry=True)
     when = f" at {outcome.at.isoformat()[:16].replace('T', ' ')} UTC" if outcome.at else ""
     if not outcome.claimed:
-        if outcome.state == SENT:
+        if outcome.state == digests.SENT:
             print(f"the digest for {outcome.day} was already sent{when}; it goes once a day")
             return EX_OK
         print(
@@ -176,7 +171,7 @@ def send_command(settings: Settings, *, now: datetime | None = None) -> int:
         return EX_TEMPFAIL
     for error in outcome.errors:
         print(f"qmark digest: not delivered: {error}", file=sys.stderr)
-    if outcome.state == FAILED:
+    if outcome.state == digests.FAILED:
         return EX_TEMPFAIL
     print(f"the digest for {outcome.day} was sent to {len(outcome.delivered)} recipient(s)")
     return EX_OK
@@ -187,62 +182,21 @@ def send_command(settings: Settings, *, now: datetime | None = None) -> int:
 
 def _found(db: Database, day: str) -> DigestRow | None:
     with db.read() as session:
-        return session.execute(select(DigestRow).where(DigestRow.day == day)).scalar_one_or_none()
+        return digests.get(session, day=day)
 
 
 def _claim(db: Database, day: str, to: Sequence[Address], now: datetime, *, retry: bool) -> bool:
     """Insert ``day``'s row (the claim); with ``retry`` take over a failed or abandoned one instead."""
-    row = {"state": SENDING, "recipients": [a.email for a in to], "claimed_at": now}
-    try:
-        with db.transaction() as conn:
-            conn.execute(insert(DigestRow).values(day=day, **row))
-        return True
-    except IntegrityError:
-        if not retry:
-            return False
-    retryable = or_(
-        DigestRow.state == FAILED, and_(DigestRow.state == SENDING, DigestRow.claimed_at < now - STALE)
-    )
+    emails = [a.email for a in to]
     with db.transaction() as conn:
-        taken = conn.execute(
-            update(DigestRow)
-            .where(DigestRow.day == day, retryable)
-            .values(**row, sent_at=None, last_error=None)
-        )
-        return taken.rowcount == 1
+        if digests.claim(conn, day=day, recipients=emails, now=now):
+            return True
+        return retry and digests.take_over(conn, day=day, recipients=emails, now=now, stale=STALE)
 
 
 def _finish(db: Database, day: str, *, state: str, now: datetime, error: str | None) -> None:
-    sent_at = now if state == SENT else None
     with db.transaction() as conn:
-        conn.execute(
-            update(DigestRow)
-            .where(DigestRow.day == day)
-            .values(state=state, sent_at=sent_at, last_error=error)
-        )
-
-
-# --- what the digest says --------------------------------------------------------------------------
-
-
-def _facts(app: App, day: str, now: datetime) -> tuple[digest.DigestFacts, list[str]]:
-    db = app.services.db
-    with db.read() as session:
-        previous = session.execute(
-            select(func.max(DigestRow.claimed_at)).where(DigestRow.state == SENT, DigestRow.day < day)
-        ).scalar()
-        since = max(previous, now - LOOKBACK) if previous is not None else now - DEFAULT_PERIOD
-        facts = digest.collect(session, now=now, since=since, sections=app.services.rules.rca.sections)
-    return facts, _stats_lines(db, now)
-
-
-def _stats_lines(db: Database, now: datetime) -> list[str]:
-    try:
-        with db.read() as session:
-            return stats.describe_stats(stats.honest_stats(session, now=now, window=STATS_WINDOW))
-    except Exception as error:  # the digest still goes; the gap is said and logged
-        logger.error("digest_statistics_failed", error=_words(error))
-        return [NO_STATISTICS]
+        digests.finish(conn, day=day, state=state, now=now, error=error)
 
 
 def _words(error: BaseException) -> str:

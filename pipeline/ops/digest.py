@@ -1,0 +1,46 @@
+"""What today's digest says: the facts of its period and the honest statistics' lines.
+
+The period runs from the previous digest that went out (when it was claimed, at
+most :data:`LOOKBACK` ago), else over the last :data:`DEFAULT_PERIOD`. If the
+statistics cannot be computed the digest still goes, saying so, and the error is
+logged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from pipeline import log
+from pipeline.model.digest import DigestFacts, root_cause_key
+from pipeline.store import digests, reports, stats
+from pipeline.store.db import Database
+from rules.schema import RcaSection
+
+logger = log.get(__name__)
+
+LOOKBACK = timedelta(days=7)  # the longest period one digest covers
+DEFAULT_PERIOD = timedelta(hours=24)
+STATS_WINDOW = timedelta(days=30)
+NO_STATISTICS = "(the statistics could not be computed; the scheduler's log says why)"
+
+
+def digest_data(
+    db: Database, *, day: str, now: datetime, sections: Sequence[RcaSection]
+) -> tuple[DigestFacts, list[str]]:
+    """The facts of ``day``'s digest as of ``now``, and the lines of the honest statistics."""
+    with db.read() as session:
+        previous = digests.last_sent_before(session, day=day)
+        since = max(previous, now - LOOKBACK) if previous is not None else now - DEFAULT_PERIOD
+        facts = reports.digest_facts(session, now=now, since=since, root_cause_key=root_cause_key(sections))
+    return facts, statistics_lines(db, now)
+
+
+def statistics_lines(db: Database, now: datetime) -> list[str]:
+    """The honest statistics over :data:`STATS_WINDOW`, one line each; a line saying why if they fail."""
+    try:
+        with db.read() as session:
+            return stats.describe_stats(stats.honest_stats(session, now=now, window=STATS_WINDOW))
+    except Exception as error:  # the digest still goes; the gap is said and logged
+        logger.error("digest_statistics_failed", error=f"{type(error).__name__}: {error}"[:500])
+        return [NO_STATISTICS]
