@@ -15,7 +15,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -126,3 +126,9 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
         self._reader.dispose()
+
+
+def ping(db: Database) -> None:
+    """Run ``SELECT 1``: raises when the database cannot be read."""
+    with db.read() as session:
+        session.execute(text("SELECT 1"))

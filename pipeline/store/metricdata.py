@@ -10,38 +10,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from fnmatch import fnmatchcase
 from typing import Any
 
 from sqlalchemy import case, func, literal_column, select
 from sqlalchemy.orm import Session
 
+from pipeline.model.outcomes import OTHER, QUARANTINE_CLASSES
 from pipeline.store import escalations, heartbeats
 from pipeline.store.models import EventRow, ImapMailboxRow, MessageRow, OutboundMailRow
-
-# Quarantine reasons, grouped into a fixed set (a bounded label) by how the reason text starts.
-QUARANTINE_CLASSES: tuple[tuple[str, str], ...] = (
-    ("unparseable", "unparseable:%"),
-    ("possible_spoof", "possible spoof:%"),
-    ("reply_forged_token", "the reply token is not genuine%"),
-    ("reply_stranger", "% takes no part in %"),
-    ("processing_failed", "processing failed %"),
-)
-OTHER = "other"
 
 CHASE_EVENTS = ("reminded", "breached", "chased_up")
 UNPROCESSED = ("pending", "processing")
 SENT = ("sent", "bounced")  # a bounced mail was sent first
 FAILED = ("dead", "bounced")
 WAITING = ("pending", "sending")
-
-
-def classify_reason(reason: str | None) -> str:
-    """The quarantine class of a reason text (the same rule the SQL below applies)."""
-    for name, pattern in QUARANTINE_CLASSES:
-        if reason is not None and fnmatchcase(reason, pattern.replace("%", "*")):
-            return name
-    return OTHER
 
 
 def _text(value: str) -> Any:

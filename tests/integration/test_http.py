@@ -235,8 +235,8 @@ def test_readyz_names_a_stalled_scheduler(env, database_url):
 
 
 def test_readyz_names_the_imap_folder_that_lags_with_its_last_error(env):
+    from workers.imap_folder import Folder
     from workers.roles import scheduler
-    from workers.roles.imap import Folder
 
     app = build(
         env,
@@ -244,7 +244,7 @@ def test_readyz_names_the_imap_folder_that_lags_with_its_last_error(env):
         QMARK_IMAP__USERNAME="intake",
         QMARK_IMAP__POLL_INTERVAL="30s",
     )
-    key = Folder.from_app(app).key
+    key = Folder.from_settings(app.settings).key
     with role_in_thread(scheduler.serve, app), http_in_thread(app) as port:
         wait_until(lambda: "scheduler" not in get(port, "/readyz")[1], what="the scheduler's tick")
         assert get(port, "/readyz") == (
@@ -327,7 +327,7 @@ def test_queue_depths_read_ready_delayed_and_dead_from_redis(env, redis_url):
 
 
 def test_quarantine_reasons_fall_into_a_fixed_set_of_classes(env):
-    from pipeline.store.metricdata import classify_reason
+    from pipeline.model.outcomes import classify_reason
 
     app = build(env)
     reasons = {

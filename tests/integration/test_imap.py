@@ -60,9 +60,10 @@ def poller(app, **options):
 def round_(p) -> int:
     """One poll round as the leader, then the lease given up; returns how many messages were stored."""
     from pipeline.store import mailboxes
+    from workers.imap_folder import connect
 
     assert p._lead()
-    with p._connect() as client:
+    with connect(p.folder) as client:
         stored = p.poll_once(client)
     with p.db.transaction() as conn:
         mailboxes.release(conn, key=p.folder.key, holder=p.holder)

@@ -23,8 +23,8 @@ from pipeline.store import escalations, heartbeats, mailboxes
 from pipeline.store.models import MessageRow, OutboundMailRow
 from pipeline.store.stats import describe_stats, honest_stats
 from workers.bootstrap import App
+from workers.ops.health import Health
 from workers.ops.queues import queue_depths
-from workers.roles.http import Endpoints
 
 ALIVE = timedelta(seconds=60)  # a process whose last heartbeat is older is counted as gone
 BACKLOG = timedelta(minutes=5)
@@ -34,7 +34,7 @@ def report(app: App, *, now: datetime | None = None) -> dict[str, Any]:
     """Everything ``qmark status`` shows, as plain data (the ``--json`` output)."""
     now = now or datetime.now(UTC)
     client = redis.Redis.from_url(app.settings.storage.redis_url, socket_timeout=2, socket_connect_timeout=2)
-    failing = Endpoints(app=app, redis_client=client, registry=None).problems()
+    failing = Health(app=app, redis_client=client).problems()
     degraded: list[str] = []
     queues: dict[str, Any] = {}
     try:

@@ -1,4 +1,4 @@
-"""The HTTP role (``qmark http``, also a child of ``qmark run``): health, readiness and setup.
+"""The HTTP role (``qmark http``, also a child of ``qmark run``): health, readiness and metrics.
 
 * ``GET /healthz`` — 200 ``ok``: the process answers.
 * ``GET /readyz`` — 200 ``ready``, or 503 with one line per failing check, each naming what is
@@ -14,46 +14,28 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import redis
-from sqlalchemy import text
 
 from pipeline import log
-from pipeline.store import heartbeats, mailboxes
 from workers.bootstrap import App
 from workers.heartbeat import Heart
+from workers.ops.health import Health
 from workers.ops.metrics import setup
 
 logger = log.get(__name__)
 
-IMAP_MIN_LAG = 180.0  # seconds: IDLE re-polls every 60 s, so less would flap
-
-
-def _first_line(error: BaseException, limit: int = 200) -> str:
-    words = str(getattr(error, "orig", None) or error).strip().splitlines()
-    line = words[0] if words else ""
-    line = f"{type(error).__name__}: {line}" if line else type(error).__name__
-    return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
-def _ago(seconds: float) -> str:
-    return f"{round(seconds)} s ago"
-
 
 @dataclass
 class Endpoints:
-    """What the handlers need: the app, a Redis client with short timeouts, the metrics registry."""
+    """What the handlers need: the readiness checks and the metrics registry."""
 
-    app: App
-    redis_client: Any
+    health: Health
     registry: Any
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     @classmethod
     def build(cls, app: App, *, metrics_dir: Path | None) -> Endpoints:
@@ -61,71 +43,7 @@ class Endpoints:
             app.settings.storage.redis_url, socket_timeout=2, socket_connect_timeout=2
         )
         found = setup.registry(app.services.db, client, metrics_dir=metrics_dir)
-        return cls(app=app, redis_client=client, registry=found)
-
-    def problems(self) -> list[str]:
-        """One line per failing readiness check; empty when ready."""
-        now = self.clock()
-        found: list[str] = []
-        database_ok = True
-        try:
-            with self.app.services.db.read() as session:
-                session.execute(text("SELECT 1"))
-        except Exception as error:
-            database_ok = False
-            found.append(
-                f"database: cannot read it ({_first_line(error)}): is the database up, "
-                "and is [storage] database_url right?"
-            )
-        try:
-            self.redis_client.ping()
-        except Exception as error:
-            found.append(
-                f"redis: no answer to PING ({_first_line(error)}): start Redis or fix [storage] redis_url; "
-                "mail is still stored, and the sweeper queues it once Redis is back"
-            )
-        if database_ok:
-            try:
-                found += self._scheduler(now) + self._imap(now)
-            except Exception as error:
-                found.append(f"database: cannot read heartbeats ({_first_line(error)}): is it migrated?")
-        return found
-
-    def _scheduler(self, now: datetime) -> list[str]:
-        tick = self.app.settings.scheduler.tick
-        with self.app.services.db.read() as session:
-            beats = heartbeats.latest(session).get("scheduler", [])
-        if not beats:
-            return ["scheduler stalled: no tick recorded; is `qmark scheduler` (or `qmark run`) running?"]
-        age = (now - beats[0][1]).total_seconds()
-        if age <= 3 * tick:
-            return []
-        return [
-            f"scheduler stalled: last tick {_ago(age)} (ticks every {tick:g} s); "
-            "is `qmark scheduler` (or `qmark run`) running? Its log says why a tick fails"
-        ]
-
-    def _imap(self, now: datetime) -> list[str]:
-        settings = self.app.settings.imap
-        if settings.url is None:
-            return []
-        from workers.roles.imap import Folder
-
-        key = Folder.from_app(self.app).key
-        limit = max(3 * settings.poll_interval, IMAP_MIN_LAG)
-        with self.app.services.db.read() as session:
-            box = next((b for b in mailboxes.list_all(session) if b.key == key), None)
-        if box is None or box.last_poll_at is None:
-            error = f" (last error: {box.last_error})" if box is not None and box.last_error else ""
-            return [f"imap {key}: never polled{error}; is `qmark imap` (or `qmark run`) running?"]
-        age = (now - box.last_poll_at).total_seconds()
-        if age <= limit:
-            return []
-        error = f"last error: {box.last_error}" if box.last_error else "no error recorded"
-        return [
-            f"imap {key}: last polled {_ago(age)} (limit {limit:g} s), {error}; "
-            "is `qmark imap` (or `qmark run`) running, and can it log in with [imap] url/username/password?"
-        ]
+        return cls(health=Health(app=app, redis_client=client), registry=found)
 
     def metrics_text(self) -> bytes:
         from prometheus_client import generate_latest
@@ -142,7 +60,7 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/healthz":
             self._answer(200, b"ok\n")
         elif path == "/readyz":
-            found = self.endpoints.problems()
+            found = self.endpoints.health.problems()
             if found:
                 self._answer(503, ("\n".join(found) + "\n").encode())
             else:

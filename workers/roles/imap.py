@@ -32,15 +32,11 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
-from imapclient.imapclient import SocketTimeout
 
 from pipeline import log
 from pipeline.inbound.envelopes import from_headers
@@ -49,6 +45,7 @@ from pipeline.store.db import Database
 from workers.bootstrap import App
 from workers.graph import ring
 from workers.heartbeat import Heart
+from workers.imap_folder import Folder, connect
 
 logger = log.get(__name__)
 
@@ -60,45 +57,8 @@ IDLE_CHECK = 3.0  # seconds per idle_check: the lease is renewed and stop is not
 # 29 minutes, catches a notification the server never sent, and keeps last_poll_at (the lag
 # ops watch) fresh.
 IDLE_RENEW = 60.0
-TIMEOUTS = SocketTimeout(connect=15, read=60)
 MAX_BACKOFF = 60.0
 _ERRORS = (OSError, IMAPClientError, ssl.SSLError, mailboxes.LeaseLost)
-
-
-@dataclass(frozen=True)
-class Folder:
-    """Where to read: server, TLS mode, login, folder; ``key`` names it without the password."""
-
-    host: str
-    port: int
-    tls: str  # "imaps" (TLS from the start) or "starttls" or "none"
-    username: str
-    password: str
-    folder: str
-    done_folder: str | None
-    ca_file: str | None
-
-    @property
-    def key(self) -> str:
-        scheme = "imaps" if self.tls == "imaps" else "imap"
-        return f"{scheme}://{self.host}:{self.port}/{self.username}/{self.folder}"
-
-    @classmethod
-    def from_app(cls, app: App) -> Folder:
-        imap = app.settings.imap
-        assert imap.url is not None, "[imap] url is not configured"
-        parts = urlsplit(imap.url)
-        tls = "imaps" if parts.scheme == "imaps" else ("starttls" if imap.starttls else "none")
-        return cls(
-            host=parts.hostname or "127.0.0.1",
-            port=parts.port or (993 if parts.scheme == "imaps" else 143),
-            tls=tls,
-            username=imap.username,
-            password=imap.password.get_secret_value(),
-            folder=imap.folder,
-            done_folder=imap.done_folder,
-            ca_file=imap.ca_file,
-        )
 
 
 class Poller:
@@ -114,7 +74,7 @@ class Poller:
         lease: timedelta | None = None,
     ) -> None:
         self.app = app
-        self.folder = Folder.from_app(app)
+        self.folder = Folder.from_settings(app.settings)
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.db = Database(app.settings.storage.database_url)  # durable: flags follow the commit
         self.after_commit = after_commit
@@ -135,7 +95,7 @@ class Poller:
                     stop.wait(self.lease.total_seconds() / 3)  # another poller leads; watch its lease
                     continue
                 try:
-                    with self._connect() as client:
+                    with connect(self.folder) as client:
                         backoff = 1.0
                         self._serve(client, stop)
                 except _ERRORS as error:
@@ -291,26 +251,6 @@ class Poller:
 
     # -- connection and lease -----------------------------------------------------------------
 
-    @contextmanager
-    def _connect(self) -> Iterator[IMAPClient]:
-        folder = self.folder
-        context = ssl.create_default_context(cafile=folder.ca_file) if folder.tls != "none" else None
-        client = IMAPClient(
-            folder.host, port=folder.port, ssl=folder.tls == "imaps", ssl_context=context, timeout=TIMEOUTS
-        )
-        try:
-            if folder.tls == "starttls":
-                client.starttls(context)
-            client.login(folder.username, folder.password)
-            _keepalive(client)
-            yield client
-        finally:
-            try:
-                client.logout()
-            except Exception:  # the connection may already be gone
-                with suppress(Exception):
-                    client.shutdown()
-
     def _lead(self) -> bool:
         with self.db.transaction() as conn:
             return mailboxes.acquire(
@@ -348,15 +288,6 @@ def _pending(client: IMAPClient) -> list[str]:
     for key in found:
         buffered.pop(key)
     return found
-
-
-def _keepalive(client: IMAPClient) -> None:
-    """TCP keepalive, so a silently dead connection surfaces as an error instead of a hang."""
-    sock = client.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-    for name, value in (("TCP_KEEPIDLE", 60), ("TCP_KEEPINTVL", 15), ("TCP_KEEPCNT", 4)):
-        if hasattr(socket, name):
-            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
 
 
 def serve(app: App, *, stop: threading.Event | None = None) -> None:

@@ -52,7 +52,7 @@ def serve(app: App, *, stop: threading.Event | None = None) -> None:
 
 def add_prometheus(app: App) -> None:
     """Dramatiq's Prometheus middleware, writing to the shared metrics dir so ``qmark http`` serves
-    its ``dramatiq_*`` setup. Without the dramatiq CLI nobody emits ``process_boot``, where the
+    its ``dramatiq_*`` metrics. Without the dramatiq CLI nobody emits ``process_boot``, where the
     middleware creates its metrics (and TimeLimit starts its watchdog): emit it here, once."""
     if getattr(app.broker, "_qmark_booted", False):
         return
