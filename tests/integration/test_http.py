@@ -383,6 +383,7 @@ def postgres():
 def test_heartbeats_and_the_metric_queries_work_on_postgresql(postgres, tmp_path):
     from sqlalchemy import create_engine, text
 
+    from pipeline.store.metricdata import metric_data
     from pipeline.store.migrate import upgrade
     from workers.ops.metrics.families import database_families
 
@@ -405,7 +406,7 @@ def test_heartbeats_and_the_metric_queries_work_on_postgresql(postgres, tmp_path
         assert heartbeats.latest(session) == {
             "worker": [("a:1", now - timedelta(seconds=5)), ("a:2", now - timedelta(seconds=9))]
         }
-        families = {family.name: family for family in database_families(session, now)}
+        families = {family.name: family for family in database_families(metric_data(session, now=now), now)}
     quarantined = {s.labels["reason"]: s.value for s in families["qmark_quarantined"].samples}
     assert quarantined["possible_spoof"] == 1 and quarantined["unparseable"] == 1
     [age] = families["qmark_heartbeat_age_seconds"].samples

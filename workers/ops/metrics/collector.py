@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline import log
 from pipeline.store.db import Database
+from pipeline.store.metricdata import metric_data
+from pipeline.store.stats import honest_stats
 from workers.ops.metrics.families import database_families, honest_families
 from workers.ops.metrics.specs import family
 from workers.ops.queues import queue_depths
@@ -91,7 +93,8 @@ class QmarkCollector:
 
     def _database(self, now: datetime) -> list[Metric]:
         with self.db.read() as session:
-            return database_families(session, now)
+            data = metric_data(session, now=now)
+        return database_families(data, now)
 
     def _redis(self, now: datetime) -> list[Metric]:
         depths = queue_depths(self.redis, self.namespace)
@@ -106,7 +109,8 @@ class QmarkCollector:
         if cached is not None and moment - cached[0] < STATS_EVERY:
             return cached[1]
         with self.db.read() as session:
-            families = honest_families(session, now)
+            found = honest_stats(session, now=now)
+        families = honest_families(found)
         self._stats = (moment, families)
         return families
 

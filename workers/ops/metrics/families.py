@@ -11,11 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy.orm import Session
-
 from pipeline.model.escalation import State
 from pipeline.store import stats
-from pipeline.store.metricdata import metric_data
+from pipeline.store.metricdata import MetricData
 from workers.ops.metrics.specs import family, single
 
 if TYPE_CHECKING:
@@ -26,9 +24,8 @@ def _seconds_since(moment: datetime | None, now: datetime) -> float:
     return max(0.0, (now - moment).total_seconds()) if moment is not None else 0.0
 
 
-def database_families(session: Session, now: datetime) -> list[Metric]:
-    """Every database-backed metric, in a handful of aggregate queries."""
-    data = metric_data(session, now=now)
+def database_families(data: MetricData, now: datetime) -> list[Metric]:
+    """Every database-backed metric, from what :func:`~pipeline.store.metricdata.metric_data` read."""
 
     stored, outcomes = family("qmark_messages_stored"), family("qmark_message_outcomes")
     for channel, number in sorted(data.stored_by_channel.items()):
@@ -80,10 +77,9 @@ def database_families(session: Session, now: datetime) -> list[Metric]:
     ]
 
 
-def honest_families(session: Session, now: datetime) -> list[Metric]:
+def honest_families(found: stats.HonestStats) -> list[Metric]:
     """The honest statistics (``pipeline.store.stats``, last 30 days) as gauges; a quantile not
     reached yet (most still open) and a share with nothing to divide are left out."""
-    found = stats.honest_stats(session, now=now)
     families: list[Metric] = []
     for name, measure in (
         ("qmark_time_to_explanation_seconds", found.explanation),
