@@ -128,23 +128,14 @@ def with_rows(letter: DeadLetter, session: Any) -> DeadLetter:
 
 def _process_job(letter: DeadLetter, rows: list[messages.Summary]) -> DeadLetter:
     unfinished = tuple(r.id for r in rows if r.state != "done")
-    errors = _join(first_line(r.last_error) for r in rows if r.id in unfinished or not unfinished)
     numbers = tuple(sorted({r.escalation_id for r in rows if r.escalation_id}))
     belongs = numbered("message", letter.ids)
     if numbers:
         belongs += f" ({', '.join(ref(n) for n in numbers)})"
-    reason = errors or letter.job_error or _no_error(letter)
-    held = [r.id for r in rows if r.outcome == messages.QUARANTINED]
-    if rows and not unfinished:
-        reason += (
-            f" [since quarantined: `qmark quarantine show {held[0]}`]"
-            if held
-            else " [processed since: a replay does nothing]"
-        )
     sender, subject = sender_and_subject(rows[0].head, rows[0].mail_from) if rows else ("", "")
     return dataclasses.replace(
         letter,
-        reason=reason,
+        reason=_reason(letter, _errors(rows, unfinished)) + _processed_since(rows, unfinished),
         message_ids=letter.ids,
         escalation_ids=numbers,
         sender=sender,
@@ -154,19 +145,26 @@ def _process_job(letter: DeadLetter, rows: list[messages.Summary]) -> DeadLetter
     )
 
 
+def _processed_since(rows: list[messages.Summary], unfinished: tuple[int, ...]) -> str:
+    """What became of a dead job's messages since, when every one of them was processed."""
+    if not rows or unfinished:
+        return ""
+    held = [r.id for r in rows if r.outcome == messages.QUARANTINED]
+    if held:
+        return f" [since quarantined: `qmark quarantine show {held[0]}`]"
+    return " [processed since: a replay does nothing]"
+
+
 def _send_job(letter: DeadLetter, mails: list[deadmails.Mail]) -> DeadLetter:
     unfinished = tuple(m.id for m in mails if m.state in ("pending", "sending"))
     numbers = tuple(sorted({m.escalation_id for m in mails}))
-    errors = _join(first_line(m.last_error) for m in mails if m.id in unfinished or not unfinished)
-    reason = errors or letter.job_error or _no_error(letter)
-    if mails and not unfinished:
-        reason += " [settled since: a replay does nothing]"
+    settled = " [settled since: a replay does nothing]" if mails and not unfinished else ""
     to = ", ".join(f"{m.kind} to {m.recipient}" for m in mails)
     prefix = ", ".join(ref(n) for n in numbers)
     belongs = f"{prefix}: {numbered('mail', letter.ids)}" if prefix else numbered("mail", letter.ids)
     return dataclasses.replace(
         letter,
-        reason=reason,
+        reason=_reason(letter, _errors(mails, unfinished)) + settled,
         escalation_ids=numbers,
         sender="qmark",
         subject=_subject(mails[0]) if mails else "",
@@ -180,13 +178,23 @@ def _chase_job(letter: DeadLetter, session: Any) -> DeadLetter:
     first = found[0] if found else None
     return dataclasses.replace(
         letter,
-        reason=letter.job_error or _no_error(letter),
+        reason=_reason(letter, ""),
         escalation_ids=letter.ids,
         sender=first.executive if first else "",
         subject=first.subject if first else "",
         belongs_to=", ".join(ref(n) for n in letter.ids),
         unfinished=tuple(e.id for e in found if e.state != "closed"),
     )
+
+
+def _errors(rows: Sequence[messages.Summary] | Sequence[deadmails.Mail], unfinished: tuple[int, ...]) -> str:
+    """The rows' last errors in words: of those still unfinished, or of all when none is."""
+    return _join(first_line(row.last_error) for row in rows if row.id in unfinished or not unfinished)
+
+
+def _reason(letter: DeadLetter, errors: str) -> str:
+    """The error in words: the rows' errors, else what Dramatiq kept, else that none was recorded."""
+    return errors or letter.job_error or _no_error(letter)
 
 
 def _no_error(letter: DeadLetter) -> str:

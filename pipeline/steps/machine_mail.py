@@ -9,13 +9,15 @@ Machine mail is never answered and never changes an escalation's state (I4).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import Connection
 
 from pipeline import log
 from pipeline.decide.classify import Disposition, Verdict
 from pipeline.inbound import bounces
-from pipeline.inbound.matching import Role
-from pipeline.model.escalation import Event
+from pipeline.inbound.matching import ReplyMatch, Role
+from pipeline.model.escalation import Escalation, Event
 from pipeline.model.ids import ref
 from pipeline.model.mail import Envelope, InboundMail
 from pipeline.model.tokens import check_token, token_from_address
@@ -24,6 +26,21 @@ from pipeline.steps.services import Services, record_outcome
 from pipeline.store import escalations, outbox
 
 logger = log.get(__name__)
+
+
+@dataclass(frozen=True)
+class _Machine:
+    """One piece of machine mail as the step sees it: what it is and what it names."""
+
+    mail: InboundMail
+    envelope: Envelope
+    match: ReplyMatch
+    kind: str  # "bounce", "auto_reply", "delay" or "other" (pipeline.inbound.bounces)
+    reason: str
+    sender: str
+
+
+Events = list[tuple[str, dict[str, str]]]
 
 
 def record_machine_mail(
@@ -35,48 +52,60 @@ def record_machine_mail(
     disposition: Disposition,
 ) -> None:
     """Note machine mail on the escalation it concerns (never answered, no state change)."""
-    reason = "; ".join(disposition.reasons)
     named = bounces.qmark_message_ids(raw, domain=svc.identity.domain)
-    match = match_for(svc, mail, envelope)
-    kind = bounces.machine_kind(mail, envelope, raw=raw)
-    sender = (mail.from_.email if mail.from_ else envelope.mail_from) or "(mailer)"
+    machine = _Machine(
+        mail=mail,
+        envelope=envelope,
+        match=match_for(svc, mail, envelope),
+        kind=bounces.machine_kind(mail, envelope, raw=raw),
+        reason="; ".join(disposition.reasons),
+        sender=(mail.from_.email if mail.from_ else envelope.mail_from) or "(mailer)",
+    )
     now = svc.clock()
     with svc.db.transaction() as conn:
         mails = outbox.find_by_message_ids(conn, message_ids=named) if named else []
-        number = mails[0][1] if mails else match.number
+        number = mails[0][1] if mails else machine.match.number
         loaded = escalations.load(conn, number=number) if number is not None else None
         if number is None or loaded is None:
-            record_outcome(conn, svc, message_id, Verdict.MACHINE, reason, escalation_id=None)
+            record_outcome(conn, svc, message_id, Verdict.MACHINE, machine.reason, escalation_id=None)
             return
-        events: list[tuple[str, dict[str, str]]] = []
-        if kind == "bounce":
-            if not mails and match.via == "token":
-                mails = _mail_for_token(svc, conn, number, mail, envelope)
-            for mail_id, _, mail_kind, recipient in mails:
-                outbox.mark_bounced(conn, mail_id=mail_id, reason=reason)
-                events.append(
-                    ("delivery_bounced", {"mail": mail_kind, "to": recipient, "reason": reason[:500]})
-                )
-            if not mails:
-                events.append(
-                    ("delivery_bounced", {"mail": "unknown", "to": "unknown", "reason": reason[:500]})
-                )
-            for _, detail in events:  # ops must hear of it: an escalation must not sit undelivered
-                logger.error("mail_bounced", escalation_id=ref(number), kind=detail["mail"], to=detail["to"])
-            note = "a bounce: the delivery is marked failed"
-        elif kind == "auto_reply":
-            role = role_in(svc, loaded.escalation, sender, match)
-            event = "out_of_office" if role is Role.OWNER else "auto_reply"
-            events.append((event, {"subject": mail.subject[:200], "role": role.value}))
-            note = f"an auto-reply ({event.replace('_', ' ')}), recorded"
+        if machine.kind == "bounce":
+            events, note = _bounce(svc, conn, number, machine, mails)
+        elif machine.kind == "auto_reply":
+            events, note = _auto_reply(svc, loaded.escalation, machine)
         else:
-            events.append(("machine_mail", {"reason": reason[:500]}))
-            note = "machine mail, recorded"
+            events, note = [("machine_mail", {"reason": machine.reason[:500]})], "machine mail, recorded"
         escalations.append_events(
-            conn, events=[(number, Event(name, now, sender, dict(detail))) for name, detail in events]
+            conn, events=[(number, Event(name, now, machine.sender, dict(detail))) for name, detail in events]
         )
-        outcome = f"{reason}; {ref(number)}: {note}, not answered"
+        outcome = f"{machine.reason}; {ref(number)}: {note}, not answered"
         record_outcome(conn, svc, message_id, Verdict.MACHINE, outcome, escalation_id=number)
+
+
+def _bounce(
+    svc: Services, conn: Connection, number: int, machine: _Machine, mails: list[tuple[int, int, str, str]]
+) -> tuple[Events, str]:
+    """Mark the bounced mails (those the bounce names, else the one its token was sent to) as bounced."""
+    if not mails and machine.match.via == "token":
+        mails = _mail_for_token(svc, conn, number, machine.mail, machine.envelope)
+    reason = machine.reason[:500]
+    events: Events = []
+    for mail_id, _, mail_kind, recipient in mails:
+        outbox.mark_bounced(conn, mail_id=mail_id, reason=machine.reason)
+        events.append(("delivery_bounced", {"mail": mail_kind, "to": recipient, "reason": reason}))
+    if not mails:
+        events.append(("delivery_bounced", {"mail": "unknown", "to": "unknown", "reason": reason}))
+    for _, detail in events:  # ops must hear of it: an escalation must not sit undelivered
+        logger.error("mail_bounced", escalation_id=ref(number), kind=detail["mail"], to=detail["to"])
+    return events, "a bounce: the delivery is marked failed"
+
+
+def _auto_reply(svc: Services, escalation: Escalation, machine: _Machine) -> tuple[Events, str]:
+    """The owner's out-of-office, or someone else's auto-reply."""
+    role = role_in(svc, escalation, machine.sender, machine.match)
+    event = "out_of_office" if role is Role.OWNER else "auto_reply"
+    events: Events = [(event, {"subject": machine.mail.subject[:200], "role": role.value})]
+    return events, f"an auto-reply ({event.replace('_', ' ')}), recorded"
 
 
 def _mail_for_token(

@@ -40,6 +40,7 @@ from imapclient.exceptions import IMAPClientError
 
 from pipeline import log
 from pipeline.inbound.envelopes import from_headers
+from pipeline.model.mail import Envelope
 from pipeline.store import mailboxes, messages
 from pipeline.store.db import Database
 from workers.bootstrap import App
@@ -185,31 +186,38 @@ class Poller:
         return stored
 
     def _batch(self, client: IMAPClient, uids: list[int], uidvalidity: int) -> int:
+        """Fetch, store and flag one batch: the bytes and the progress commit before any flag is set."""
         sizes = client.fetch(uids, ["RFC822.SIZE"])
         wanted = [uid for uid in uids if int(sizes.get(uid, {}).get(b"RFC822.SIZE", 0)) <= self.max_size]
         too_big = [uid for uid in uids if uid not in wanted and uid in sizes]
         bodies = client.fetch(wanted, ["BODY.PEEK[]"]) if wanted else {}
+        done, ids = self._store(uids, too_big, bodies, uidvalidity)
+        if self.after_commit is not None:
+            self.after_commit(ids)
+        ring(functools.partial(self.app.graph.enqueue_process, ids), what="process", ids=ids)
+        self._flag(client, [uid for uid in done if uid not in too_big], too_big)
+        if ids:
+            logger.info("imap_ingested", mailbox=self.folder.key, stored=len(ids), last_uid=max(done))
+        return len(ids)
+
+    def _store(
+        self, uids: list[int], too_big: list[int], bodies: dict[int, dict[bytes, bytes]], uidvalidity: int
+    ) -> tuple[list[int], list[int]]:
+        """In one durable transaction: the messages not stored yet, and the progress; (uids done, new ids).
+
+        The uids are taken in order up to the first the server did not send (the next round asks again).
+        """
         done: list[int] = []
         rows: list[dict[str, object]] = []
         now = self.clock()
         with self.db.transaction() as conn:
             for uid in uids:
-                if uid in too_big:
-                    done.append(uid)
-                    continue
-                raw = bodies.get(uid, {}).get(b"BODY[]")
-                if raw is None:
-                    break  # the server did not send it: stop here, the next round asks again
+                raw = None if uid in too_big else bodies.get(uid, {}).get(b"BODY[]")
+                if raw is None and uid not in too_big:
+                    break
                 done.append(uid)
-                if messages.already_stored(conn, raw=raw) is None:
-                    envelope = from_headers(
-                        raw,
-                        channel="imap",
-                        peer=f"imap:{self.folder.host}",
-                        default_rcpts=self.app.settings.service.intake_addresses[:1],
-                        received_at=now,
-                    )
-                    rows.append(messages.message_row(raw, envelope))
+                if raw is not None and messages.already_stored(conn, raw=raw) is None:
+                    rows.append(messages.message_row(raw, self._envelope(raw, now)))
             ids = messages.store_many(conn, rows=rows) if rows else []
             if done:
                 mailboxes.advance(
@@ -221,21 +229,24 @@ class Poller:
                     stored=len(ids),
                     now=now,
                 )
-        if self.after_commit is not None:
-            self.after_commit(ids)
-        ring(functools.partial(self.app.graph.enqueue_process, ids), what="process", ids=ids)
+        return done, ids
+
+    def _envelope(self, raw: bytes, now: datetime) -> Envelope:
+        intake = self.app.settings.service.intake_addresses[:1]
+        return from_headers(
+            raw, channel="imap", peer=f"imap:{self.folder.host}", default_rcpts=intake, received_at=now
+        )
+
+    def _flag(self, client: IMAPClient, ingested: list[int], too_big: list[int]) -> None:
+        """Flag what was stored (and move it to ``done_folder``), and what is too big to take."""
         for uid in too_big:
             logger.error("imap_message_too_big", mailbox=self.folder.key, uid=uid, limit=self.max_size)
-        ingested = [uid for uid in done if uid not in too_big]
         if too_big:
             client.add_flags(too_big, [TOO_BIG])
         if ingested:
             client.add_flags(ingested, [INGESTED])
             if self.folder.done_folder:
                 client.move(ingested, self.folder.done_folder)
-        if ids:
-            logger.info("imap_ingested", mailbox=self.folder.key, stored=len(ids), last_uid=max(done))
-        return len(ids)
 
     def _finish_flagging(self, client: IMAPClient, last: int) -> None:
         """Flag (and move) messages already stored whose flag a crash after the commit left unset."""
