@@ -27,6 +27,7 @@ from typing import Literal
 from pipeline.model.escalation import Escalation
 from pipeline.model.worktime import deadline_after, next_working_moment, remind_slots
 from rules.holidays import holidays_near
+from rules.hours import WorkingHours
 from rules.schema import Person, Rules
 
 SlotKind = Literal["remind", "breach", "climb", "top"]
@@ -55,41 +56,62 @@ class Due:
     breach_now: bool  # the breach slot is among those handled now: the executive must be told
 
 
+@dataclass(frozen=True)
+class _Calendar:
+    """The owner's working time: timezone, working hours (None: any time) and holidays."""
+
+    zone: str
+    hours: WorkingHours | None
+    days: Collection[date]
+
+
 def plan(escalation: Escalation, rules: Rules, *, service_timezone: str = "UTC") -> list[Slot]:
     """Every slot of the escalation's current phase, in time order."""
     start = escalation.clock_started_at or escalation.opened_at
-    deadline = escalation.deadline
     owner = rules.person(escalation.owner)
-    zone = owner.timezone if owner else service_timezone
-    hours = owner.working_hours if owner else None
-    days = _holidays(owner, start)
-    moments = remind_slots(
-        start,
-        deadline,
-        rules.defaults.remind_at,
-        timezone=zone if escalation.clock_business else None,
-        working_hours=hours,
-        holidays=days,
+    calendar = _Calendar(
+        zone=owner.timezone if owner else service_timezone,
+        hours=owner.working_hours if owner else None,
+        days=_holidays(owner, start),
     )
-    slots: list[Slot] = []
-    for share, moment in zip(rules.defaults.remind_at, moments, strict=True):
-        held = moment
-        if hours is not None:  # held until the owner's next working hour
-            held = next_working_moment(moment, timezone=zone, working_hours=hours, holidays=days)
-        if start < held < deadline:
-            slots.append(Slot(len(slots), "remind", held, share=share))
+    slots = _reminders(escalation, rules, start, calendar)
     ladder = rules.ladder(escalation.owner)
     if not ladder:
-        slots.append(Slot(len(slots), "breach", deadline, tell_ops=True))
+        slots.append(Slot(len(slots), "breach", escalation.deadline, tell_ops=True))
         return slots
-    slots.append(Slot(len(slots), "breach", deadline, level=1))
-    at, every = deadline, rules.defaults.rechase_every
+    slots.append(Slot(len(slots), "breach", escalation.deadline, level=1))
+    at, every = escalation.deadline, rules.defaults.rechase_every
     for level in range(2, len(ladder) + 2):
-        at = deadline_after(at, every, timezone=zone, working_hours=hours, holidays=days)
+        at = deadline_after(
+            at, every, timezone=calendar.zone, working_hours=calendar.hours, holidays=calendar.days
+        )
         if level <= len(ladder):
             slots.append(Slot(len(slots), "climb", at, level=level))
         else:
             slots.append(Slot(len(slots), "top", at, tell_ops=True))
+    return slots
+
+
+def _reminders(escalation: Escalation, rules: Rules, start: datetime, calendar: _Calendar) -> list[Slot]:
+    """The reminders at the ``remind_at`` shares, held until the owner works, before the deadline."""
+    deadline = escalation.deadline
+    moments = remind_slots(
+        start,
+        deadline,
+        rules.defaults.remind_at,
+        timezone=calendar.zone if escalation.clock_business else None,
+        working_hours=calendar.hours,
+        holidays=calendar.days,
+    )
+    slots: list[Slot] = []
+    for share, moment in zip(rules.defaults.remind_at, moments, strict=True):
+        held = moment
+        if calendar.hours is not None:  # held until the owner's next working hour
+            held = next_working_moment(
+                moment, timezone=calendar.zone, working_hours=calendar.hours, holidays=calendar.days
+            )
+        if start < held < deadline:
+            slots.append(Slot(len(slots), "remind", held, share=share))
     return slots
 
 

@@ -159,18 +159,23 @@ def _send_job(letter: DeadLetter, mails: list[deadmails.Mail]) -> DeadLetter:
     unfinished = tuple(m.id for m in mails if m.state in ("pending", "sending"))
     numbers = tuple(sorted({m.escalation_id for m in mails}))
     settled = " [settled since: a replay does nothing]" if mails and not unfinished else ""
-    to = ", ".join(f"{m.kind} to {m.recipient}" for m in mails)
-    prefix = ", ".join(ref(n) for n in numbers)
-    belongs = f"{prefix}: {numbered('mail', letter.ids)}" if prefix else numbered("mail", letter.ids)
     return dataclasses.replace(
         letter,
         reason=_reason(letter, _errors(mails, unfinished)) + settled,
         escalation_ids=numbers,
         sender="qmark",
         subject=_subject(mails[0]) if mails else "",
-        belongs_to=f"{belongs} ({to})" if to else belongs,
+        belongs_to=_mails_belong_to(letter.ids, numbers, mails),
         unfinished=unfinished,
     )
+
+
+def _mails_belong_to(ids: tuple[int, ...], numbers: tuple[int, ...], mails: list[deadmails.Mail]) -> str:
+    """``Q-3: mails 7, 8 (owner_forward to pat@..., executive_ack to dana@...)``."""
+    prefix = ", ".join(ref(n) for n in numbers)
+    belongs = f"{prefix}: {numbered('mail', ids)}" if prefix else numbered("mail", ids)
+    to = ", ".join(f"{m.kind} to {m.recipient}" for m in mails)
+    return f"{belongs} ({to})" if to else belongs
 
 
 def _chase_job(letter: DeadLetter, session: Any) -> DeadLetter:

@@ -11,6 +11,7 @@ progress, the next due time and the released lease are written with them.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection
@@ -22,6 +23,7 @@ from pipeline.model.ids import ref
 from pipeline.model.mail import Address, OutgoingMail
 from pipeline.outbound import reminders
 from pipeline.outbound.reminders import HistoryLine
+from pipeline.outbound.thread import Thread
 from pipeline.steps.services import Services
 from pipeline.steps.thread import complaint, thread_for
 from pipeline.steps.transition import commit
@@ -75,50 +77,72 @@ def _act(
     """The mails (and events) for the current slot."""
     slot = due.current
     assert slot is not None
-    thread = thread_for(svc, escalation, row)
     phase: reminders.Phase = "explanation" if escalation.state is State.AWAITING_EXPLANATION else "root_cause"
+    act = _Acting(svc, conn, escalation, row, thread_for(svc, escalation, row), phase, now)
     if slot.kind == "remind":
-        escalation.record("reminded", now, "qmark", share=slot.share, phase=phase)
-        share = slot.share or 0.0
-        return [
-            reminders.render_reminder(
-                thread, svc.identity, phase=phase, deadline=escalation.deadline, share=share, now=now
-            )
-        ]
+        return [act.remind(slot.share or 0.0)]
     ladder = svc.rules.ladder(escalation.owner)
     mails: list[OutgoingMail] = []
     chased: list[Address] = []
     if slot.level and slot.level <= len(ladder):
         rung = ladder[slot.level - 1]
         chased.append(Address(rung.email, rung.name))
-        history = _history(conn, escalation)
-        mails.append(
-            reminders.render_breach(
-                thread,
-                svc.identity,
-                phase=phase,
-                to=chased[0],
-                level=slot.level,
-                deadline=escalation.deadline,
-                now=now,
-                history=history,
-                note=str(row["executive_note"] or ""),
-                complaint=complaint(svc, conn, row),
-            )
-        )
-        kind = "breached" if slot.kind == "breach" else "chased_up"
-        escalation.record(kind, now, "qmark", level=slot.level, to=rung.email, phase=phase)
-        logger.warning("escalation_chased", level=slot.level, phase=phase)
+        mails.append(act.chase(chased[0], slot.level, "breached" if slot.kind == "breach" else "chased_up"))
     if due.breach_now:
-        mails.append(
-            reminders.render_breach_notice(
-                thread, svc.identity, phase=phase, deadline=escalation.deadline, chased=chased
-            )
-        )
+        mails.append(act.tell_executive(chased))
     if slot.tell_ops:  # the top of the ladder: nobody left to chase
         escalation.record("ladder_top_reached", now, "qmark", phase=phase, levels=len(ladder))
         logger.error("escalation_ladder_exhausted", phase=phase, levels=len(ladder))
     return mails
+
+
+@dataclass(frozen=True)
+class _Acting:
+    """One chase slot being acted on: the escalation, its thread, the phase whose clock ran, the time."""
+
+    svc: Services
+    conn: Connection
+    escalation: Escalation
+    row: dict[str, object]
+    thread: Thread
+    phase: reminders.Phase
+    now: datetime
+
+    def remind(self, share: float) -> OutgoingMail:
+        """The owner reminded of the deadline."""
+        self.escalation.record("reminded", self.now, "qmark", share=share, phase=self.phase)
+        return reminders.render_reminder(
+            self.thread,
+            self.svc.identity,
+            phase=self.phase,
+            deadline=self.escalation.deadline,
+            share=share,
+            now=self.now,
+        )
+
+    def chase(self, to: Address, level: int, kind: str) -> OutgoingMail:
+        """One rung of the ladder told of the breach, with the history and the complaint."""
+        mail = reminders.render_breach(
+            self.thread,
+            self.svc.identity,
+            phase=self.phase,
+            to=to,
+            level=level,
+            deadline=self.escalation.deadline,
+            now=self.now,
+            history=_history(self.conn, self.escalation),
+            note=str(self.row["executive_note"] or ""),
+            complaint=complaint(self.svc, self.conn, self.row),
+        )
+        self.escalation.record(kind, self.now, "qmark", level=level, to=to.email, phase=self.phase)
+        logger.warning("escalation_chased", level=level, phase=self.phase)
+        return mail
+
+    def tell_executive(self, chased: list[Address]) -> OutgoingMail:
+        """The executive told the deadline passed, and who was chased."""
+        return reminders.render_breach_notice(
+            self.thread, self.svc.identity, phase=self.phase, deadline=self.escalation.deadline, chased=chased
+        )
 
 
 def _history(conn: Connection, escalation: Escalation) -> list[HistoryLine]:

@@ -38,6 +38,21 @@ class _Machine:
     kind: str  # "bounce", "auto_reply", "delay" or "other" (pipeline.inbound.bounces)
     reason: str
     sender: str
+    named: tuple[str, ...]  # qmark's own Message-IDs it names
+
+
+def _read(
+    svc: Services, mail: InboundMail, envelope: Envelope, raw: bytes, disposition: Disposition
+) -> _Machine:
+    return _Machine(
+        mail=mail,
+        envelope=envelope,
+        match=match_for(svc, mail, envelope),
+        kind=bounces.machine_kind(mail, envelope, raw=raw),
+        reason="; ".join(disposition.reasons),
+        sender=(mail.from_.email if mail.from_ else envelope.mail_from) or "(mailer)",
+        named=bounces.qmark_message_ids(raw, domain=svc.identity.domain),
+    )
 
 
 Events = list[tuple[str, dict[str, str]]]
@@ -52,23 +67,16 @@ def record_machine_mail(
     disposition: Disposition,
 ) -> None:
     """Note machine mail on the escalation it concerns (never answered, no state change)."""
-    named = bounces.qmark_message_ids(raw, domain=svc.identity.domain)
-    machine = _Machine(
-        mail=mail,
-        envelope=envelope,
-        match=match_for(svc, mail, envelope),
-        kind=bounces.machine_kind(mail, envelope, raw=raw),
-        reason="; ".join(disposition.reasons),
-        sender=(mail.from_.email if mail.from_ else envelope.mail_from) or "(mailer)",
-    )
+    machine = _read(svc, mail, envelope, raw, disposition)
     now = svc.clock()
     with svc.db.transaction() as conn:
-        mails = outbox.find_by_message_ids(conn, message_ids=named) if named else []
+        mails = outbox.find_by_message_ids(conn, message_ids=machine.named) if machine.named else []
         number = mails[0][1] if mails else machine.match.number
         loaded = escalations.load(conn, number=number) if number is not None else None
-        if number is None or loaded is None:
+        if loaded is None:
             record_outcome(conn, svc, message_id, Verdict.MACHINE, machine.reason, escalation_id=None)
             return
+        assert number is not None
         if machine.kind == "bounce":
             events, note = _bounce(svc, conn, number, machine, mails)
         elif machine.kind == "auto_reply":

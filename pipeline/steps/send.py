@@ -9,6 +9,7 @@ records it on the escalation; a temporary one gives it back for a later job.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from pipeline import log
@@ -39,70 +40,86 @@ def send_claimed(svc: Services, transport: Transport, claimed: Sequence[outbox.C
     A permanent refusal marks the mail dead and records it on the escalation; a
     temporary one gives the mail back (pending) for a later send job.
     """
-    sent: list[tuple[outbox.ClaimedMail, datetime]] = []
-    dead: list[tuple[outbox.ClaimedMail, str]] = []
-    retry: list[tuple[outbox.ClaimedMail, str]] = []
+    outcomes = _Outcomes()
     try:
         for item in claimed:
-            if item.attempts > svc.max_send_attempts:
-                dead.append(
-                    (item, f"gave up after {item.attempts - 1} attempts; last error: {item.last_error}")
-                )
-                continue
-            try:
-                transport.send(item.mail)
-            except DeliveryError as error:
-                (dead if error.permanent else retry).append((item, str(error)))
-            else:
-                sent.append((item, svc.clock()))
+            _send_one(svc, transport, item, outcomes)
     except BaseException as error:  # a bug or the time limit: give back what was not settled
-        settled = {item.id for item, _ in (*sent, *dead, *retry)}
-        retry += [(item, f"{type(error).__name__}: {error}") for item in claimed if item.id not in settled]
-        _settle(svc, sent, dead, retry)
+        settled = outcomes.settled()
+        why = f"{type(error).__name__}: {error}"
+        outcomes.retry += [(item, why) for item in claimed if item.id not in settled]
+        _settle(svc, outcomes)
         raise
-    _settle(svc, sent, dead, retry)
-    return [item.id for item, _ in retry]
+    _settle(svc, outcomes)
+    return [item.id for item, _ in outcomes.retry]
 
 
-def _settle(
-    svc: Services,
-    sent: list[tuple[outbox.ClaimedMail, datetime]],
-    dead: list[tuple[outbox.ClaimedMail, str]],
-    retry: list[tuple[outbox.ClaimedMail, str]],
-) -> None:
-    """Record every outcome of one send job in one transaction."""
-    if not (sent or dead or retry):
+@dataclass
+class _Outcomes:
+    """What became of each mail of one send: sent (and when), refused for good, or deferred (and why)."""
+
+    sent: list[tuple[outbox.ClaimedMail, datetime]] = field(default_factory=list)
+    dead: list[tuple[outbox.ClaimedMail, str]] = field(default_factory=list)
+    retry: list[tuple[outbox.ClaimedMail, str]] = field(default_factory=list)
+
+    def settled(self) -> set[int]:
+        return {item.id for item, _ in (*self.sent, *self.dead, *self.retry)}
+
+    def events(self, now: datetime) -> list[tuple[int, Event]]:
+        """``mail_sent`` and ``delivery_failed`` for the escalations' histories."""
+        found = [
+            (
+                item.escalation_id,
+                Event("mail_sent", at, "qmark", _detail(item, message_id=item.mail.message_id)),
+            )
+            for item, at in self.sent
+        ]
+        return found + [
+            (item.escalation_id, Event("delivery_failed", now, "qmark", _detail(item, error=error)))
+            for item, error in self.dead
+        ]
+
+    def log(self) -> None:
+        for item, _ in self.sent:
+            _log_mail(logger.info, "mail_sent", item)
+        for item, error in self.dead:
+            _log_mail(logger.error, "mail_delivery_failed", item, error=error)
+        for item, error in self.retry:
+            _log_mail(logger.warning, "mail_deferred", item, error=error, attempt=item.attempts)
+
+
+def _send_one(svc: Services, transport: Transport, item: outbox.ClaimedMail, outcomes: _Outcomes) -> None:
+    if item.attempts > svc.max_send_attempts:
+        outcomes.dead.append(
+            (item, f"gave up after {item.attempts - 1} attempts; last error: {item.last_error}")
+        )
+        return
+    try:
+        transport.send(item.mail)
+    except DeliveryError as error:
+        (outcomes.dead if error.permanent else outcomes.retry).append((item, str(error)))
+    else:
+        outcomes.sent.append((item, svc.clock()))
+
+
+def _settle(svc: Services, outcomes: _Outcomes) -> None:
+    """Record every outcome of one send job in one transaction, then log them."""
+    if not outcomes.settled():
         return
     now = svc.clock()
-    events = [
-        (
-            item.escalation_id,
-            Event("mail_sent", at, "qmark", _mail_detail(item, message_id=item.mail.message_id)),
-        )
-        for item, at in sent
-    ]
-    events += [
-        (item.escalation_id, Event("delivery_failed", now, "qmark", _mail_detail(item, error=error)))
-        for item, error in dead
-    ]
     with svc.db.transaction() as conn:
-        outbox.mark_sent(conn, mail_ids=[item.id for item, _ in sent], now=now)
-        for item, error in dead:
+        outbox.mark_sent(conn, mail_ids=[item.id for item, _ in outcomes.sent], now=now)
+        for item, error in outcomes.dead:
             outbox.mark_dead(conn, mail_id=item.id, error=error)
-        for item, error in retry:
+        for item, error in outcomes.retry:
             outbox.release(conn, mail_id=item.id, error=error)
-        escalations.append_events(conn, events=events)
-    for item, _ in sent:
-        _log_mail(logger.info, "mail_sent", item)
-    for item, error in dead:
-        _log_mail(logger.error, "mail_delivery_failed", item, error=error)
-    for item, error in retry:
-        _log_mail(logger.warning, "mail_deferred", item, error=error, attempt=item.attempts)
+        escalations.append_events(conn, events=outcomes.events(now))
+    outcomes.log()
 
 
 def _log_mail(emit: Callable[..., None], event: str, item: outbox.ClaimedMail, **extra: object) -> None:
     emit(event, escalation_id=ref(item.escalation_id), mail_id=item.id, kind=item.mail.kind, **extra)
 
 
-def _mail_detail(item: outbox.ClaimedMail, **extra: str) -> dict[str, str]:
+def _detail(item: outbox.ClaimedMail, **extra: str) -> dict[str, str]:
     return {"mail": item.mail.kind, "to": item.mail.recipient, **extra}

@@ -197,33 +197,44 @@ def replay_job(broker: RedisBroker, letter: DeadLetter, *, db: Database | None =
     attempts too (``messages.reset_attempts``): the operator replays because the
     fault is fixed, and the attempts spent on it should not quarantine them.
     """
+    redis_id = _replayable(broker, letter)
+    key = f"{broker.namespace}:{letter.queue}.XQ"
+    with broker.client.pipeline(transaction=True) as pipe:
+        pipe.zscore(key, redis_id)
+        pipe.zrem(key, redis_id)
+        pipe.hget(f"{key}.msgs", redis_id)
+        pipe.hdel(f"{key}.msgs", redis_id)
+        score, removed, data, _ = pipe.execute()
+    if not removed or data is None:
+        raise ReplayRefused(f"{letter.id} is no longer dead (replayed or expired meanwhile)")
+    try:
+        _enqueue_fresh(broker, letter, data, db)
+    except BaseException:
+        with broker.client.pipeline(transaction=True) as pipe:  # back where it was
+            pipe.zadd(key, {redis_id: score})
+            pipe.hset(f"{key}.msgs", redis_id, data)
+            pipe.execute()
+        raise
+    logger.info("dead_letter_replayed", job_id=letter.id, actor=letter.actor, ids=list(letter.ids))
+
+
+def _replayable(broker: RedisBroker, letter: DeadLetter) -> str:
+    """The Redis id of a dead job this qmark can run; :class:`ReplayRefused` otherwise."""
     if letter.kind != "job" or letter.redis_id is None:
         raise ReplayRefused(f"{letter.id} is not a dead job")
     try:
         broker.get_actor(letter.actor)
     except ActorNotFound:
         raise ReplayRefused(f"{letter.id}: no actor {letter.actor!r} in this qmark; it cannot run") from None
-    key = f"{broker.namespace}:{letter.queue}.XQ"
-    with broker.client.pipeline(transaction=True) as pipe:
-        pipe.zscore(key, letter.redis_id)
-        pipe.zrem(key, letter.redis_id)
-        pipe.hget(f"{key}.msgs", letter.redis_id)
-        pipe.hdel(f"{key}.msgs", letter.redis_id)
-        score, removed, data, _ = pipe.execute()
-    if not removed or data is None:
-        raise ReplayRefused(f"{letter.id} is no longer dead (replayed or expired meanwhile)")
-    try:
-        message: Message[Any] = Message.decode(data)
-        options = {k: v for k, v in message.options.items() if k not in _SPENT_OPTIONS}
-        fresh = dataclasses.replace(message, queue_name=q_name(message.queue_name), options=options)
-        if db is not None and letter.actor == "process_messages":
-            with db.transaction() as conn:
-                messages.reset_attempts(conn, message_ids=letter.ids)
-        broker.enqueue(fresh)
-    except BaseException:
-        with broker.client.pipeline(transaction=True) as pipe:  # back where it was
-            pipe.zadd(key, {letter.redis_id: score})
-            pipe.hset(f"{key}.msgs", letter.redis_id, data)
-            pipe.execute()
-        raise
-    logger.info("dead_letter_replayed", job_id=letter.id, actor=letter.actor, ids=list(letter.ids))
+    return letter.redis_id
+
+
+def _enqueue_fresh(broker: RedisBroker, letter: DeadLetter, data: bytes, db: Database | None) -> None:
+    """The stored job, without what failures wrote on it, back on its queue; its messages' attempts reset."""
+    message: Message[Any] = Message.decode(data)
+    options = {k: v for k, v in message.options.items() if k not in _SPENT_OPTIONS}
+    fresh = dataclasses.replace(message, queue_name=q_name(message.queue_name), options=options)
+    if db is not None and letter.actor == "process_messages":
+        with db.transaction() as conn:
+            messages.reset_attempts(conn, message_ids=letter.ids)
+    broker.enqueue(fresh)

@@ -187,9 +187,7 @@ class Poller:
 
     def _batch(self, client: IMAPClient, uids: list[int], uidvalidity: int) -> int:
         """Fetch, store and flag one batch: the bytes and the progress commit before any flag is set."""
-        sizes = client.fetch(uids, ["RFC822.SIZE"])
-        wanted = [uid for uid in uids if int(sizes.get(uid, {}).get(b"RFC822.SIZE", 0)) <= self.max_size]
-        too_big = [uid for uid in uids if uid not in wanted and uid in sizes]
+        wanted, too_big = self._by_size(client, uids)
         bodies = client.fetch(wanted, ["BODY.PEEK[]"]) if wanted else {}
         done, ids = self._store(uids, too_big, bodies, uidvalidity)
         if self.after_commit is not None:
@@ -199,6 +197,12 @@ class Poller:
         if ids:
             logger.info("imap_ingested", mailbox=self.folder.key, stored=len(ids), last_uid=max(done))
         return len(ids)
+
+    def _by_size(self, client: IMAPClient, uids: list[int]) -> tuple[list[int], list[int]]:
+        """(uids to fetch, uids too big to take) by the sizes the server reports."""
+        sizes = client.fetch(uids, ["RFC822.SIZE"])
+        wanted = [uid for uid in uids if int(sizes.get(uid, {}).get(b"RFC822.SIZE", 0)) <= self.max_size]
+        return wanted, [uid for uid in uids if uid not in wanted and uid in sizes]
 
     def _store(
         self, uids: list[int], too_big: list[int], bodies: dict[int, dict[bytes, bytes]], uidvalidity: int
