@@ -110,20 +110,12 @@ def render_digest(
 def _body(facts: DigestFacts, stats_lines: Sequence[str], day: str, zone: str) -> str:
     now = facts.now
     overdue, on_time = facts.overdue, facts.on_time
-    paused = sum(item.paused for item in facts.open)
     since = _at(facts.since, zone)
-    summary = f"{len(facts.open)} open, {len(overdue)} overdue" + (f", {paused} paused" if paused else "")
-    summary += f"; {_count(len(facts.breaches), 'breach', 'breaches')} and {len(facts.closed)} closed"
-    summary += f" since {since}."
-    closed = [
-        [_closed_line(item), f"    root cause: {one_line(item.root_cause) or NO_ROOT_CAUSE}"]
-        for item in facts.closed
-    ]
-    stats = [clean_text(line, max_len=300) for line in stats_lines]
+    closed = [[_closed_line(item), _root_cause_line(item)] for item in facts.closed]
     return mailtext.template("digest.txt").substitute(
         day=day,
         as_of=mailtext.when(now, zone),
-        summary=summary,
+        summary=_summary(facts, since),
         since=since,
         overdue_count=len(overdue),
         overdue=_capped([[_overdue_line(item, now)] for item in overdue]),
@@ -133,8 +125,27 @@ def _body(facts: DigestFacts, stats_lines: Sequence[str], day: str, zone: str) -
         breaches=_capped([[_breach_line(item, zone)] for item in facts.breaches]),
         closed_count=len(facts.closed),
         closed=_capped(closed),
-        statistics="\n".join(f"- {line}" for line in stats if line) or "- (no statistics)",
+        statistics=_statistics(stats_lines),
     )
+
+
+def _summary(facts: DigestFacts, since: str) -> str:
+    """``3 open, 1 overdue, 1 paused; 2 breaches and 1 closed since Mon 23 Nov 10:00 CET.``"""
+    paused = sum(item.paused for item in facts.open)
+    summary = f"{len(facts.open)} open, {len(facts.overdue)} overdue" + (
+        f", {paused} paused" if paused else ""
+    )
+    summary += f"; {_count(len(facts.breaches), 'breach', 'breaches')} and {len(facts.closed)} closed"
+    return summary + f" since {since}."
+
+
+def _root_cause_line(item: ClosedItem) -> str:
+    return f"    root cause: {one_line(item.root_cause) or NO_ROOT_CAUSE}"
+
+
+def _statistics(stats_lines: Sequence[str]) -> str:
+    stats = [clean_text(line, max_len=300) for line in stats_lines]
+    return "\n".join(f"- {line}" for line in stats if line) or "- (no statistics)"
 
 
 def _overdue_line(item: OpenItem, now: datetime) -> str:

@@ -60,66 +60,76 @@ class MetricData:
 
 def metric_data(session: Session, *, now: datetime) -> MetricData:
     """Every database-backed number the metrics show, in a handful of aggregate queries."""
+    by_channel, by_outcome = _messages(session)
+    sent_by_kind, failures, pending = _mails(session)
+    found = escalations.counts(session, now=now)
+    polls = select(ImapMailboxRow.key, ImapMailboxRow.last_poll_at)
+    return MetricData(
+        stored_by_channel=by_channel,
+        outcomes=by_outcome,
+        quarantined=_quarantined(session),
+        oldest_unprocessed=session.execute(
+            select(func.min(MessageRow.received_at)).where(MessageRow.state.in_(UNPROCESSED))
+        ).scalar(),
+        sent_by_kind=sent_by_kind,
+        failed=failures,
+        outbound_pending=pending,
+        chases=_chases(session),
+        escalations_by_state=found["by_state"],
+        overdue=found["overdue"],
+        oldest_overdue_deadline=found["oldest_overdue_deadline"],
+        heartbeats=heartbeats.latest(session),
+        imap_polls=[(key, at) for key, at in session.execute(polls)],
+    )
+
+
+def _messages(session: Session) -> tuple[dict[str, int], dict[str, int]]:
+    """Messages stored by channel, and processed ones by outcome."""
     by_channel: dict[str, int] = {}
     by_outcome: dict[str, int] = {}
-    messages = select(MessageRow.channel, MessageRow.outcome, func.count()).group_by(
+    query = select(MessageRow.channel, MessageRow.outcome, func.count()).group_by(
         MessageRow.channel, MessageRow.outcome
     )
-    for channel, outcome, number in session.execute(messages):
+    for channel, outcome, number in session.execute(query):
         by_channel[channel] = by_channel.get(channel, 0) + int(number)
         if outcome is not None:
             by_outcome[outcome] = by_outcome.get(outcome, 0) + int(number)
+    return by_channel, by_outcome
 
+
+def _quarantined(session: Session) -> dict[str, int]:
+    """Quarantined messages by class of reason; every class present."""
     classes = dict.fromkeys([name for name, _ in QUARANTINE_CLASSES] + [OTHER], 0)
-    reasons = (
+    query = (
         select(_REASON_CLASS, func.count()).where(MessageRow.outcome == "quarantined").group_by(_REASON_CLASS)
     )
-    for name, number in session.execute(reasons):
+    for name, number in session.execute(query):
         classes[name] = classes.get(name, 0) + int(number)
+    return classes
 
-    oldest_unprocessed = session.execute(
-        select(func.min(MessageRow.received_at)).where(MessageRow.state.in_(UNPROCESSED))
-    ).scalar()
 
+def _mails(session: Session) -> tuple[dict[str, int], dict[str, int], int]:
+    """Mail sent by kind, failed (dead, bounced) and waiting to be sent."""
     failures = dict.fromkeys(FAILED, 0)
     sent_by_kind: dict[str, int] = {}
     pending = 0
-    mails = select(OutboundMailRow.kind, OutboundMailRow.state, func.count()).group_by(
+    query = select(OutboundMailRow.kind, OutboundMailRow.state, func.count()).group_by(
         OutboundMailRow.kind, OutboundMailRow.state
     )
-    for kind, state, number in session.execute(mails):
+    for kind, state, number in session.execute(query):
         if state in SENT:
             sent_by_kind[kind] = sent_by_kind.get(kind, 0) + int(number)
         if state in FAILED:
             failures[state] += int(number)
         if state in WAITING:
             pending += int(number)
+    return sent_by_kind, failures, pending
 
+
+def _chases(session: Session) -> dict[str, int]:
+    """Reminders, breaches and climbs up the ladder, as events recorded."""
     chases = dict.fromkeys(CHASE_EVENTS, 0)
-    events = (
-        select(EventRow.kind, func.count()).where(EventRow.kind.in_(CHASE_EVENTS)).group_by(EventRow.kind)
-    )
-    for kind, number in session.execute(events):
+    query = select(EventRow.kind, func.count()).where(EventRow.kind.in_(CHASE_EVENTS)).group_by(EventRow.kind)
+    for kind, number in session.execute(query):
         chases[kind] = int(number)
-
-    found = escalations.counts(session, now=now)
-    beats = heartbeats.latest(session)
-    polls = [
-        (key, at) for key, at in session.execute(select(ImapMailboxRow.key, ImapMailboxRow.last_poll_at))
-    ]
-
-    return MetricData(
-        stored_by_channel=by_channel,
-        outcomes=by_outcome,
-        quarantined=classes,
-        oldest_unprocessed=oldest_unprocessed,
-        sent_by_kind=sent_by_kind,
-        failed=failures,
-        outbound_pending=pending,
-        chases=chases,
-        escalations_by_state=found["by_state"],
-        overdue=found["overdue"],
-        oldest_overdue_deadline=found["oldest_overdue_deadline"],
-        heartbeats=beats,
-        imap_polls=polls,
-    )
+    return chases

@@ -109,6 +109,19 @@ def send_day(
         state, at = (row.state, row.sent_at or row.claimed_at) if row is not None else (digests.SENDING, None)
         logger.info("digest_already_claimed", day=day, state=state)
         return DigestAttempt(day=day, state=state, claimed=False, at=at)
+    delivered, errors = _deliver(app, day, to, now)
+    state = digests.SENT if delivered else digests.FAILED
+    _finish(db, day, state=state, now=now, error="; ".join(errors)[:2000] or None)
+    if errors:
+        event = "digest_failed" if state == digests.FAILED else "digest_not_delivered_to_some"
+        logger.error(event, day=day, delivered=len(delivered), errors=errors[:20])
+    else:
+        logger.info("digest_sent", day=day, delivered=len(delivered))
+    return DigestAttempt(day, state, True, tuple(delivered), tuple(errors), now)
+
+
+def _deliver(app: App, day: str, to: Sequence[Address], now: datetime) -> tuple[list[str], list[str]]:
+    """Build the digest and send it to each recipient: (addresses reached, errors in words)."""
     delivered: list[str] = []
     errors: list[str] = []
     try:
@@ -131,14 +144,7 @@ def send_day(
                 errors.append(f"{recipient.email}: {_words(error)}")
     except Exception as error:  # collecting failed: nobody gets it; record why
         errors.append(f"digest not built: {_words(error)}")
-    state = digests.SENT if delivered else digests.FAILED
-    _finish(db, day, state=state, now=now, error="; ".join(errors)[:2000] or None)
-    if errors:
-        event = "digest_failed" if state == digests.FAILED else "digest_not_delivered_to_some"
-        logger.error(event, day=day, delivered=len(delivered), errors=errors[:20])
-    else:
-        logger.info("digest_sent", day=day, delivered=len(delivered))
-    return DigestAttempt(day, state, True, tuple(delivered), tuple(errors), now)
+    return delivered, errors
 
 
 def send_command(settings: Settings, *, now: datetime | None = None) -> int:
