@@ -17,7 +17,7 @@ twice.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,11 +119,17 @@ def build(broker: dramatiq.Broker, runtime: Callable[[], Runtime], *, lease: flo
     return graph
 
 
-def ring(enqueue: Callable[[], None], *, what: str, ids: list[int]) -> None:
-    """Enqueue after commit; if Redis is unavailable the sweeper will ring later, so only log."""
+def ring(enqueue: Callable[[], None], *, what: str, ids: Sequence[int]) -> bool:
+    """Enqueue after commit; if Redis is unavailable the sweeper will ring later, so only log.
+
+    The one way every caller rings the broker: True when the job was enqueued (or there was
+    nothing to enqueue), False when Redis did not take it.
+    """
     if not ids:
-        return
+        return True
     try:
         enqueue()
     except Exception as error:
-        logger.warning("enqueue_failed_sweeper_will_retry", queue=what, ids=ids, error=str(error))
+        logger.warning("enqueue_failed_sweeper_will_retry", queue=what, ids=list(ids)[:20], error=str(error))
+        return False
+    return True

@@ -10,6 +10,7 @@ afterwards on a separate thread: when Redis is down the sender still gets its
 
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 from collections.abc import Callable, Sequence
@@ -19,6 +20,7 @@ from pipeline import log
 from pipeline.model.mail import Envelope
 from pipeline.store import messages
 from pipeline.store.db import Database
+from workers.graph import ring
 
 logger = log.get(__name__)
 
@@ -54,10 +56,7 @@ class Doorbell:
             if item is _STOP:
                 return
             assert isinstance(item, list)
-            try:
-                self._enqueue(item)
-            except Exception as error:
-                logger.warning("enqueue_failed_sweeper_will_retry", ids=item[:20], error=str(error))
+            ring(functools.partial(self._enqueue, item), what="process", ids=item)
 
 
 class GroupCommitter:
