@@ -27,7 +27,7 @@ from pipeline.model.digest import CHASED, Breach, ClosedItem, DigestFacts, OpenI
 from pipeline.model.escalation import State
 from pipeline.model.ids import make_digest_message_id
 from pipeline.model.mail import Address, OutgoingMail
-from pipeline.outbound import text as mailtext
+from pipeline.outbound import mailtext
 from pipeline.outbound.compose import Identity, text_message
 from pipeline.outbound.headers import HeaderBlock, check_generated, clean_address, clean_text
 from rules.timezones import zone

@@ -6,7 +6,7 @@ deciding when to send which is the domain's job. Each mail kind has a constant
 ``pipeline/templates``. :func:`pipeline.outbound.compose.compose` adds the DESIGN §4.4
 headers and threads the mail under ``Thread.in_reply_to``/``references``.
 Words from people (explanations, notes, writeups) pass through
-:func:`pipeline.outbound.text.plain` or :func:`~pipeline.outbound.text.indented`; names,
+:func:`pipeline.outbound.mailtext.plain` or :func:`~pipeline.outbound.mailtext.indented`; names,
 titles and one-line texts through :func:`pipeline.outbound.headers.clean_text`.
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from pipeline.model.mail import Address, OutgoingMail
-from pipeline.outbound import text as mailtext
+from pipeline.outbound import mailtext
 from pipeline.outbound.compose import Identity
 from pipeline.outbound.headers import clean_text
 from pipeline.outbound.thread import Thread, render_in_thread

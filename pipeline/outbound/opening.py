@@ -19,7 +19,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 
 from pipeline.model.ids import well_formed_message_id
 from pipeline.model.mail import Address, Original, OutgoingMail
-from pipeline.outbound import text as mailtext
+from pipeline.outbound import mailtext
 from pipeline.outbound.compose import Identity, compose, text_message
 from pipeline.outbound.headers import HeaderBlock, clean_text
 from rules.timezones import zone

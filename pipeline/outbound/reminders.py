@@ -7,7 +7,7 @@ kind has a constant (its ``kind`` string) and a ``string.Template`` named after
 it in ``pipeline/templates``. :func:`pipeline.outbound.compose.compose` adds the DESIGN
 §4.4 headers, signs the Reply-To for the recipient and threads the mail under
 ``Thread.in_reply_to``/``references``. Words from people (notes, reasons, the
-complaint) pass through :func:`pipeline.outbound.text.indented`; names and one-line
+complaint) pass through :func:`pipeline.outbound.mailtext.indented`; names and one-line
 texts (history lines) through :func:`pipeline.outbound.headers.clean_text`.
 """
 
@@ -21,7 +21,7 @@ from string import Template
 from typing import Literal
 
 from pipeline.model.mail import Address, Original, OutgoingMail
-from pipeline.outbound import text as mailtext
+from pipeline.outbound import mailtext
 from pipeline.outbound.compose import Identity
 from pipeline.outbound.headers import clean_text
 from pipeline.outbound.thread import Thread, thread_mail

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pipeline.model.mail import Address, OutgoingMail
-from pipeline.outbound import text
+from pipeline.outbound import mailtext as text
 from pipeline.outbound.compose import Identity, compose
 from rules.timezones import zone
 
