@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pipeline.model.mail import Address, OutgoingMail
-from pipeline.outbound import mailtext as text
+from pipeline.outbound import mailtext
 from pipeline.outbound.compose import Identity, compose
 from rules.timezones import zone
 
@@ -48,19 +48,19 @@ class Thread:
     def for_owner(self, moment: datetime) -> str:
         """``Tue 24 Nov 2026 14:30 CET (Europe/Berlin), which is Tue 24 Nov 2026 13:30 UTC``."""
         zone = self.owner_timezone
-        return f"{text.when(moment, zone)} ({zone}), which is {text.when(moment, 'UTC')}"
+        return f"{mailtext.when(moment, zone)} ({zone}), which is {mailtext.when(moment, 'UTC')}"
 
     def for_executive(self, moment: datetime) -> str:
         """``Tue 24 Nov 2026 13:30 UTC (Tue 24 Nov 2026 14:30 CET in Europe/Berlin)``."""
         zone = self.owner_timezone
-        return f"{text.when(moment, 'UTC')} ({text.when(moment, zone)} in {zone})"
+        return f"{mailtext.when(moment, 'UTC')} ({mailtext.when(moment, zone)} in {zone})"
 
 
 def render_in_thread(
     thread: Thread, identity: Identity, kind: str, recipient: Address, topic: str, **values: str
 ) -> OutgoingMail:
     """Mail ``kind`` with the subject ``[Q-<n>] <topic>: <complaint subject>``."""
-    full = f"{topic}: {text.subject(thread.subject)}"
+    full = f"{topic}: {mailtext.subject(thread.subject)}"
     return thread_mail(thread, identity, kind, recipient, full, values)
 
 
@@ -75,7 +75,7 @@ def thread_mail(
 ) -> OutgoingMail:
     """Mail ``kind`` to ``recipient`` in the escalation's thread: the template ``<kind>.txt`` filled
     with ``values`` and the ref, the subject ``[Q-<n>] <topic>``, ``attachment`` as the complaint."""
-    body = text.template(f"{kind}.txt").substitute(values, ref=thread.ref)
+    body = mailtext.template(f"{kind}.txt").substitute(values, ref=thread.ref)
     return compose(
         identity,
         number=thread.number,
