@@ -1,8 +1,10 @@
-"""What answering a reply works with: the reply, its context, the outcome, and the shared helpers.
+"""What deciding on a reply works with: the reply, its context, the answer, and the shared helpers.
 
-``pipeline.decide.answer`` decides; ``pipeline.decide.owner_commands`` runs the owner's commands; both
-build on these. ``feedback`` caps the mails that answer the owner's own mail, per
-escalation and day, so an unmarked auto-responder cannot start a loop.
+``pipeline.decide.answer`` picks the side (``owner``, ``executive``); the owner's
+commands are ``pipeline.decide.owner_commands``; a close's mails are
+``pipeline.decide.closing``'s. All build on these. :func:`feedback` caps the mails
+that answer the owner's own mail, per escalation and day, so an unmarked
+auto-responder cannot start a loop.
 """
 
 from __future__ import annotations
