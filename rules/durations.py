@@ -3,7 +3,7 @@
 A :class:`Duration` is either wall-clock (elapsed seconds) or business time
 (``"8 business hours"``, ``"5 business days"``), which only counts the owner's
 working hours in the owner's timezone; turning one into a deadline is
-:mod:`pipeline.model.worktime`'s job. Pure, no I/O.
+:mod:`pipeline.model.deadlines`'s job. Pure, no I/O.
 """
 
 from __future__ import annotations

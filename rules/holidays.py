@@ -1,7 +1,7 @@
 """Public holidays by country code (the ``holidays`` package), for business-time arithmetic.
 
 A person's ``holidays:`` in people.yaml names a country ("DE") or a country and
-region ("DE-BY"); :func:`holidays_near` gives the dates ``pipeline.model.worktime``
+region ("DE-BY"); :func:`holidays_near` gives the dates ``pipeline.model.deadlines``
 skips like weekends. Pure apart from the package's data; cached.
 """
 

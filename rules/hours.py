@@ -1,7 +1,7 @@
 """Working hours as the rules write them: ``"Mon-Fri 09:00-18:00"``, parsed into a weekly schedule.
 
 Pure, no I/O: which moments are working time, and deadlines counted in it, are
-:mod:`pipeline.model.worktime`'s job.
+:mod:`pipeline.model.deadlines`'s job.
 """
 
 from __future__ import annotations

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
 
+from pipeline.model.deadlines import deadline_after, next_working_moment, remind_slots
 from pipeline.model.escalation import Escalation
-from pipeline.model.worktime import deadline_after, next_working_moment, remind_slots
 from rules.holidays import holidays_near
 from rules.hours import WorkingHours
 from rules.schema import Person, Rules

@@ -15,10 +15,10 @@ from datetime import datetime
 
 from pipeline.inbound.commands import COMMANDS
 from pipeline.inbound.matching import Role
+from pipeline.model.deadlines import deadline_for
 from pipeline.model.escalation import Escalation
 from pipeline.model.ids import ref
 from pipeline.model.mail import Address, Original, OutgoingMail
-from pipeline.model.worktime import deadline_for
 from pipeline.outbound import followups
 from pipeline.outbound.compose import Identity
 from pipeline.outbound.thread import Thread

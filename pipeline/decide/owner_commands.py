@@ -12,10 +12,10 @@ from dataclasses import replace
 
 from pipeline.decide.context import Answer, Context, Reply, deadline_in, route_deadline
 from pipeline.inbound.commands import CommandError
+from pipeline.model.deadlines import deadline_for, working_seconds_between
 from pipeline.model.escalation import Escalation, State
 from pipeline.model.ids import ref
 from pipeline.model.mail import Address, OutgoingMail
-from pipeline.model.worktime import deadline_for, working_seconds_between
 from pipeline.outbound import followups, reminders
 from pipeline.outbound.opening import EscalationFacts, render_owner_forward
 from rules.durations import Duration

@@ -10,8 +10,8 @@ from pipeline.config.settings import Settings
 from pipeline.decide.classify import Policy, Verdict, classify
 from pipeline.inbound.limits import Unparseable
 from pipeline.inbound.parse import parse_mail
+from pipeline.model.deadlines import deadline_after
 from pipeline.model.mail import Envelope
-from pipeline.model.worktime import deadline_after
 from rules.loader import load_rules
 from rules.routing import Complaint, choose_route
 

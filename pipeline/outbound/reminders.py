@@ -2,7 +2,7 @@
 
 Pure functions from a :class:`~pipeline.outbound.thread.Thread` and the facts of the
 chase to :class:`~pipeline.model.mail.OutgoingMail`; deciding when a reminder or a
-breach is due is the job of :mod:`pipeline.model.worktime` and the domain. Each mail
+breach is due is the job of :mod:`pipeline.model.deadlines` and the domain. Each mail
 kind has a constant (its ``kind`` string) and a ``string.Template`` named after
 it in ``pipeline/templates``. :func:`pipeline.outbound.compose.compose` adds the DESIGN
 §4.4 headers, signs the Reply-To for the recipient and threads the mail under

@@ -15,10 +15,10 @@ from sqlalchemy.exc import IntegrityError
 
 from pipeline import log
 from pipeline.decide.classify import Disposition, Verdict
+from pipeline.model.deadlines import deadline_for
 from pipeline.model.escalation import Escalation
 from pipeline.model.ids import ref
 from pipeline.model.mail import Address, InboundMail, Original, OutgoingMail
-from pipeline.model.worktime import deadline_for
 from pipeline.outbound.opening import EscalationFacts, render_executive_ack, render_owner_forward
 from pipeline.steps.services import Services
 from pipeline.steps.transition import stage

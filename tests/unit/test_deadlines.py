@@ -1,4 +1,4 @@
-"""Durations, working hours and deadline arithmetic (pipeline/model/worktime.py)."""
+"""Durations, working hours and deadline arithmetic (pipeline/model/deadlines.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pipeline.model.worktime import deadline_after, remind_slots, working_seconds_between
+from pipeline.model.deadlines import deadline_after, remind_slots, working_seconds_between
 from rules.durations import Duration, parse_duration
 from rules.hours import parse_working_hours
 

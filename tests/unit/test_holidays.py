@@ -1,4 +1,4 @@
-"""Public holidays by country code, and business time around them and DST (pipeline/model/worktime.py).
+"""Public holidays by country code, and business time around them and DST (pipeline/model/deadlines.py).
 
 tests/unit/test_deadlines.py covers the arithmetic with hand-written holiday
 sets and the Berlin DST weekends for short deadlines; these tests use the
@@ -13,7 +13,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pipeline.model.worktime import deadline_after, next_working_moment, remind_slots, working_seconds_between
+from pipeline.model.deadlines import (
+    deadline_after,
+    next_working_moment,
+    remind_slots,
+    working_seconds_between,
+)
 from rules.durations import parse_duration
 from rules.holidays import holiday_region, holidays_near, public_holidays
 from rules.hours import WorkingHours, parse_working_hours
