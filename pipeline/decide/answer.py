@@ -27,19 +27,18 @@ from pipeline.decide.context import (
     ref_of,
     route_deadline,
 )
+from pipeline.inbound.acknowledgements import is_acknowledgement, is_approval
 from pipeline.inbound.commands import (
     Command,
     CommandError,
     UnknownCommand,
-    is_acknowledgement,
-    is_approval,
-    is_question,
     parse_command,
     parse_need_more_time,
     parse_reason,
     parse_reassign,
 )
 from pipeline.inbound.matching import Role
+from pipeline.inbound.question import split_question
 from pipeline.model.escalation import Escalation, InvalidTransition, State
 from pipeline.model.mail import Address, OutgoingMail
 from pipeline.model.rootcause import describe_findings, parse_writeup, render_sections
@@ -186,7 +185,7 @@ def _command(escalation: Escalation, reply: Reply, ctx: Context, command: Comman
 
 def _executive(escalation: Escalation, reply: Reply, ctx: Context) -> Answer:
     actor = reply.sender.email
-    asked, note = is_question(reply.words)
+    asked, note = split_question(reply.words)
     if asked:  # in a reply, everything the executive wrote after the "?" is their note
         note = reply.words.strip().lstrip("?？!¡ \t").strip()
     if asked and escalation.state is State.CLOSED:
