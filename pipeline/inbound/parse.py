@@ -94,10 +94,30 @@ class _Parts:
     attached: Message | None
     defects: list[str]
 
+    def keep_attached(self, part: Message) -> None:
+        """Remember ``part`` as the attached message unless one was found before."""
+        self.attached = self.attached or part
+
+    def add_leaf(self, part: Message) -> None:
+        """A part with no children: a text or HTML body, an attached .eml, or something not read."""
+        kind = part.get_content_type()
+        if _is_attachment(part):
+            if _is_attached_mail(part, kind):
+                self.keep_attached(part)
+        elif kind == "text/plain":
+            self.plain.append(part)
+        elif kind == "text/html":
+            self.html.append(part)
+
 
 def _is_attachment(part: Message) -> bool:
     disposition = part.get_content_disposition()
     return disposition == "attachment" or (disposition != "inline" and bool(part.get_filename()))
+
+
+def _is_attached_mail(part: Message, kind: str) -> bool:
+    """An attachment named *.eml that is no image: a forwarded message sent as a file."""
+    return (part.get_filename() or "").lower().endswith(".eml") and not kind.startswith("image/")
 
 
 def _walk(msg: Message) -> _Parts:
@@ -106,21 +126,21 @@ def _walk(msg: Message) -> _Parts:
     while stack:
         part = stack.pop()
         found.defects.extend(type(defect).__name__ for defect in part.defects)
-        if part.is_multipart():
-            if part.get_content_maintype() == "message":
-                found.attached = found.attached or part
-            elif isinstance(children := part.get_payload(), list):
-                stack.extend(child for child in reversed(children) if isinstance(child, Message))
-            continue
-        kind = part.get_content_type()
-        if _is_attachment(part):
-            if (part.get_filename() or "").lower().endswith(".eml") and not kind.startswith("image/"):
-                found.attached = found.attached or part
-        elif kind == "text/plain":
-            found.plain.append(part)
-        elif kind == "text/html":
-            found.html.append(part)
+        if not part.is_multipart():
+            found.add_leaf(part)
+        elif part.get_content_maintype() == "message":
+            found.keep_attached(part)
+        else:
+            stack.extend(_children(part))
     return found
+
+
+def _children(part: Message) -> list[Message]:
+    """The child parts of a multipart, last first (so that a stack pops them in order)."""
+    children = part.get_payload()
+    if not isinstance(children, list):
+        return []
+    return [child for child in reversed(children) if isinstance(child, Message)]
 
 
 def _body_text(parts: _Parts) -> str:
