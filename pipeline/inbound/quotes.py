@@ -156,26 +156,33 @@ def _match_line(line: str) -> str:
 
 def _own_headers(lines: list[str]) -> list[Span]:
     """Headers and separators the engine's patterns miss, whatever the language."""
-    spans: list[Span] = []
-    for i, line in enumerate(lines):
-        bare = line.strip()
-        if not bare or bare.startswith(">"):
-            continue
-        if _SEPARATOR.fullmatch(bare):
-            spans.append((i, i))
-        elif _UNDERSCORES.fullmatch(bare):
-            following = _next_text(lines, i)
-            if following is not None and _FIELD.match(lines[following].strip()):
-                spans.append((i, i))
-        elif _FROM_FIELD.match(bare):
-            span = _field_block(lines, i)
-            if span is not None:
-                spans.append(span)
-        elif len(bare) <= _MAX_HEADER_LINE:
-            span = _attribution(lines, i)
-            if span is not None:
-                spans.append(span)
-    return spans
+    spans = (_own_header_at(lines, i) for i in range(len(lines)))
+    return [span for span in spans if span is not None]
+
+
+def _own_header_at(lines: list[str], i: int) -> Span | None:
+    """The header or separator that starts at line ``i`` (None when it is quoted or none).
+
+    A localised separator, Outlook's underscore line above a field, a field block that
+    starts with a "from" field, or an attribution line.
+    """
+    bare = lines[i].strip()
+    if not bare or bare.startswith(">"):
+        return None
+    if _SEPARATOR.fullmatch(bare):
+        return i, i
+    if _UNDERSCORES.fullmatch(bare):
+        return (i, i) if _field_follows(lines, i) else None
+    if _FROM_FIELD.match(bare):
+        return _field_block(lines, i)
+    if len(bare) <= _MAX_HEADER_LINE:
+        return _attribution(lines, i)
+    return None
+
+
+def _field_follows(lines: list[str], i: int) -> bool:
+    following = _next_text(lines, i)
+    return following is not None and bool(_FIELD.match(lines[following].strip()))
 
 
 def _field_block(lines: list[str], i: int) -> Span | None:
@@ -197,19 +204,31 @@ def _is_block_top(line: str) -> bool:
 def _attribution(lines: list[str], i: int) -> Span | None:
     """ "On <date>, <name> <address> wrote:" in any language, wrapped over up to three lines."""
     core = lines[i].strip().strip(_DECORATION)
-    tail = _TAIL.search(core)
-    if not core.endswith(":") and tail is None:
+    tail = _TAIL.search(core) is not None
+    if not core.endswith(":") and not tail:
         return None
+    start = _wrapped_start(lines, i)
+    block = " ".join(line.strip() for line in lines[start : i + 1])
+    if _introduces_quote(lines, i, core, block) or (tail and _names_address_and_date(block)):
+        return start, i
+    return None
+
+
+def _wrapped_start(lines: list[str], i: int) -> int:
+    """The first line of a header that a client may have wrapped over up to three lines ending at ``i``."""
     start = i
     while start > max(0, i - 2) and _continues(lines[start - 1], lines[start]):
         start -= 1
-    block = " ".join(line.strip() for line in lines[start : i + 1])
-    quoted = _quote_follows(lines, i) and core.endswith(":")
-    if quoted and ("@" in block or _WROTE.search(block)):
-        return start, i
-    if tail is not None and "@" in block and _has_date(block):
-        return start, i
-    return None
+    return start
+
+
+def _introduces_quote(lines: list[str], i: int, core: str, block: str) -> bool:
+    """A line ending in ":" above a ">" block, with an address or a "wrote" in its header."""
+    return core.endswith(":") and _quote_follows(lines, i) and ("@" in block or bool(_WROTE.search(block)))
+
+
+def _names_address_and_date(block: str) -> bool:
+    return "@" in block and _has_date(block)
 
 
 def _continues(above: str, line: str) -> bool:
