@@ -39,9 +39,10 @@ from pipeline.inbound.commands import (
 )
 from pipeline.inbound.matching import Role
 from pipeline.inbound.question import split_question
+from pipeline.inbound.writeup import parse_writeup
 from pipeline.model.escalation import Escalation, InvalidTransition, State
 from pipeline.model.mail import Address, OutgoingMail
-from pipeline.model.rootcause import describe_findings, parse_writeup, render_sections
+from pipeline.model.rootcause import describe_findings, render_sections
 from pipeline.outbound import followups
 from rules.schema import Rules
 

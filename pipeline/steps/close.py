@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from pipeline.inbound.writeup import parse_writeup
 from pipeline.model.escalation import RootCauseMissing, State
 from pipeline.model.ids import ref
 from pipeline.model.mail import Address
@@ -18,7 +19,6 @@ from pipeline.model.rootcause import (
     check_sections,
     describe_findings,
     merge_sections,
-    parse_writeup,
     render_sections,
 )
 from pipeline.outbound import followups
