@@ -1,6 +1,6 @@
 """Turn the raw bytes of one inbound message into an :class:`~pipeline.model.mail.InboundMail`.
 
-Hostile input is capped by :func:`check_limits`, a cheap byte scan that runs before
+Hostile input is capped by :mod:`pipeline.inbound.limits`, a cheap byte scan that runs before
 the ``email`` package sees anything. Parsing uses the stdlib parser with a compat32
 policy that hands back header values untouched; this module walks the MIME tree (text
 parts, HTML parts, an attached message), undoes transfer encodings and assembles the
