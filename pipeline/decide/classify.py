@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from pipeline.config.settings import Settings
 from pipeline.inbound import authres, machine
+from pipeline.inbound.question import split_question
 from pipeline.model.mail import Envelope, InboundMail
 from rules.schema import Rules
 
@@ -62,35 +63,7 @@ class Policy:
 
 Rule = Callable[[InboundMail, Envelope, Rules, Policy], Disposition | None]
 
-_QUESTION_LINE = re.compile(r"^[?？][?？!¡\s]*(.*)$", re.S)
 _SUBJECT_TAG = re.compile(r"\[Q-(\d+)\]", re.I)
-_SIGNATURE_START = re.compile(
-    r"^(--\s*|__+|sent from my .*|get outlook for .*|von meinem .* gesendet)$", re.I
-)
-
-
-def split_question(note: str, signer_names: tuple[str, ...] = ()) -> tuple[bool, str]:
-    """(is "?" note, the comment after the question mark) for an executive's note.
-
-    "?", "??", "?!" and "? " count, with a signature below. Text after the marks
-    up to the first blank line or signature delimiter is the executive's comment.
-    """
-    lines = note.replace("\r\n", "\n").split("\n")
-    while lines and not lines[0].strip():
-        lines.pop(0)
-    if not lines:
-        return False, ""
-    match = _QUESTION_LINE.match(lines[0].strip())
-    if match is None:
-        return False, ""
-    comment_lines = [match.group(1).strip()]
-    names = {n.strip().lower() for n in signer_names if n.strip()}
-    for line in lines[1:]:
-        stripped = line.strip()
-        if not stripped or _SIGNATURE_START.match(stripped) or stripped.lower() in names:
-            break
-        comment_lines.append(stripped)
-    return True, " ".join(part for part in comment_lines if part).strip()
 
 
 def _recipients(mail: InboundMail, envelope: Envelope) -> list[str]:

@@ -10,15 +10,10 @@ from :func:`closing_mails`. The root-cause gate itself is the domain's
 from __future__ import annotations
 
 from pipeline.decide.context import Answer, Context, ref_of
+from pipeline.inbound.writeup import parse_writeup
 from pipeline.model.escalation import Escalation, RootCauseMissing, State
 from pipeline.model.mail import Address, OutgoingMail
-from pipeline.model.rootcause import (
-    check_sections,
-    describe_findings,
-    merge_sections,
-    parse_writeup,
-    render_sections,
-)
+from pipeline.model.rootcause import check_sections, describe_findings, merge_sections, render_sections
 from pipeline.outbound import followups
 
 #: What the summary says when the escalation closes without an explanation by email.

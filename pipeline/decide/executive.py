@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from pipeline.decide.closing import closing_mails
 from pipeline.decide.context import Answer, Context, Reply, deadline_in, ref_of, route_deadline
-from pipeline.inbound.commands import is_approval, is_question
+from pipeline.inbound.acknowledgements import is_approval
+from pipeline.inbound.question import split_question
 from pipeline.model.escalation import Escalation, State
 from pipeline.model.rootcause import render_sections
 from pipeline.outbound import followups
@@ -18,7 +19,7 @@ from pipeline.outbound import followups
 
 def answer_executive(escalation: Escalation, reply: Reply, ctx: Context) -> Answer:
     """Apply the executive's reply: a question, an approval, or words for the owner."""
-    asked, _ = is_question(reply.words)
+    asked, _ = split_question(reply.words)
     if asked:  # in a reply, everything the executive wrote after the "?" is their note
         return _question(escalation, reply, ctx, reply.words.strip().lstrip("?？!¡ \t").strip())
     if is_approval(reply.words):

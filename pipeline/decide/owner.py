@@ -13,19 +13,20 @@ from __future__ import annotations
 from pipeline.decide import owner_commands
 from pipeline.decide.closing import closing_mails
 from pipeline.decide.context import Answer, Context, Reply, deadline_in, feedback, help_reply, ref_of
+from pipeline.inbound.acknowledgements import is_acknowledgement
 from pipeline.inbound.commands import (
     Command,
     CommandError,
     UnknownCommand,
-    is_acknowledgement,
     parse_command,
     parse_need_more_time,
     parse_reason,
     parse_reassign,
 )
+from pipeline.inbound.writeup import parse_writeup
 from pipeline.model.escalation import Escalation, InvalidTransition, State
 from pipeline.model.mail import OutgoingMail
-from pipeline.model.rootcause import describe_findings, parse_writeup, render_sections
+from pipeline.model.rootcause import describe_findings, render_sections
 from pipeline.outbound import followups
 from rules.schema import Rules
 

@@ -71,21 +71,38 @@ def verify_sender(headers: Iterable[str], from_email: str, trusted: Iterable[str
     A DMARC result, when the trusted MTA gave one, decides. Without one, a DKIM
     pass whose signing domain is aligned with the From domain counts.
     """
-    trusted_ids = {t.lower() for t in trusted}
     from_domain = from_email.rpartition("@")[2].lower()
-    results = [r for value in headers for r in parse_header(value) if r.authserv_id in trusted_ids]
+    results = _trusted_results(headers, trusted)
     if not results:
         return SenderCheck(False, "no Authentication-Results header from a trusted authserv-id")
     dmarc = [r for r in results if r.method == "dmarc"]
-    for r in dmarc:
-        if r.result == "pass" and _aligned(r.properties.get("header.from", from_domain), from_domain):
-            return SenderCheck(True, f"dmarc=pass for {from_domain} from {r.authserv_id}")
-    if not dmarc:
-        for r in results:
-            domain = r.properties.get("header.d", "")
-            if r.method == "dkim" and r.result == "pass" and domain and _aligned(domain, from_domain):
-                return SenderCheck(True, f"dkim=pass aligned with {from_domain} from {r.authserv_id}")
+    passed = _dmarc_pass(dmarc, from_domain) if dmarc else _aligned_dkim_pass(results, from_domain)
+    if passed is not None:
+        return passed
     seen = ", ".join(f"{r.method}={r.result}" for r in results if r.method in {"dmarc", "dkim"})
     return SenderCheck(
         False, f"authentication did not pass for {from_domain} ({seen or 'no dmarc or dkim result'})"
     )
+
+
+def _trusted_results(headers: Iterable[str], trusted: Iterable[str]) -> list[AuthResult]:
+    """Every result in ``headers`` whose authserv-id is one of ``trusted`` (any case)."""
+    trusted_ids = {t.lower() for t in trusted}
+    return [r for value in headers for r in parse_header(value) if r.authserv_id in trusted_ids]
+
+
+def _dmarc_pass(dmarc: list[AuthResult], from_domain: str) -> SenderCheck | None:
+    """The first dmarc=pass for the From domain (its header.from aligned, or absent)."""
+    for r in dmarc:
+        if r.result == "pass" and _aligned(r.properties.get("header.from", from_domain), from_domain):
+            return SenderCheck(True, f"dmarc=pass for {from_domain} from {r.authserv_id}")
+    return None
+
+
+def _aligned_dkim_pass(results: list[AuthResult], from_domain: str) -> SenderCheck | None:
+    """The first dkim=pass whose signing domain (header.d) is aligned with the From domain."""
+    for r in results:
+        domain = r.properties.get("header.d", "")
+        if r.method == "dkim" and r.result == "pass" and domain and _aligned(domain, from_domain):
+            return SenderCheck(True, f"dkim=pass aligned with {from_domain} from {r.authserv_id}")
+    return None

@@ -1,19 +1,18 @@
-"""What a piece of machine mail says about qmark's own mail: its kind, the mails it is about, who failed.
+"""What a piece of machine mail says about qmark's own mail: its kind, and which of qmark's mails it names.
 
 Pure functions over the parsed :class:`~pipeline.model.mail.InboundMail` and the raw bytes.
-:mod:`pipeline.inbound.machine` decides *whether* a message is machine mail; this module reads
-what it says:
+:mod:`pipeline.inbound.machine` decides *whether* a message is machine mail,
+:mod:`pipeline.inbound.dsn` reads a delivery report's per-recipient fields; this module
+decides what the mail is and what it is about:
 
 * :func:`machine_kind` - ``"bounce"`` (a delivery failure), ``"delay"`` (a delivery
   report whose recipients are all still being retried: not a failure, the mail may yet
   arrive), ``"auto_reply"`` (out-of-office, vacation, autoresponders) or ``"other"``
   (lists, bulk, feedback/abuse reports, read receipts, success reports, anything else);
 * :func:`is_delayed_only` - the test behind ``"delay"``;
-* :func:`qmark_message_ids` - qmark's own Message-IDs quoted anywhere in the raw bytes;
-* :func:`failed_recipients` - the recipients a delivery report says failed.
+* :func:`qmark_message_ids` - qmark's own Message-IDs quoted anywhere in the raw bytes.
 
-Raw bytes are read up to :data:`MAX_SCAN` (1 MB): reports put what matters first, and
-the work stays bounded on hostile input.
+Raw bytes are read up to :data:`pipeline.inbound.dsn.MAX_SCAN` (1 MB).
 """
 
 from __future__ import annotations
@@ -21,24 +20,17 @@ from __future__ import annotations
 import binascii
 import functools
 import re
-from collections.abc import Iterable, Iterator
-from email.message import Message
-from email.parser import BytesParser
-from email.policy import compat32
+from collections.abc import Callable, Iterator
 from typing import Literal
 
 from pipeline.inbound import machine
-from pipeline.inbound import mailer_phrases as machinetext
-from pipeline.inbound.limits import DEFAULT_LIMITS, check_normalised, normalise_line_endings
+from pipeline.inbound.dsn import NOT_FAILED, recipient_actions, scan_window
+from pipeline.inbound.mailer_phrases import TOP_LINES, is_auto_reply_subject, is_bounce_subject, own_lines
 from pipeline.model.ids import parse_message_id
 from pipeline.model.mail import Envelope, InboundMail
 
 Kind = Literal["bounce", "delay", "auto_reply", "other"]
 
-MAX_SCAN = 1024 * 1024
-
-_STATUS_TYPES = frozenset({"message/delivery-status", "message/global-delivery-status"})
-_NOT_FAILED = frozenset({"delayed", "delivered", "relayed", "expanded"})
 _BOUNCE_SENDERS = re.compile(
     r"^(?:mailer-?daemon|mail-?daemon|post_?master|mail-?delivery(?:-?sub)?(?:-?system)?)$", re.I
 )
@@ -59,6 +51,8 @@ _SNS_BOUNCE = re.compile(
     r'\\?"notificationType\\?"\s*:\s*\\?"Bounce\\?"'
 )  # Amazon SES via SNS, maybe re-quoted
 _AUTO_REPLY_HEADERS = ("x-autoreply", "x-autorespond", "x-autoresponder")
+_NDR_HEADERS = frozenset({"x-failed-recipients", "x-ms-exchange-message-is-ndr"})
+_NOT_DELIVERY_REPORTS = frozenset({"feedback-report", "disposition-notification"})  # report-type values
 _DELAY_SUBJECT = re.compile(
     r"\(delay\)|\bdelay(?:ed)?\b|still being retried|not yet been delivered"
     r"|could not send (?:mail|message) for past",
@@ -77,105 +71,8 @@ _PERMANENT_WORDS = re.compile(  # "if the delivery fails permanently" (Gmail's d
     r"|will not be retried|no further (?:delivery )?attempts",
     re.I,
 )
-_FIELD = re.compile(r"^([A-Za-z][A-Za-z0-9-]*)\s*:\s*(.*)$")
 _QP_SOFT_BREAK = re.compile(rb"=\n")
 _BASE64_RUN = re.compile(rb"(?:^[A-Za-z0-9+/]{16,}={0,2}\n){2,}", re.M)
-
-
-# -- delivery-status blocks ----------------------------------------------------------------------
-
-
-def _scanned(raw: bytes) -> bytes:
-    return normalise_line_endings(bytes(raw[:MAX_SCAN]))
-
-
-def _text_blocks(lines: Iterable[str]) -> list[dict[str, str]]:
-    """``Name: value`` groups separated by blank lines, as in a message/delivery-status body."""
-    blocks: list[dict[str, str]] = []
-    current: dict[str, str] = {}
-    name = ""
-    for line in lines:
-        if not line.strip():
-            if current:
-                blocks.append(current)
-            current, name = {}, ""
-        elif line[:1] in " \t" and name:
-            current[name] += " " + line.strip()
-        elif match := _FIELD.match(line.strip()):
-            name = match.group(1).lower()
-            current.setdefault(name, match.group(2).strip())
-    if current:
-        blocks.append(current)
-    return blocks
-
-
-def _part_blocks(part: Message) -> list[dict[str, str]]:
-    payload = part.get_payload()
-    if isinstance(payload, list):
-        blocks = [
-            {str(key).strip().lower(): " ".join(str(value).split()) for key, value in block.items()}
-            for block in payload
-            if isinstance(block, Message)
-        ]
-        if any(_recipients_of(block) for block in blocks):
-            return blocks
-    data = part.get_payload(decode=True)  # an encoded report the parser could not split into blocks
-    if isinstance(data, bytes):
-        return _text_blocks(data.decode("utf-8", "replace").splitlines())
-    return []
-
-
-def _report_parts(raw: bytes) -> list[Message]:
-    """The delivery-status parts of ``raw``, outside any returned original (message/rfc822)."""
-    data = _scanned(raw)
-    try:
-        check_normalised(data, DEFAULT_LIMITS)
-        root = BytesParser(policy=compat32).parsebytes(data)
-    except Exception:  # hostile or broken beyond the parser: nothing can be read from it
-        return []
-    found: list[Message] = []
-    stack = [root]
-    visited = 0
-    while stack and visited <= DEFAULT_LIMITS.max_parts:
-        part = stack.pop()
-        visited += 1
-        kind = part.get_content_type()
-        if kind in _STATUS_TYPES:
-            found.append(part)
-        elif kind != "message/rfc822" and part.is_multipart():
-            children = part.get_payload()
-            if isinstance(children, list):
-                stack.extend(child for child in reversed(children) if isinstance(child, Message))
-    return found
-
-
-def _recipients_of(block: dict[str, str]) -> list[str]:
-    """The addresses in a block's Final-Recipient and Original-Recipient fields ("rfc822; a@b")."""
-    addresses = []
-    for name in ("final-recipient", "original-recipient"):
-        value = block.get(name, "")
-        _, typed, rest = value.partition(";")
-        words = (rest if typed else value).replace("<", " ").replace(">", " ").split()
-        if words and "@" in words[0]:
-            addresses.append(words[0].lower())
-    return addresses
-
-
-def _action_of(block: dict[str, str]) -> str:
-    words = block.get("action", "").split()
-    return words[0].lower() if words else ""
-
-
-def _recipient_blocks(mail: InboundMail, raw: bytes | None) -> list[dict[str, str]]:
-    """Per-recipient report blocks: from delivery-status parts when ``raw`` is given, else the body."""
-    if raw is not None:
-        blocks = [block for part in _report_parts(raw) for block in _part_blocks(part)]
-        if any(_recipients_of(block) for block in blocks):
-            return [block for block in blocks if _recipients_of(block)]
-    unquoted = (
-        line for line in mail.note[: machinetext.MAX_NOTE_CHARS].splitlines() if not line.startswith(">")
-    )
-    return [block for block in _text_blocks(unquoted) if _recipients_of(block)]
 
 
 # -- kind ----------------------------------------------------------------------------------------
@@ -189,23 +86,42 @@ def _report_type(mail: InboundMail) -> str:
 
 
 def _is_feedback(mail: InboundMail) -> bool:
-    top = " ".join(machinetext.own_lines(mail)[:3])
+    top = " ".join(own_lines(mail)[:3])
     return bool(_FEEDBACK_SUBJECT.match(mail.subject) or _FEEDBACK_WORDS.search(top))
 
 
 def _is_bounce(mail: InboundMail, envelope: Envelope) -> bool:
+    return any(sign(mail, envelope) for sign in _BOUNCE_SIGNS)
+
+
+def _bounce_subject(mail: InboundMail, envelope: Envelope) -> bool:
+    return is_bounce_subject(mail.subject)
+
+
+def _bounce_sender(mail: InboundMail, envelope: Envelope) -> bool:
     senders = (envelope.mail_from, mail.from_.email if mail.from_ else "")
     locals_ = (address.strip("<> ").rpartition("@")[0] or address.strip("<> ") for address in senders)
-    return (
-        machinetext.is_bounce_subject(mail.subject)
-        or any(_BOUNCE_SENDERS.match(local) for local in locals_)
-        or any(name in {"x-failed-recipients", "x-ms-exchange-message-is-ndr"} for name, _ in mail.headers)
-        or bool(_SNS_BOUNCE.search(mail.text[:4096]))
-        or any(
-            check(mail, envelope)
-            for check in (machine.bounce_wording, machine.dsn_fields, machine.bounce_evidence)
-        )
-    )
+    return any(_BOUNCE_SENDERS.match(local) for local in locals_)
+
+
+def _ndr_header(mail: InboundMail, envelope: Envelope) -> bool:
+    return any(name in _NDR_HEADERS for name, _ in mail.headers)
+
+
+def _sns_bounce(mail: InboundMail, envelope: Envelope) -> bool:
+    return bool(_SNS_BOUNCE.search(mail.text[:4096]))
+
+
+#: What makes a delivery report without readable report fields a bounce; any one will do.
+_BOUNCE_SIGNS: tuple[Callable[[InboundMail, Envelope], object], ...] = (
+    _bounce_subject,
+    _bounce_sender,
+    _ndr_header,
+    _sns_bounce,
+    machine.bounce_wording,
+    machine.dsn_fields,
+    machine.bounce_evidence,
+)
 
 
 def _is_auto_reply(mail: InboundMail) -> bool:
@@ -214,12 +130,12 @@ def _is_auto_reply(mail: InboundMail) -> bool:
         or mail.header("precedence").strip().lower() == "auto_reply"
         or mail.header("x-autogenerated").strip().lower() == "reply"
         or any(mail.header(name) for name in _AUTO_REPLY_HEADERS)
-        or machinetext.is_auto_reply_subject(mail.subject)
+        or is_auto_reply_subject(mail.subject)
     )
 
 
 def _delay_wording(mail: InboundMail) -> bool:
-    words = " ".join(machinetext.own_lines(mail)[: machinetext.TOP_LINES])
+    words = " ".join(own_lines(mail)[:TOP_LINES])
     delayed = _DELAY_SUBJECT.search(mail.subject) or _DELAY_WORDS.search(words)
     return bool(delayed) and not _PERMANENT_WORDS.search(words)
 
@@ -232,7 +148,7 @@ def is_delayed_only(mail: InboundMail, raw: bytes | None = None) -> bool:
     Status Notification (Delay)", "Warning: message ... delayed") or sentence ("THIS IS A
     WARNING MESSAGE ONLY", "will be retried") and nothing saying the failure is permanent.
     """
-    actions = [_action_of(block) for block in _recipient_blocks(mail, raw)]
+    actions = recipient_actions(mail, raw)
     if actions:
         return all(action == "delayed" for action in actions)
     return _delay_wording(mail)
@@ -249,16 +165,21 @@ def machine_kind(mail: InboundMail, envelope: Envelope, *, raw: bytes | None = N
     Pass ``raw`` so that delivery-status parts are read; without it only the body is.
     """
     report = _report_type(mail)
-    if report in {"feedback-report", "disposition-notification"} or _is_feedback(mail):
+    if report in _NOT_DELIVERY_REPORTS or _is_feedback(mail):
         return "other"
-    actions = {_action_of(block) for block in _recipient_blocks(mail, raw)}
-    if actions and actions <= _NOT_FAILED:
+    actions = frozenset(recipient_actions(mail, raw))
+    if actions:
+        return _kind_by_actions(actions)
+    if report == "delivery-status" or _is_bounce(mail, envelope):
+        return "delay" if _delay_wording(mail) else "bounce"
+    return "auto_reply" if _is_auto_reply(mail) else "other"
+
+
+def _kind_by_actions(actions: frozenset[str]) -> Kind:
+    """Any failed recipient makes a bounce; only delays a delay; only successes a success report."""
+    if actions <= NOT_FAILED:
         return "delay" if "delayed" in actions else "other"
-    if actions or report == "delivery-status" or _is_bounce(mail, envelope):
-        return "delay" if not actions and _delay_wording(mail) else "bounce"
-    if _is_auto_reply(mail):
-        return "auto_reply"
-    return "other"
+    return "bounce"
 
 
 # -- what the report is about --------------------------------------------------------------------
@@ -294,29 +215,9 @@ def qmark_message_ids(raw: bytes, *, domain: str) -> tuple[str, ...]:
     """
     pattern = _own_id(domain)
     found: dict[str, None] = {}
-    for text in _searchable(_scanned(raw)):
+    for text in _searchable(scan_window(raw)):
         for match in pattern.finditer(text):
             mid = "<" + match.group(1).decode("ascii", "replace").lower() + ">"
             if parse_message_id(mid, domain=domain) is not None:
                 found.setdefault(mid, None)
-    return tuple(found)
-
-
-def failed_recipients(mail: InboundMail, raw: bytes) -> tuple[str, ...]:
-    """The recipients a delivery report says failed: lower-case addresses, no repeats, () when none.
-
-    Read from the Final-Recipient and Original-Recipient fields of ``raw``'s delivery-status
-    parts (a returned original inside message/rfc822 is not read), else of report fields
-    in the body; recipients whose ``Action`` is delayed, delivered, relayed or expanded did
-    not fail and are left out. Exim's ``X-Failed-Recipients`` header counts too.
-    """
-    found: dict[str, None] = {}
-    for block in _recipient_blocks(mail, raw):
-        if _action_of(block) not in _NOT_FAILED:
-            found.update(dict.fromkeys(_recipients_of(block)))
-    for value in mail.header_all("x-failed-recipients"):
-        for word in value.replace(",", " ").split():
-            address = word.strip("<>;").lower()
-            if "@" in address:
-                found.setdefault(address, None)
     return tuple(found)

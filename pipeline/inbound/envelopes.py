@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import getaddresses, parseaddr
@@ -32,14 +33,9 @@ def from_headers(
     head = raw[:_HEAD_BYTES].replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]
     headers = BytesHeaderParser(policy=compat32).parsebytes(head)
     if mail_from is None:
-        return_path = headers.get("Return-Path")
-        if return_path is not None and str(return_path).strip() in {"<>", ""}:
-            mail_from = ""
-        else:
-            mail_from = parseaddr(str(return_path or headers.get("From") or ""))[1]
+        mail_from = _sender(headers)
     if not rcpts:
-        delivered = headers.get_all("Delivered-To", []) + headers.get_all("X-Original-To", [])
-        rcpts = [address for _, address in getaddresses([str(v) for v in delivered]) if address]
+        rcpts = _delivered_to(headers)
     return Envelope(
         mail_from=mail_from,
         rcpt_tos=tuple(rcpts or default_rcpts),
@@ -47,3 +43,17 @@ def from_headers(
         received_at=received_at or datetime.now(UTC),
         channel=channel,
     )
+
+
+def _sender(headers: Message) -> str:
+    """The Return-Path address ("" for ``<>``), else the From address."""
+    return_path = headers.get("Return-Path")
+    if return_path is not None and str(return_path).strip() in {"<>", ""}:
+        return ""
+    return parseaddr(str(return_path or headers.get("From") or ""))[1]
+
+
+def _delivered_to(headers: Message) -> list[str]:
+    """The addresses in Delivered-To, then X-Original-To."""
+    delivered = headers.get_all("Delivered-To", []) + headers.get_all("X-Original-To", [])
+    return [address for _, address in getaddresses([str(v) for v in delivered]) if address]

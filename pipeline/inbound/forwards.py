@@ -10,7 +10,7 @@ touches the ``email`` package; :mod:`pipeline.inbound.parse` feeds it decoded te
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pipeline.model.mail import Address, InboundMail, Original
 
@@ -69,6 +69,7 @@ _BEGIN: dict[str, str] = {
     "begin doorgestuurd bericht": "inline",
 }
 
+_ADDRESS_FIELDS = frozenset({"to", "cc", "from", "bcc"})  # their values may wrap onto the next line
 _ODD_SPACE = re.compile(r"[\u00a0\u2000-\u200b\u202f\u205f\u3000\ufeff\t]")
 _QUOTE = re.compile(r"^((?:>[ ]?)+)")
 _DASH_LINE = re.compile(r"^(-{3,})\s*([^-].*?)\s*(-{3,})$")
@@ -144,23 +145,41 @@ def _read_block(lines: list[_Line], start: int, limit: int = 3) -> _Block:
     index = start
     while index < len(lines) and not lines[index].text and index - start < limit:
         index += 1
-    fields: dict[str, str] = {}
-    labels: list[str] = []
-    last = ""
+    reading = _Reading()
     end = min(len(lines), index + MAX_BLOCK_LINES)
-    while index < end:
-        text = lines[index].text
-        found = _field(text) if text else None
-        if found and found[0] not in fields:
-            last, label, value = found
-            fields[last] = value
-            labels.append(label)
-        elif not found and text and last in ("to", "cc", "from", "bcc") and "@" in text:
-            fields[last] = f"{fields[last]} {text}"[:MAX_VALUE]  # a wrapped address list
-        else:
-            break
+    while index < end and reading.take(lines[index].text):
         index += 1
-    return _Block(fields, tuple(labels), index)
+    return _Block(reading.fields, tuple(reading.labels), index)
+
+
+@dataclass
+class _Reading:
+    """A header block being read: fields by meaning, labels as written, the meaning read last."""
+
+    fields: dict[str, str] = field(default_factory=dict)
+    labels: list[str] = field(default_factory=list)
+    last: str = ""
+
+    def take(self, text: str) -> bool:
+        """Add one line to the block; False when the line ends it."""
+        found = _field(text) if text else None
+        return self._add(*found) if found is not None else self._wrapped(text)
+
+    def _add(self, meaning: str, label: str, value: str) -> bool:
+        """A field line; a meaning read before ends the block."""
+        if meaning in self.fields:
+            return False
+        self.last = meaning
+        self.fields[meaning] = value
+        self.labels.append(label)
+        return True
+
+    def _wrapped(self, text: str) -> bool:
+        """The wrapped rest of an address list continues the block; any other line ends it."""
+        if not text or self.last not in _ADDRESS_FIELDS or "@" not in text:
+            return False
+        self.fields[self.last] = f"{self.fields[self.last]} {text}"[:MAX_VALUE]
+        return True
 
 
 def _is_bare_block(block: _Block) -> bool:
@@ -190,23 +209,30 @@ def _body(lines: list[str], start: int, depth: int) -> str:
 def _find(cleaned: list[_Line]) -> tuple[int, str, _Block] | None:
     """(index of the marker line, shape, header block) for the first forward in ``cleaned``."""
     for index, line in enumerate(cleaned):
-        text = line.text
-        if not text:
-            continue
-        shape = _marker_shape(text)
-        if shape:
-            return index, shape, _read_block(cleaned, index + 1)
-        if _RULE_LINE.match(text):
-            block = _read_block(cleaned, index + 1)
-            if "from" in block.fields:
-                english = all(label in _ENGLISH for label in block.labels)
-                return index, "outlook" if english else "inline", block
-        elif _field(text):
-            block = _read_block(cleaned, index, limit=0)
-            if _is_bare_block(block):
-                english = all(label in _ENGLISH for label in block.labels)
-                return _separator_above(cleaned, index), "outlook" if english else "inline", block
+        found = _forward_at(cleaned, index) if line.text else None
+        if found is not None:
+            return found
     return None
+
+
+def _forward_at(cleaned: list[_Line], index: int) -> tuple[int, str, _Block] | None:
+    """The forward that starts at a non-blank line: a marker, a rule over a block, or a bare block."""
+    text = cleaned[index].text
+    shape = _marker_shape(text)
+    if shape:
+        return index, shape, _read_block(cleaned, index + 1)
+    if _RULE_LINE.match(text):
+        block = _read_block(cleaned, index + 1)
+        return (index, _client(block), block) if "from" in block.fields else None
+    if _field(text):
+        block = _read_block(cleaned, index, limit=0)
+        return (_separator_above(cleaned, index), _client(block), block) if _is_bare_block(block) else None
+    return None
+
+
+def _client(block: _Block) -> str:
+    """The shape of a header block with no marker: English labels are Outlook's, others "inline"."""
+    return "outlook" if all(label in _ENGLISH for label in block.labels) else "inline"
 
 
 def _separator_above(cleaned: list[_Line], index: int) -> int:

@@ -77,19 +77,23 @@ class _TextCollector(HTMLParser):
             self._break_if_open()
             self.lines.append(RULE)
         elif tag in _PARAGRAPH:
-            if tag == "pre":
-                self._pre_depth += 1
-            self._paragraphs.append(_is_outlook_line(attrs))
-            if self._paragraphs[-1]:
-                self._break_if_open()
-            else:
-                self._blank_line()
+            self._open_paragraph(tag, attrs)
         elif tag in _LINE:
             self._break_if_open()
             if tag == "li":
                 self._add("- ")
         elif tag in _CELL and self._has_text:
             self._add(" ")
+
+    def _open_paragraph(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        """<p> or <pre>: a blank line before it, or only a line break for Outlook's one-line paragraphs."""
+        if tag == "pre":
+            self._pre_depth += 1
+        self._paragraphs.append(_is_outlook_line(attrs))
+        if self._paragraphs[-1]:
+            self._break_if_open()
+        else:
+            self._blank_line()
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _VOID:

@@ -88,23 +88,36 @@ def _check_nesting(data: bytes, limits: ParseLimits) -> None:
     delimiters = 0
     for match in _STRUCTURE.finditer(data):
         chunk = match.group()
-        if not chunk.startswith(b"--"):
-            boundary = _container(chunk)
-            if boundary is not None:
-                stack.append(boundary)
-                if len(stack) > limits.max_depth:
-                    raise Unparseable(f"MIME parts are nested more than {limits.max_depth} deep")
-            continue
-        line = chunk[2:].rstrip()
-        closing = line.endswith(b"--") and line[:-2] in stack
-        name = line[:-2] if closing else line
-        if name and name in stack:
-            while stack[-1] != name:
-                stack.pop()
-            if closing:
-                stack.pop()
-            elif (delimiters := delimiters + 1) > limits.max_parts:
+        if chunk.startswith(b"--"):
+            delimiters += _delimiter(stack, chunk[2:].rstrip())
+            if delimiters > limits.max_parts:
                 raise Unparseable(f"message has more than {limits.max_parts} MIME parts")
+        else:
+            _open(stack, chunk, limits)
+
+
+def _open(stack: list[bytes], header: bytes, limits: ParseLimits) -> None:
+    """Push the container a Content-Type header opens, if any; too deep a stack is Unparseable."""
+    boundary = _container(header)
+    if boundary is None:
+        return
+    stack.append(boundary)
+    if len(stack) > limits.max_depth:
+        raise Unparseable(f"MIME parts are nested more than {limits.max_depth} deep")
+
+
+def _delimiter(stack: list[bytes], line: bytes) -> int:
+    """Close the containers a delimiter line ends; 1 when it starts a part of an open multipart, else 0."""
+    closing = line.endswith(b"--") and line[:-2] in stack
+    name = line[:-2] if closing else line
+    if not name or name not in stack:
+        return 0
+    while stack[-1] != name:
+        stack.pop()
+    if closing:
+        stack.pop()
+        return 0
+    return 1
 
 
 def _check_structure(data: bytes, limits: ParseLimits) -> None:

@@ -5,14 +5,15 @@ their order is data (``CHECKS``). The envelope sender and the headers decide mos
 mail. A bounce or auto-reply that arrives with a real envelope sender and a
 person's From is still recognised by its subject, its structure and its own words.
 
-The body checks read only the sender's own words (:func:`own_lines`): ``mail.note``
-(so an inline or attached forward is not part of it), without ">"-quoted lines, cut
-at the first reply header ("On ... wrote:", "-----Original Message-----", a "From:"
-line with "Sent:" or "Date:" under it). An executive's "?" above a forwarded bounce,
-or an owner's reply quoting one, is therefore never machine mail. What remains
-possible is a person who types or pastes mail-system boilerplate as their own first
-lines, delivery-status fields, or two kinds of bounce evidence (an SMTP reply line,
-a sentence about e-mail that failed, a returned original).
+The body checks read only the sender's own words
+(:func:`pipeline.inbound.mailer_phrases.own_lines`): ``mail.note`` (so an inline or
+attached forward is not part of it), without ">"-quoted lines, cut at the first reply
+header ("On ... wrote:", "-----Original Message-----", a "From:" line with "Sent:" or
+"Date:" under it). An executive's "?" above a forwarded bounce, or an owner's reply
+quoting one, is therefore never machine mail. What remains possible is a person who
+types or pastes mail-system boilerplate as their own first lines, delivery-status
+fields, or two kinds of bounce evidence (an SMTP reply line, a sentence about e-mail
+that failed, a returned original).
 """
 
 from __future__ import annotations

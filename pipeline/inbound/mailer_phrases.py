@@ -1,9 +1,10 @@
 """What mail systems write: bounce and auto-reply subjects, report openers, delivery-status fields.
 
-The text side of ``pipeline.inbound.machine``: patterns and small readers over a subject
-or the sender's own lines (:func:`own_lines` — ``mail.note`` without ">"-quoted
-lines, cut at the first reply header), so that a person's words about a bounce,
-or a quoted or forwarded one, are never mistaken for the bounce itself.
+The text side of :mod:`pipeline.inbound.machine` and :mod:`pipeline.inbound.bounces`:
+patterns and small readers over a subject or the sender's own lines (:func:`own_lines` —
+``mail.note`` without ">"-quoted lines, cut at the first reply header), so that a
+person's words about a bounce, or a quoted or forwarded one, are never mistaken for
+the bounce itself.
 """
 
 from __future__ import annotations

@@ -59,24 +59,40 @@ def match_reply(
     mail: InboundMail, envelope: Envelope, *, reply_local: str, domain: str, secret: bytes
 ) -> ReplyMatch:
     """The escalation ``mail`` answers, by token, then In-Reply-To/References, then subject tag."""
+    return (
+        _by_token(mail, envelope, reply_local=reply_local, domain=domain, secret=secret)
+        or _by_thread(mail, domain)
+        or _by_subject(mail)
+        or ReplyMatch(None)
+    )
+
+
+def _by_token(
+    mail: InboundMail, envelope: Envelope, *, reply_local: str, domain: str, secret: bytes
+) -> ReplyMatch | None:
+    """The first genuine token among the recipients; a forged one when none is; None without tokens."""
     sender = mail.from_.email if mail.from_ else ""
-    tokens = _tokens(_recipients(mail, envelope), reply_local=reply_local, domain=domain)
     forged: str | None = None
-    for token in tokens:
+    for token in _tokens(_recipients(mail, envelope), reply_local=reply_local, domain=domain):
         check = check_token(secret, token, sender)
         if check.genuine and check.number is not None:
             return ReplyMatch(check.number, "token", token_sender=check.recipient_ok)
         forged = forged or check.reason
-    if forged is not None:
-        return ReplyMatch(None, "token", forged=forged)
+    return None if forged is None else ReplyMatch(None, "token", forged=forged)
+
+
+def _by_thread(mail: InboundMail, domain: str) -> ReplyMatch | None:
+    """qmark's Message-ID in In-Reply-To, else the last one in References."""
     for mid in (mail.in_reply_to, *reversed(mail.references)):
         number = parse_message_id(mid, domain=domain) if mid else None
         if number is not None:
             return ReplyMatch(number, "in-reply-to")
+    return None
+
+
+def _by_subject(mail: InboundMail) -> ReplyMatch | None:
     tag = _SUBJECT_TAG.search(mail.subject)
-    if tag:
-        return ReplyMatch(int(tag.group(1)), "subject")
-    return ReplyMatch(None)
+    return ReplyMatch(int(tag.group(1)), "subject") if tag else None
 
 
 def role_of(sender: str, *, executive: str, owner: str, ladder: Iterable[str], token_sender: bool) -> Role:

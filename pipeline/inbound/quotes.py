@@ -17,8 +17,8 @@ each rule measured on the shared reply corpora (``bench/quotes_accuracy.py``):
 * ">" quoting: quoted lines (and the wrapped tails of long quoted lines) are never the
   owner's words; when the history under the first header is ">"-quoted, unquoted lines in
   it are inline or bottom-posted answers and are kept;
-* signatures: the "-- " delimiter, client footers ("Sent from my iPhone", "Get Outlook for
-  iOS"), and a closing sign-off ("Best regards,") when at most a name and its card follow it.
+* signatures: what is left of the owner's words loses its signature
+  (:func:`pipeline.inbound.signatures.strip_signature`).
 
 It never raises (an unexpected failure returns the input stripped) and reads at most
 :data:`MAX_CHARS` characters, so hostile input costs bounded time.
@@ -35,6 +35,8 @@ from typing import cast
 
 from mailparser_reply import EmailMessage, EmailReplyParser
 
+from pipeline.inbound.signatures import strip_signature
+
 # es/it/nl changed no corpus output (the language-free rules catch those headers) and cost
 # ~60% more time per reply; pass them, or others the engine knows, where they matter.
 DEFAULT_LANGUAGES: tuple[str, ...] = ("en", "de", "fr")
@@ -44,7 +46,6 @@ MAX_CHARS = 100_000
 # before matching (no real reply header is that long).
 _MAX_MATCH_LINE = 300
 _MAX_HEADER_LINE = 200
-_MAX_CARD_LINES = 6  # name, title, company, phone, ... under a sign-off
 
 Span = tuple[int, int]  # first and last line of a header, inclusive
 
@@ -77,34 +78,6 @@ _VERBS = (
 )
 _WROTE = re.compile(rf"(?:{_VERBS})\b", re.IGNORECASE)
 _TAIL = re.compile(rf"(?:@\S*|\b(?:{_VERBS}))\s*:?$", re.IGNORECASE)
-_CLIENT_FOOTER = re.compile(
-    r"(?:sent from (?:my|a|an)|sent (?:from|with|via|using) (?:outlook|mail for|yahoo|gmail|aol|samsung"
-    r"|blackberry|proton|sparrow|spark|airmail|typeapp)|get outlook for|von meinem"
-    r"|gesendet (?:von|mit|vom) (?:meinem|der|outlook)"
-    r"|envoyé (?:de|depuis|à partir de) (?:mon|ma|outlook|yahoo)|obtenir outlook pour"
-    r"|enviado (?:desde|de) (?:mi|outlook|yahoo)|inviato da (?:il mio|iphone|outlook|yahoo)"
-    r"|verzonden (?:vanaf|met) (?:mijn|outlook)|skickat från min|sendt fra min)\b(?P<rest>.*)",
-    re.IGNORECASE,
-)
-_URL = re.compile(r"<[^>]*>|\([^)]*\)|\S+://\S+")
-_SIGN_OFF = re.compile(
-    r"(?i:(?:(?:many|best|kind|kindest|warm|warmest|with)\s+)?(?:thanks|thank you|regards|wishes)"
-    r"(?:\s+(?:again|in advance|a lot|so much))?|best|cheers|sincerely|yours(?:\s+(?:sincerely|truly))?"
-    r"|all the best|take care|thx"
-    r"|(?:mit\s+)?(?:(?:freundlichen|besten|herzlichen|lieben|vielen|schönen|viele|beste|liebe|herzliche"
-    r"|freundliche|schöne)\s+)?(?:grüßen|grüssen|gruessen|grüße|grüsse|gruesse|gruß|gruss)"
-    r"|mfg|vg|lg|(?:vielen\s+)?dank|danke(?:\s+schön)?"
-    r"|(?:bien\s+)?cordialement|bien à (?:vous|toi)|(?:meilleures\s+|sincères\s+)?salutations"
-    r"|merci(?:\s+(?:beaucoup|d'avance|bien))?|amicalement|bonne (?:journée|soirée)"
-    r"|saludos(?:\s+cordiales)?|un saludo|atentamente|gracias|cordialmente"
-    r"|(?:cordiali|distinti)\s+saluti|saluti|grazie(?:\s+mille)?"
-    r"|(?:met\s+)?vriendelijke\s+groet(?:en)?|groet(?:en|jes)?|bedankt|mvg"
-    r"|(?:med\s+)?(?:venlig|vänliga|vennlig)\s+(?:hilsen|hälsningar)|(?:bästa\s+)?hälsningar|hilsen|mvh)"
-    r"[,.!]*(?:\s*[,-]?\s*[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*){0,2})?"
-)
-_NAME_PARTICLES = frozenset({"van", "von", "de", "der", "den", "da", "du", "la", "le", "di", "del", "dos"})
-_POSTSCRIPT = re.compile(r"p\.?\s?s\b", re.IGNORECASE)
-_WORD = re.compile(r"[^\W\d_]{2,}")
 
 
 def latest_reply(text: str, *, languages: Sequence[str] = DEFAULT_LANGUAGES) -> str:
@@ -183,26 +156,33 @@ def _match_line(line: str) -> str:
 
 def _own_headers(lines: list[str]) -> list[Span]:
     """Headers and separators the engine's patterns miss, whatever the language."""
-    spans: list[Span] = []
-    for i, line in enumerate(lines):
-        bare = line.strip()
-        if not bare or bare.startswith(">"):
-            continue
-        if _SEPARATOR.fullmatch(bare):
-            spans.append((i, i))
-        elif _UNDERSCORES.fullmatch(bare):
-            following = _next_text(lines, i)
-            if following is not None and _FIELD.match(lines[following].strip()):
-                spans.append((i, i))
-        elif _FROM_FIELD.match(bare):
-            span = _field_block(lines, i)
-            if span is not None:
-                spans.append(span)
-        elif len(bare) <= _MAX_HEADER_LINE:
-            span = _attribution(lines, i)
-            if span is not None:
-                spans.append(span)
-    return spans
+    spans = (_own_header_at(lines, i) for i in range(len(lines)))
+    return [span for span in spans if span is not None]
+
+
+def _own_header_at(lines: list[str], i: int) -> Span | None:
+    """The header or separator that starts at line ``i`` (None when it is quoted or none).
+
+    A localised separator, Outlook's underscore line above a field, a field block that
+    starts with a "from" field, or an attribution line.
+    """
+    bare = lines[i].strip()
+    if not bare or bare.startswith(">"):
+        return None
+    if _SEPARATOR.fullmatch(bare):
+        return i, i
+    if _UNDERSCORES.fullmatch(bare):
+        return (i, i) if _field_follows(lines, i) else None
+    if _FROM_FIELD.match(bare):
+        return _field_block(lines, i)
+    if len(bare) <= _MAX_HEADER_LINE:
+        return _attribution(lines, i)
+    return None
+
+
+def _field_follows(lines: list[str], i: int) -> bool:
+    following = _next_text(lines, i)
+    return following is not None and bool(_FIELD.match(lines[following].strip()))
 
 
 def _field_block(lines: list[str], i: int) -> Span | None:
@@ -224,19 +204,31 @@ def _is_block_top(line: str) -> bool:
 def _attribution(lines: list[str], i: int) -> Span | None:
     """ "On <date>, <name> <address> wrote:" in any language, wrapped over up to three lines."""
     core = lines[i].strip().strip(_DECORATION)
-    tail = _TAIL.search(core)
-    if not core.endswith(":") and tail is None:
+    tail = _TAIL.search(core) is not None
+    if not core.endswith(":") and not tail:
         return None
+    start = _wrapped_start(lines, i)
+    block = " ".join(line.strip() for line in lines[start : i + 1])
+    if _introduces_quote(lines, i, core, block) or (tail and _names_address_and_date(block)):
+        return start, i
+    return None
+
+
+def _wrapped_start(lines: list[str], i: int) -> int:
+    """The first line of a header that a client may have wrapped over up to three lines ending at ``i``."""
     start = i
     while start > max(0, i - 2) and _continues(lines[start - 1], lines[start]):
         start -= 1
-    block = " ".join(line.strip() for line in lines[start : i + 1])
-    quoted = _quote_follows(lines, i) and core.endswith(":")
-    if quoted and ("@" in block or _WROTE.search(block)):
-        return start, i
-    if tail is not None and "@" in block and _has_date(block):
-        return start, i
-    return None
+    return start
+
+
+def _introduces_quote(lines: list[str], i: int, core: str, block: str) -> bool:
+    """A line ending in ":" above a ">" block, with an address or a "wrote" in its header."""
+    return core.endswith(":") and _quote_follows(lines, i) and ("@" in block or bool(_WROTE.search(block)))
+
+
+def _names_address_and_date(block: str) -> bool:
+    return "@" in block and _has_date(block)
 
 
 def _continues(above: str, line: str) -> bool:
@@ -282,63 +274,13 @@ def _own_words(lines: list[str], indexes: Sequence[int]) -> list[str]:
         if _QUOTED.match(lines[i]) or _wrapped_quote(lines, i):
             continue
         kept.append(lines[i])
-    return _strip_signature(kept)
+    return strip_signature(kept)
 
 
 def _wrapped_quote(lines: list[str], i: int) -> bool:
     """The tail of a long quoted line that a client wrapped without its ">" marker."""
     above = lines[i - 1] if i > 0 else ""
     return bool(_QUOTED.match(above)) and len(above) >= 60 and lines[i].lstrip()[:1].islower()
-
-
-def _strip_signature(lines: list[str]) -> list[str]:
-    """Cut the "-- " signature, a client footer, and a closing sign-off with its name card."""
-    for i, line in enumerate(lines):
-        bare = line.strip()
-        if bare == "--" or _is_client_footer(bare):
-            lines = lines[:i]
-            break
-    while lines and (not lines[-1].strip() or _RULE.fullmatch(lines[-1].strip())):
-        lines = lines[:-1]
-    cut = _sign_off_at(lines)
-    return lines if cut is None else lines[:cut]
-
-
-def _is_client_footer(line: str) -> bool:
-    """ "Sent from my iPhone", "Get Outlook for iOS<https://aka.ms/o0ukef>": short, no sentence."""
-    match = _CLIENT_FOOTER.fullmatch(line)
-    if match is None:
-        return False
-    rest = _URL.sub(" ", match.group("rest"))
-    return len(rest.split()) <= 5 and not re.search(r"[,;:!?]", rest)
-
-
-def _sign_off_at(lines: list[str]) -> int | None:
-    """The last closing sign-off with text above it and, below it, at most a name and its card."""
-    card: list[str] = []  # the lines below a sign-off, bottom up
-    for i in range(len(lines) - 1, -1, -1):
-        bare = lines[i].strip()
-        if not bare or _RULE.fullmatch(bare):
-            continue
-        if _SIGN_OFF.fullmatch(bare):
-            named = not card or _is_name(card[-1])
-            return i if named and any(line.strip() for line in lines[:i]) else None
-        card.append(bare)
-        if len(card) > _MAX_CARD_LINES or not _is_card_line(bare):
-            return None
-    return None
-
-
-def _is_name(line: str) -> bool:
-    """ "John", "Anne-Marie van Dijk", "J. Doe": a few words, none starting in lower case."""
-    words = line.split()
-    return 0 < len(words) <= 4 and all(not w[0].islower() or w in _NAME_PARTICLES for w in words)
-
-
-def _is_card_line(line: str) -> bool:
-    """A name, title, company, phone or address line: short and not a sentence."""
-    sentence = line.endswith((".", "!")) and len(_WORD.findall(line)) >= 4
-    return len(line) <= 60 and not line.endswith(("?", ":")) and not sentence and not _POSTSCRIPT.match(line)
 
 
 def _join(parts: list[list[str]]) -> str:

@@ -18,7 +18,7 @@ time is undecided, and counts on neither side.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 
@@ -111,18 +111,22 @@ def measure(observations: Sequence[Observation]) -> Measure:
     curve = kaplan_meier(observations)
     happened = [o for o in observations if o.happened]
     missing = [o for o in observations if not o.happened]
-    overdue = sum(1 for o in missing if o.overdue_now)
+    overdue = _count(missing, lambda o: o.overdue_now)
     return Measure(
         count=len(observations),
         happened=len(happened),
         p50_seconds=km_quantile(curve, 0.5),
         p90_seconds=km_quantile(curve, 0.9),
-        within_deadline=sum(1 for o in happened if o.in_time is True),
-        missed_deadline=sum(1 for o in happened if o.in_time is False) + overdue,
+        within_deadline=_count(happened, lambda o: o.in_time is True),
+        missed_deadline=_count(happened, lambda o: o.in_time is False) + overdue,
         undecided=len(missing) - overdue,
         never=len(missing),
         overdue_now=overdue,
     )
+
+
+def _count(observations: Sequence[Observation], test: Callable[[Observation], bool]) -> int:
+    return sum(1 for o in observations if test(o))
 
 
 def duration_words(seconds: float) -> str:

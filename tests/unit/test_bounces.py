@@ -1,4 +1,7 @@
-"""What machine mail says about qmark's own mail: its kind, qmark's Message-IDs in it, who failed."""
+"""What machine mail says about qmark's own mail: its kind, qmark's Message-IDs in it, who failed.
+
+pipeline/inbound/bounces.py and pipeline/inbound/dsn.py.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +11,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline.inbound.bounces import (
-    MAX_SCAN,
-    failed_recipients,
-    is_delayed_only,
-    machine_kind,
-    qmark_message_ids,
-)
+from pipeline.inbound.bounces import is_delayed_only, machine_kind, qmark_message_ids
+from pipeline.inbound.dsn import MAX_SCAN, failed_recipients
 from pipeline.inbound.limits import Unparseable
 from pipeline.inbound.machine import machine_reason
 from pipeline.inbound.parse import parse_mail

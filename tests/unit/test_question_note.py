@@ -2,7 +2,7 @@
 
 import pytest
 
-from pipeline.decide.classify import split_question
+from pipeline.inbound.question import split_question
 
 
 @pytest.mark.parametrize("note", ["?", "??", "?!", "? ", "\n\n?\n", "？"])

@@ -1,4 +1,6 @@
-"""What a reply says: commands, acknowledgements, approvals and "?" (pipeline/inbound/commands.py).
+"""What a reply says: commands, acknowledgements, approvals and "?".
+
+pipeline/inbound/commands.py, pipeline/inbound/acknowledgements.py and pipeline/inbound/question.py.
 
 Realistic replies go through :func:`pipeline.inbound.quotes.latest_reply` first, as the caller does.
 """
@@ -7,23 +9,25 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.inbound.commands import (
+from pipeline.inbound.acknowledgements import (
     APPROVALS,
+    MIN_EXPLANATION_WORDS,
+    is_acknowledgement,
+    is_approval,
+)
+from pipeline.inbound.commands import (
     COMMANDS,
     MAX_EXTRA_DAYS,
-    MIN_EXPLANATION_WORDS,
     Command,
     CommandError,
     CommandSpec,
     UnknownCommand,
     describe_commands,
-    is_acknowledgement,
-    is_approval,
-    is_question,
     parse_command,
     parse_need_more_time,
     parse_reassign,
 )
+from pipeline.inbound.question import split_question
 from pipeline.inbound.quotes import latest_reply
 from rules.durations import Duration
 
@@ -640,12 +644,12 @@ def test_a_real_reply_approves_on_the_executives_new_words_only(body: str, appro
 def test_is_question_reads_the_executives_question_mark_and_note(
     words: str, expected: tuple[bool, str]
 ) -> None:
-    assert is_question(words) == expected
+    assert split_question(words) == expected
 
 
 def test_is_question_leaves_out_the_signers_name_and_reads_a_real_reply() -> None:
-    assert is_question("?\nDana Chief", ("Dana Chief",)) == (True, "")
-    assert is_question(reply("? again, and the customer is a key account" + SIGNATURE)) == (
+    assert split_question("?\nDana Chief", ("Dana Chief",)) == (True, "")
+    assert split_question(reply("? again, and the customer is a key account" + SIGNATURE)) == (
         True,
         "again, and the customer is a key account",
     )

@@ -1,4 +1,7 @@
-"""Parsing and checking a root-cause writeup against the rca rules (pipeline/model/rootcause.py)."""
+"""Parsing and checking a root-cause writeup against the rca rules.
+
+pipeline/inbound/writeup.py reads it, pipeline/model/rootcause.py judges it.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +11,13 @@ from string import Template
 
 import pytest
 
+from pipeline.inbound.writeup import check_writeup, parse_writeup
 from pipeline.model.rootcause import (
     Finding,
     WriteupCheck,
     check_sections,
-    check_writeup,
     describe_findings,
     merge_sections,
-    parse_writeup,
     render_sections,
 )
 from rules.durations import Duration
