@@ -1,1 +1,1 @@
-"""The rule language: schema, loader with precise errors, and routing predicates."""
+"""The rule language: durations, working hours, holidays, zones; schema, loader with exact errors, routing."""

@@ -2,16 +2,20 @@
 
 A person's ``holidays:`` in people.yaml names a country ("DE") or a country and
 region ("DE-BY"); :func:`holidays_near` gives the dates ``pipeline.model.deadlines``
-skips like weekends. Pure apart from the package's data; cached.
+skips like weekends; :func:`holiday_code_problem` says what is wrong with a code it
+does not know, and the closest codes it does. Pure apart from the package's data; cached.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from functools import lru_cache
 
 import holidays as holiday_data
+from holidays.registry import COUNTRIES
+
+from rules.errors import did_you_mean
 
 #: How a valid public-holiday code looks; used in error messages here and by the loaders.
 HOLIDAY_CODE_EXAMPLES = '"DE", "US", or a country and region like "DE-BY" or "US-NY"'
@@ -71,3 +75,36 @@ def holidays_near(code: str | None, moment: datetime) -> frozenset[date]:
     if code is None:
         return frozenset()
     return public_holidays(code, range(moment.year - 1, moment.year + 3))
+
+
+def holiday_code_problem(text: str) -> tuple[str, str]:
+    """What is wrong with a refused public-holiday code, and the fix: the closest codes, else the choices."""
+    country, _, region = (part.strip() for part in text.partition("-"))
+    supported = holiday_data.list_supported_countries(include_aliases=False)
+    code = country.upper()
+    if code not in supported:
+        names: dict[str, str] = {}
+        for key, (_, alpha2, *aliases) in COUNTRIES.items():
+            names.update({key.replace("_", " "): alpha2} | dict.fromkeys(aliases, alpha2))
+        close = _closest(country.replace("_", " "), names)
+        message = f'"{text}" is not a country code with known public holidays'
+        fix = f"use an ISO 3166 country code such as {HOLIDAY_CODE_EXAMPLES}"
+        return message, f"did you mean {' or '.join(close)}?" if close else fix
+    message = f'"{text}" is not a region of {code} with known public holidays'
+    if not supported[code]:
+        return message, f"use {code}; the holidays package has no regions of {code}"
+    regions = dict(zip(supported[code], supported[code], strict=True))
+    regions |= holiday_data.country_holidays(code).subdivisions_aliases
+    close = [f"{code}-{found}" for found in _closest(region, regions)]
+    fix = f"use {code} alone or one of {', '.join(f'{code}-{r}' for r in supported[code])}"
+    return message, f"did you mean {' or '.join(close)}?" if close else fix
+
+
+def _closest(word: str, choices: Mapping[str, str]) -> list[str]:
+    """The values of the ``choices`` keys matching ``word``: exactly (any case), or closely if it is long."""
+    exact = {key.lower(): value for key, value in choices.items()}
+    if word.lower() in exact:
+        return [exact[word.lower()]]
+    if len(word) <= 3:  # a short code is close to too many others to guess from
+        return []
+    return list(dict.fromkeys(choices[key] for key in did_you_mean(word, choices, limit=2)))

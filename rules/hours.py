@@ -89,32 +89,57 @@ def parse_working_hours(text: str) -> WorkingHours:
     """
     if not isinstance(text, str) or not text.strip():
         raise ValueError('working hours must be a string like "Mon-Fri 09:00-18:00"')
+    week = _week(text)
+    for windows in week:
+        _sort_without_overlaps(windows, text)
+    return WorkingHours(text=text.strip(), week=tuple(tuple(day) for day in week))
+
+
+def _week(text: str) -> list[list[Window]]:
+    """Each weekday's windows as written, clause by clause; days alone wait for the next clause's times."""
     week: list[list[Window]] = [[] for _ in range(7)]
     pending: list[int] = []
     for clause in re.split(r"[,;]", text):
-        match = _CLAUSE_RE.fullmatch(clause)
-        if not match:
-            raise ValueError(f'"{clause.strip()}" should read like "Mon-Fri 09:00-18:00"')
-        pending += _days(match.group(1))
-        for h1, m1, h2, m2 in _RANGE_RE.findall(match.group(2)):
-            window = Window(_minute(h1, m1, is_end=False), _minute(h2, m2, is_end=True))
-            if window.end <= window.start:
-                raise ValueError(
-                    f"{h2}:{m2} is not after {h1}:{m1}; split a night shift at midnight "
-                    '("Mon-Fri 22:00-24:00, Tue-Sat 00:00-06:00")'
-                )
+        days, times = _clause(clause)
+        pending += days
+        for window in _windows(times):
             for day in pending:
                 week[day].append(window)
-        if match.group(2):
+        if times:
             pending = []
     if pending:
         raise ValueError(f'"{text.strip()}" ends with days but no times, e.g. "Sat 10:00-14:00"')
-    for windows in week:
-        windows.sort(key=lambda w: w.start)
-        for before, after in pairwise(windows):
-            if after.start < before.end:
-                raise ValueError(f'"{text.strip()}" has overlapping times on the same day')
-    return WorkingHours(text=text.strip(), week=tuple(tuple(day) for day in week))
+    return week
+
+
+def _clause(clause: str) -> tuple[list[int], str]:
+    """A clause's days, and its times as written ('' for days alone)."""
+    match = _CLAUSE_RE.fullmatch(clause)
+    if not match:
+        raise ValueError(f'"{clause.strip()}" should read like "Mon-Fri 09:00-18:00"')
+    return _days(match.group(1)), match.group(2)
+
+
+def _windows(times: str) -> list[Window]:
+    """The windows written in ``times`` (``"09:00-12:00 13:00-17:00"``), in order."""
+    windows = []
+    for h1, m1, h2, m2 in _RANGE_RE.findall(times):
+        window = Window(_minute(h1, m1, is_end=False), _minute(h2, m2, is_end=True))
+        if window.end <= window.start:
+            raise ValueError(
+                f"{h2}:{m2} is not after {h1}:{m1}; split a night shift at midnight "
+                '("Mon-Fri 22:00-24:00, Tue-Sat 00:00-06:00")'
+            )
+        windows.append(window)
+    return windows
+
+
+def _sort_without_overlaps(windows: list[Window], text: str) -> None:
+    """Sort one day's ``windows`` by start; ValueError when two of them overlap."""
+    windows.sort(key=lambda w: w.start)
+    for before, after in pairwise(windows):
+        if after.start < before.end:
+            raise ValueError(f'"{text.strip()}" has overlapping times on the same day')
 
 
 #: Business time for a person without working_hours.

@@ -12,7 +12,8 @@ from pathlib import Path
 from dramatiq.brokers.redis import RedisBroker
 
 from pipeline import log
-from pipeline.config.settings import Settings, load_settings
+from pipeline.config.load import load_settings
+from pipeline.config.settings import Settings
 from pipeline.decide.classify import Policy
 from pipeline.inbound.limits import ParseLimits
 from pipeline.model.mail import Address

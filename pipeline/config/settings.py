@@ -1,24 +1,19 @@
-"""One typed Settings object from qmark.toml + QMARK_* env; nobody else reads os.environ.
+"""The one typed Settings object: a frozen model per qmark.toml section, each key with its default.
 
-Every key has an embedded default, so qmark starts without any file. The file is
-``--config PATH``, else ``$QMARK_CONFIG``, else ``./qmark.toml`` when present;
-``QMARK_<SECTION>__<KEY>`` overrides it. Any mistake raises :class:`ConfigError`
-naming the file and line (or the variable) and the fix.
+Every key has an embedded default, so qmark starts without any file. Reading the
+file and the QMARK_* environment into these models is
+:func:`pipeline.config.load.load_settings`'s job.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, cast
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
-from pydantic import ValidationError as _ValidationError
 
-from pipeline.config.sources import ConfigError, close_match, env_value, line_of, read_toml
 from pipeline.config.values import (
     LOOPBACK,
     Addresses,
@@ -158,6 +153,13 @@ class Settings(BaseModel):
     rules: RulesSettings = Field(default_factory=RulesSettings)
     _source_file: Path | None = PrivateAttr(default=None)
 
+    @classmethod
+    def validated(cls, data: Mapping[str, Any], source_file: Path | None) -> Settings:
+        """Settings from ``data`` (read from ``source_file``); pydantic's ValidationError if it is wrong."""
+        settings = cls.model_validate(data)
+        settings._source_file = source_file
+        return settings
+
     @property
     def source_file(self) -> Path | None:
         """The TOML file these settings came from; None when only defaults and env applied."""
@@ -186,124 +188,10 @@ class Settings(BaseModel):
         return found
 
 
-_SECTIONS = {name: cast(type[BaseModel], info.annotation) for name, info in Settings.model_fields.items()}
+#: Section name -> its model.
+SECTIONS = {name: cast(type[BaseModel], info.annotation) for name, info in Settings.model_fields.items()}
 #: TOML key -> attribute name, per section.
-_KEYS = {
+KEYS = {
     section: {info.alias or name: name for name, info in model.model_fields.items()}
-    for section, model in _SECTIONS.items()
+    for section, model in SECTIONS.items()
 }
-
-
-# Reading the file and the environment -------------------------------------------------------------
-
-
-def _check_names(data: Mapping[str, Any], text: str, label: str) -> None:
-    """Unknown sections and keys are errors with a suggestion."""
-    for section, table in data.items():
-        if section not in _KEYS:
-            home = next((name for name, keys in _KEYS.items() if section in keys), None)
-            close = close_match(section, _KEYS)
-            fix = f"put it under [{home}]" if home else f'did you mean "[{close}]"?' if close else "remove it"
-            what = (
-                f'unknown section "[{section}]"'
-                if isinstance(table, dict)
-                else f'"{section}" is outside any section'
-            )
-            raise ConfigError(label, line_of(text, section), what, fix)
-        if not isinstance(table, dict):
-            fix = f"write [{section}] on its own line, then key = value lines"
-            raise ConfigError(label, line_of(text, section), f"[{section}] must be a table", fix)
-        for key in table:
-            if key not in _KEYS[section]:
-                close = close_match(key, _KEYS[section])
-                fix = (
-                    f'did you mean "{close}"?' if close else f"[{section}] takes {', '.join(_KEYS[section])}"
-                )
-                raise ConfigError(label, line_of(text, section, key), f'[{section}] unknown key "{key}"', fix)
-
-
-def _from_env(env: Mapping[str, str]) -> dict[tuple[str, str], tuple[str, object]]:
-    """(section, key) -> (variable, value) for each QMARK_<SECTION>__<KEY>; unknown ones are errors."""
-    found: dict[tuple[str, str], tuple[str, object]] = {}
-    for variable, value in sorted(env.items()):
-        if not variable.startswith("QMARK_") or variable == "QMARK_CONFIG":
-            continue
-        section, sep, key = variable.removeprefix("QMARK_").lower().partition("__")
-        if not sep:  # QMARK_SMTP_LISTEN is a typo; QMARK_ANYTHING_ELSE is not ours
-            home = next((name for name in _KEYS if section.startswith(f"{name}_")), None)
-            if home:
-                fix = f"write QMARK_{home.upper()}__{section[len(home) + 1 :].upper()} (two underscores)"
-                raise ConfigError(variable, None, "not a qmark setting", fix)
-            continue
-        if section not in _KEYS or key not in _KEYS[section]:
-            choices = [f"{s}__{k}" for s in _KEYS for k in _KEYS[s]]
-            close = close_match(f"{section}__{key}", choices)
-            fix = (
-                f"did you mean QMARK_{close.upper()}?"
-                if close
-                else "see deploy/qmark.example.toml for the keys"
-            )
-            raise ConfigError(variable, None, f"no such setting [{section}] {key}", fix)
-        default = _SECTIONS[section].model_fields[_KEYS[section][key]].default
-        found[(section, key)] = (variable, env_value(variable, value, default))
-    return found
-
-
-def _described(error: Mapping[str, Any]) -> str:
-    kind, context = str(error["type"]), error.get("ctx") or {}
-    words = {"bool": "is not true or false", "int": "is not a whole number", "float": "is not a number"}
-    words |= {"tuple": "is not a list", "list": "is not a list", "string_type": "is not a string"}
-    words |= {"path": "is not a path"}
-    if "ge" in context:
-        return f"is less than {context['ge']}"
-    if "min_length" in context:
-        return "is empty"
-    return next(
-        (text for prefix, text in words.items() if kind.startswith(prefix)), str(error["msg"]).lower()
-    )
-
-
-def _default_fix(section: str, key: str) -> str:
-    default = Settings().model_dump(mode="json", by_alias=True)[section].get(key)
-    if default in (None, "**********"):
-        return f'write a quoted string, e.g. {key} = "..."'
-    return f"write it like the default: {key} = {json.dumps(default)}"
-
-
-def _problem(
-    exc: _ValidationError, label: str, text: str, variables: Mapping[tuple[str, str], str]
-) -> ConfigError:
-    """The first validation error, at the line (or variable) it came from, with a fix."""
-    error = exc.errors()[0]
-    section, key = str(error["loc"][0]), str(error["loc"][1]) if len(error["loc"]) > 1 else ""
-    if error["type"] == "qmark":
-        message, fix = str(error["ctx"]["message"]), str(error["ctx"]["fix"])
-    else:
-        message = f"{json.dumps(error['input'], default=str)} {_described(error)}"
-        fix = _default_fix(section, key)
-    if (section, key) in variables:
-        return ConfigError(variables[(section, key)], None, message, fix)
-    return ConfigError(label, line_of(text, section, key), f"[{section}] {key}: {message}", fix)
-
-
-def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
-    """Settings from ``path`` (else $QMARK_CONFIG, else ./qmark.toml if present), overridden by env."""
-    env = os.environ if env is None else env
-    chosen = path if path is not None else env.get("QMARK_CONFIG") or None
-    if chosen is None and Path("qmark.toml").is_file():
-        chosen = "qmark.toml"
-    data: dict[str, Any] = {}
-    text, label = "", str(chosen or "defaults")
-    if chosen is not None:
-        data, text = read_toml(Path(chosen), label)
-        _check_names(data, text, label)
-    overrides = _from_env(env)
-    for (section, key), (_variable, value) in overrides.items():
-        data.setdefault(section, {})[key] = value
-    try:
-        settings = Settings.model_validate(data)
-    except _ValidationError as exc:
-        variables = {where: variable for where, (variable, _value) in overrides.items()}
-        raise _problem(exc, label, text, variables) from None
-    settings._source_file = Path(chosen) if chosen is not None else None
-    return settings

@@ -1,17 +1,19 @@
 """Reading qmark.toml: errors with file, line and fix, TOML parsing, finding a key's line.
 
-config.py owns the settings model; this module owns the text they come from.
+:mod:`pipeline.config.settings` owns the settings model and :mod:`pipeline.config.load`
+turns the file into it; this module owns the text they come from.
 """
 
 from __future__ import annotations
 
 import difflib
-import json
 import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+_TABLE_HEADER = re.compile(r"\s*\[\s*([\w\-\"']+)\s*\]\s*(#.*)?$")
 
 
 class ConfigError(Exception):
@@ -35,17 +37,36 @@ def close_match(word: str, choices: Iterable[str]) -> str | None:
 
 def line_of(text: str, section: str, key: str | None = None) -> int | None:
     """The line of ``key =`` in ``[section]``, else of the ``[section]`` header; None if neither is there."""
-    current, header = "", None
+    lines = list(_lines(text))
+    found = _key_line(lines, section, key) if key else None
+    return found or _section_line(lines, section)
+
+
+def _lines(text: str) -> Iterator[tuple[int, str, str, bool]]:
+    """(number, line, the table it is in, whether it is that table's header) for each line of TOML."""
+    table = ""
     for number, line in enumerate(text.splitlines(), start=1):
-        table = re.match(r"\s*\[\s*([\w\-\"']+)\s*\]\s*(#.*)?$", line)
-        if table:
-            current = table.group(1).strip("\"'")
-            header = number if current == section and header is None else header
-        elif current == section and key and re.match(rf"\s*[\"']?{re.escape(key)}[\"']?\s*=", line):
-            return number
-        elif current == "" and re.match(rf"\s*{re.escape(section)}\s*[.=]", line):
-            header = header or number  # dotted keys or an inline table at the top
-    return header
+        header = _TABLE_HEADER.match(line)
+        table = header.group(1).strip("\"'") if header else table
+        yield number, line, table, header is not None
+
+
+def _key_line(lines: Iterable[tuple[int, str, str, bool]], section: str, key: str) -> int | None:
+    """The first ``key =`` line in ``[section]``."""
+    assigns = re.compile(rf"\s*[\"']?{re.escape(key)}[\"']?\s*=")
+    found = (n for n, line, table, header in lines if table == section and not header and assigns.match(line))
+    return next(found, None)
+
+
+def _section_line(lines: Iterable[tuple[int, str, str, bool]], section: str) -> int | None:
+    """The first ``[section]`` header, or top-level ``section.key =`` / ``section = {...}`` line."""
+    top_level = re.compile(rf"\s*{re.escape(section)}\s*[.=]")
+    found = (
+        n
+        for n, line, table, header in lines
+        if (header and table == section) or (not header and table == "" and top_level.match(line))
+    )
+    return next(found, None)
 
 
 def read_toml(path: Path, label: str) -> tuple[dict[str, Any], str]:
@@ -71,17 +92,3 @@ def read_toml(path: Path, label: str) -> tuple[dict[str, Any], str]:
         )
         fix = 'write key = value, strings in double quotes, e.g. listen = "127.0.0.1:2525"'
         raise ConfigError(label, int(at[1]) if at else None, message, fix) from None
-
-
-def env_value(variable: str, value: str, default: object) -> object:
-    """An env string as the setting's type wants it: lists as JSON or comma-separated, "" as unset."""
-    if value == "" and default is None:
-        return None
-    if not isinstance(default, tuple):
-        return value
-    if not value.lstrip().startswith("["):
-        return [item.strip() for item in value.split(",") if item.strip()]
-    try:
-        return json.loads(value)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(variable, None, f"not a JSON list ({exc.msg})", 'write ["a", "b"] or a,b') from None

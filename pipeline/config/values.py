@@ -2,7 +2,7 @@
 
 Each validator accepts what a person would write in qmark.toml ("25MB", "90s",
 "127.0.0.1:2525", "imaps://host:993") and otherwise raises an error that says what
-is wrong and how to write it; ``pipeline.config.settings`` adds the file, the line and the key.
+is wrong and how to write it; ``pipeline.config.load`` adds the file, the line and the key.
 """
 
 from __future__ import annotations

@@ -136,6 +136,17 @@ def check_generated(raw: bytes, expected: Iterable[str]) -> None:
     and header values that hold a control character, literally or inside any
     RFC 2047 encoded word a decoder could find.
     """
+    _check_lines(raw)
+    end = raw.find(b"\r\n\r\n")
+    head = raw[: end + 2] if end >= 0 else raw
+    if not head.isascii():
+        raise HeaderInjectionError("8-bit bytes in the header block")
+    _check_header_set(head, expected)
+    _check_values(head)
+
+
+def _check_lines(raw: bytes) -> None:
+    """Every line ends in CR LF and is at most 998 octets long."""
     crlf = raw.count(b"\r\n")
     if raw.count(b"\r") != crlf or raw.count(b"\n") != crlf:
         raise HeaderInjectionError("bare CR or LF in the message")
@@ -143,10 +154,10 @@ def check_generated(raw: bytes, expected: Iterable[str]) -> None:
     if max(map(len, lines)) > MAX_LINE_OCTETS:
         long_lines = [n for n, line in enumerate(lines, 1) if len(line) > MAX_LINE_OCTETS]
         raise HeaderInjectionError(f"lines over {MAX_LINE_OCTETS} octets: {long_lines[:5]}")
-    end = raw.find(b"\r\n\r\n")
-    head = raw[: end + 2] if end >= 0 else raw
-    if not head.isascii():
-        raise HeaderInjectionError("8-bit bytes in the header block")
+
+
+def _check_header_set(head: bytes, expected: Iterable[str]) -> None:
+    """The header block parses cleanly into exactly the ``expected`` fields (any order, any case)."""
     parsed = _COMPAT32_PARSER.parsebytes(head + b"\r\n")
     found = sorted(name.lower() for name in parsed)
     wanted = sorted(name.lower() for name in expected)
@@ -154,6 +165,10 @@ def check_generated(raw: bytes, expected: Iterable[str]) -> None:
         raise HeaderInjectionError(f"header set {found} differs from the intended {wanted}")
     if parsed.defects:
         raise HeaderInjectionError(f"the header block does not parse cleanly: {parsed.defects}")
+
+
+def _check_values(head: bytes) -> None:
+    """No header value holds a control character, literally or inside an encoded word."""
     values = _FOLD.sub(b" ", head).replace(b"\r\n", b"\n")
     if _ASCII_CONTROL.search(values.replace(b"\n", b"")):
         raise HeaderInjectionError("a header value holds a control character")
@@ -220,16 +235,29 @@ def _decoded_word(match: re.Match[bytes]) -> str:
 
 
 def _address_problem(email: str, local: str, domain: str) -> str:
+    """What makes ``email`` unsafe in a header, the first problem found; '' when nothing does."""
+    return _shape_problem(email, local, domain) or _character_problem(email) or _domain_problem(domain)
+
+
+def _shape_problem(email: str, local: str, domain: str) -> str:
     if email.count("@") != 1 or not local or not domain:
         return "needs exactly one @ between a local part and a domain"
     if len(email) > 254:
         return "longer than 254 characters"
+    return ""
+
+
+def _character_problem(email: str) -> str:
     if not email.isascii():
         return "non-ASCII addresses are not supported"
     if any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in email):
         return "contains whitespace or a control character"
     if any(ch in _ADDRESS_FORBIDDEN for ch in email):
         return "contains an angle bracket, comma, quote, semicolon or other special"
+    return ""
+
+
+def _domain_problem(domain: str) -> str:
     if ".." in domain or domain.startswith(".") or domain.endswith("."):
         return "domain is malformed"
     return ""

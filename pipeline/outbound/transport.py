@@ -44,10 +44,19 @@ class Transport(Protocol):
 def open_transport(url: str, *, helo: str | None = None) -> Transport:
     """The transport for an ``[outbound] url``; ``helo`` is the EHLO name (default: this host's name)."""
     if url.startswith("maildir:"):
-        path = url.removeprefix("maildir:")
-        if not path:
-            raise ValueError("maildir: URL needs a path, e.g. maildir:var/sent")
-        return MaildirTransport(Path.cwd() / path)
+        return _maildir_transport(url)
+    return SmtpTransport(_relay(url, helo))
+
+
+def _maildir_transport(url: str) -> MaildirTransport:
+    path = url.removeprefix("maildir:")
+    if not path:
+        raise ValueError("maildir: URL needs a path, e.g. maildir:var/sent")
+    return MaildirTransport(Path.cwd() / path)
+
+
+def _relay(url: str, helo: str | None) -> Relay:
+    """The relay an ``smtp://`` or ``smtp+starttls://`` URL names; ValueError for any other URL."""
     parts = urlsplit(url)
     if parts.scheme not in ("smtp", "smtp+starttls") or not parts.hostname:
         raise ValueError(
@@ -57,7 +66,7 @@ def open_transport(url: str, *, helo: str | None = None) -> Transport:
     starttls = parts.scheme == "smtp+starttls"
     if parts.username is not None and not starttls:
         raise ValueError("outbound credentials need smtp+starttls://, never plain smtp://")
-    relay = Relay(
+    return Relay(
         host=parts.hostname,
         port=parts.port or (587 if starttls else 25),
         starttls=starttls,
@@ -65,7 +74,6 @@ def open_transport(url: str, *, helo: str | None = None) -> Transport:
         password=unquote(parts.password or ""),
         helo=helo,
     )
-    return SmtpTransport(relay)
 
 
 def crlf(data: bytes) -> bytes:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from pipeline.config.settings import Settings, load_settings
+from pipeline.config.load import load_settings
+from pipeline.config.settings import Settings
 from pipeline.config.sources import ConfigError
 from pipeline.config.values import parse_size
 

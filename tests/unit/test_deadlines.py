@@ -1,4 +1,4 @@
-"""Durations, working hours and deadline arithmetic (pipeline/model/deadlines.py)."""
+"""Durations and working hours (rules/durations.py, hours.py), deadline arithmetic (model/deadlines.py)."""
 
 from __future__ import annotations
 

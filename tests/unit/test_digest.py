@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pipeline.config.settings import load_settings
+from pipeline.config.load import load_settings
 from pipeline.model.digest import Breach, ClosedItem, DigestFacts, OpenItem, root_cause_key
 from pipeline.model.ids import parse_message_id, well_formed_message_id
 from pipeline.model.mail import Address

@@ -1,4 +1,4 @@
-"""Public holidays by country code, and business time around them and DST (pipeline/model/deadlines.py).
+"""Public holidays by code (rules/holidays.py), and business time around them and DST (model/deadlines.py).
 
 tests/unit/test_deadlines.py covers the arithmetic with hand-written holiday
 sets and the Berlin DST weekends for short deadlines; these tests use the

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from rules.errors import RulesError
-from rules.loader import DEFAULT_RCA_SECTIONS, check_rules, load_rules
+from rules.loader import check_rules, load_rules
+from rules.rca_yaml import DEFAULT_RCA_SECTIONS
 
 ACME = Path(__file__).resolve().parents[2] / "rules" / "examples" / "acme"
 

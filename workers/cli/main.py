@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pipeline import log
-from pipeline.config.settings import load_settings
+from pipeline.config.load import load_settings
 from pipeline.config.sources import ConfigError
 from rules.errors import RulesError
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline import log
-from pipeline.config.settings import load_settings
+from pipeline.config.load import load_settings
 from workers.ops.metrics import setup
 
 logger = log.get(__name__)
