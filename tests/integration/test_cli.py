@@ -71,7 +71,8 @@ def test_inject_refuses_unusable_input_with_65(env, tmp_path, database_url):
 
 
 def test_inject_answers_75_when_the_database_is_unavailable(env, monkeypatch):
-    monkeypatch.setenv("QMARK_STORAGE__DATABASE_URL", "sqlite:////proc/qmark-cannot-write-here.db")
+    # A database server that does not answer (a missing SQLite file is a schema to create: 78, below)
+    monkeypatch.setenv("QMARK_STORAGE__DATABASE_URL", "postgresql+psycopg://qmark@127.0.0.1:1/qmark")
     assert main(["inject", str(MAIL / "gmail-forward.eml")]) == 75
 
 
