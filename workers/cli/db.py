@@ -51,8 +51,8 @@ def require_current_schema(database_url: str) -> None:
     """
     url = make_url(database_url)
     on_disk = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
-    name = url.database if on_disk else url.render_as_string(hide_password=True)
-    if on_disk and not Path(str(url.database)).is_file():
+    name = str(Path(str(url.database)).absolute()) if on_disk else url.render_as_string(hide_password=True)
+    if on_disk and not Path(name).is_file():
         raise SchemaNotCurrent(f"there is no database at {name}; {FIX}")
     found, head = schema_revision(database_url), current_head()
     if found is None:

@@ -60,7 +60,8 @@ def _subcommand(args: argparse.Namespace) -> tuple[str, ...]:
 
 # The parser ------------------------------------------------------------------------------------
 
-CONFIG_HELP = "path to qmark.toml (default: $QMARK_CONFIG or ./qmark.toml)"
+DESCRIPTION = 'Turns an executive\'s "?" email into an escalation that cannot drop the ball.'
+CONFIG_HELP = "path to qmark.toml, before or after the command (default: $QMARK_CONFIG or ./qmark.toml)"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -68,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     # value when given (SUPPRESS): a sub-parser's default would overwrite the one given before.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", default=argparse.SUPPRESS, help=CONFIG_HELP)
-    parser = argparse.ArgumentParser(prog="qmark", description=__doc__)
+    parser = argparse.ArgumentParser(prog="qmark", description=DESCRIPTION)
     parser.add_argument("--config", default=None, help=CONFIG_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
     _roles(sub, common)
