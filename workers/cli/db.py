@@ -17,7 +17,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from pipeline.config.settings import Settings, load_settings
-from pipeline.store.migrate import current_head, schema_revision, upgrade
 from workers.cli.output import EX_OK
 
 FIX = "run: qmark db upgrade"
@@ -49,6 +48,8 @@ def require_current_schema(database_url: str) -> None:
 
     Raises ``SQLAlchemyError`` when the database cannot be reached.
     """
+    from pipeline.store.migrate import current_head, schema_revision  # Alembic: only when it is needed
+
     url = make_url(database_url)
     on_disk = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
     name = str(Path(str(url.database)).absolute()) if on_disk else url.render_as_string(hide_password=True)
@@ -63,6 +64,8 @@ def require_current_schema(database_url: str) -> None:
 
 def upgrade_command(found: Settings) -> int:
     """Migrate the database to the newest schema (creating it, for SQLite)."""
+    from pipeline.store.migrate import upgrade
+
     upgrade(found.storage.database_url)
     print(f"database at head: {found.storage.database_url}")
     return EX_OK

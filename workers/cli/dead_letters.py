@@ -68,32 +68,33 @@ def list_command(settings: Settings, *, as_json: bool) -> int:
 
 def replay_command(settings: Settings, *, ident: str | None, replay_all: bool) -> int:
     """Enqueue one dead letter (``ID``) or all of them again: 0 done, 66 unknown id, 65 refused, 75 Redis."""
-    import redis
-
     from workers.bootstrap import build
-    from workers.ops.dead_letters import candidates
 
     if not replay_all and not ident:
         return fail(EX_DATAERR, "name a dead letter's id, or --all")
     app = build(settings=settings)
-    try:
-        letters = candidates(app, None if replay_all else ident)
-    except redis.RedisError as error:
-        return fail(EX_TEMPFAIL, f"cannot read the dead-letter sets from Redis: {error}")
-    if replay_all and not letters:
-        print("no dead letters")
-        return EX_OK
-    chosen = letters if replay_all else _chosen(letters, ident or "")
+    chosen = _chosen(app, None if replay_all else ident)
     if isinstance(chosen, int):
         return chosen
+    if not chosen:
+        print("no dead letters")
     codes = [_replay(app, letter) for letter in chosen]
     return max(codes, default=EX_OK)  # Redis down (75) outranks a refusal (65)
 
 
-def _chosen(letters: list[DeadLetter], ident: str) -> list[DeadLetter] | int:
-    """The dead letters ``ident`` names, else the exit code after saying why not (65 ambiguous, 66 none)."""
-    from workers.ops.dead_letters import select
+def _chosen(app: App, ident: str | None) -> list[DeadLetter] | int:
+    """The dead letters ``ident`` names (all of them for None), else the exit code after saying why not:
+    75 Redis cannot be read, 65 the id is the start of several, 66 no dead letter has it."""
+    import redis
 
+    from workers.ops.dead_letters import candidates, select
+
+    try:
+        letters = candidates(app, ident)
+    except redis.RedisError as error:
+        return fail(EX_TEMPFAIL, f"cannot read the dead-letter sets from Redis: {error}")
+    if ident is None:
+        return letters
     found = select(letters, ident)
     if not isinstance(found, str):
         return found

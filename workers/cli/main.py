@@ -3,7 +3,9 @@
 Each command group is one module in ``workers/cli/``; a handler takes the parsed arguments,
 loads the settings (``--config``, before or after the sub-command, else ``$QMARK_CONFIG``,
 else ./qmark.toml) and returns the exit code (``workers/cli/output.py``). A broken config or
-rules, or a database not at the current schema, stops any command with one line and 78.
+rules, or a database that is missing or not at the current schema, stops a command with one
+line and exit 78. Dramatiq, Redis and the server roles are imported inside the handlers that
+use them, so ``qmark escalations list`` or ``qmark rules check`` start quickly.
 """
 
 from __future__ import annotations
