@@ -1,25 +1,21 @@
-"""``qmark quarantine list|show|release``: messages held back, why, and letting one go.
+"""``qmark quarantine list|show|release``'s read model and action: messages held back, why, letting one go.
 
 A message is quarantined when qmark will not act on it by itself: a possible
 spoof (an executive's address without passing DMARC), mail it cannot parse, a
 reply from someone who is not a participant, or a message whose processing
 kept failing. Its outcome is ``quarantined`` and its reason says why in words.
 
-``release`` sends a held message back through the whole flow as if it had just
-arrived: the operator first fixes what held it (the config, the rules, the
+:func:`release` sends a held message back through the whole flow as if it had
+just arrived: the operator first fixes what held it (the config, the rules, the
 bug), then releases it; if the cause is still there it is simply held again.
-Mail bodies never reach the screen here: ``show`` gives the envelope and a
-summary of the headers only.
-
-Dramatiq and Redis stay out of ``pipeline/``: the enqueue goes through
-``workers.bootstrap``, imported inside the function that needs it.
+Mail bodies never leave here: :func:`details` gives the envelope and a summary
+of the headers only. Printing is ``workers/cli/quarantine.py``'s; enqueueing the
+released message is the caller's (nothing here knows Redis).
 """
 
 from __future__ import annotations
 
-import json
 import re
-import sys
 from contextlib import suppress
 from datetime import datetime
 from email import policy
@@ -29,7 +25,6 @@ from email.parser import BytesHeaderParser
 from typing import Any
 
 from pipeline import log
-from pipeline.config.settings import Settings
 from pipeline.model.ids import ref
 from pipeline.outbound.headers import clean_text
 from pipeline.store import messages
@@ -38,12 +33,9 @@ from pipeline.store.models import MessageRow
 
 logger = log.get(__name__)
 
-EX_OK, EX_DATAERR, EX_NOTFOUND = 0, 65, 66
-
 # The headers ``show`` summarises, in this order (never the body).
 SHOWN_HEADERS = ("From", "Sender", "Reply-To", "To", "Cc", "Subject", "Date", "Message-ID")
 AUTH_RESULTS = "Authentication-Results"
-_NOT_AN_ID = "{ident!r} is not a message id (a number from `qmark quarantine list`)"
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _PARSER = BytesHeaderParser(policy=policy.compat32)  # compat32 never raises on broken headers
 
@@ -87,12 +79,12 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def _minute(moment: datetime | None) -> str:
-    return moment.isoformat()[:16].replace("T", " ") if moment else "-"
+class NotQuarantined(Exception):
+    """The message is not in quarantine, or (``missing``) there is no such message; the text says which."""
 
-
-def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+    def __init__(self, why: str, *, missing: bool = False) -> None:
+        super().__init__(why)
+        self.missing = missing
 
 
 def _item(row: messages.Summary) -> dict[str, Any]:
@@ -114,31 +106,10 @@ def _item(row: messages.Summary) -> dict[str, Any]:
     }
 
 
-def list_command(settings: Settings, *, as_json: bool) -> int:
+def list_held(db: Database) -> list[dict[str, Any]]:
     """Every held message, oldest first: id, when received, sender, subject and the reason in words."""
-    db = Database(settings.storage.database_url)
-    try:
-        with db.read() as session:
-            items = [_item(row) for row in messages.list_quarantined(session, limit=1000)]
-    finally:
-        db.dispose()
-    if as_json:
-        print(json.dumps(items, indent=2))
-        return EX_OK
-    if not items:
-        print("no messages in quarantine")
-        return EX_OK
-    print(f"{'ID':<7} {'RECEIVED (UTC)':<17} {'SENDER':<40} {'SUBJECT':<36} REASON")
-    for item in items:
-        when = item["when"][:16].replace("T", " ")
-        sender, subject = _cut(item["sender"], 40), _cut(item["subject"], 36)
-        print(f"{item['id']:<7} {when:<17} {sender:<40} {subject:<36} {item['reason']}")
-    return EX_OK
-
-
-def _message_id(ident: str) -> int | None:
-    text = ident.strip().lstrip("#")
-    return int(text) if text.isdigit() else None
+    with db.read() as session:
+        return [_item(row) for row in messages.list_quarantined(session, limit=1000)]
 
 
 def _not_held(row: messages.Summary) -> str:
@@ -150,60 +121,27 @@ def _not_held(row: messages.Summary) -> str:
     return f"message {row.id} is not quarantined: its outcome is {row.outcome}{escalation}{because}"
 
 
-def _find(db: Database, message_id: int) -> messages.Summary | None:
+def _find(db: Database, message_id: int) -> messages.Summary:
+    """Message ``message_id``'s summary; :class:`NotQuarantined` (missing) when there is none."""
     with db.read() as session:
         found = messages.list_by_ids(session, message_ids=[message_id])
-    return found[0] if found else None
+    if not found:
+        raise NotQuarantined(f"no message {message_id}", missing=True)
+    return found[0]
 
 
-def show_command(settings: Settings, ident: str, *, as_json: bool) -> int:
+def details(db: Database, *, message_id: int) -> dict[str, Any]:
     """One held message: envelope, a summary of its headers, the reason, attempts, last error, size.
 
-    Not its body. 65 for an id that is not a number, 66 for no such message or
-    one that is not in quarantine (``qmark escalations show`` covers the others).
+    Not its body. Raises :class:`NotQuarantined` for no such message or one that is not held.
     """
-    message_id = _message_id(ident)
-    if message_id is None:
-        print(f"qmark: {_NOT_AN_ID.format(ident=ident)}", file=sys.stderr)
-        return EX_DATAERR
-    db = Database(settings.storage.database_url)
-    try:
-        summary = _find(db, message_id)
-        if summary is None:
-            print(f"qmark: no message {message_id}", file=sys.stderr)
-            return EX_NOTFOUND
-        if summary.state != "done" or summary.outcome != messages.QUARANTINED:
-            print(f"qmark: {_not_held(summary)}", file=sys.stderr)
-            return EX_NOTFOUND
-        with db.read() as session:
-            row = messages.get(session, message_id=message_id)
-            assert row is not None  # messages are never deleted
-            data = _details(row)
-    finally:
-        db.dispose()
-    if as_json:
-        print(json.dumps(data, indent=2))
-        return EX_OK
-    envelope = data["envelope"]
-    lines = [
-        ("id", str(data["id"])),
-        ("reason", data["reason"]),
-        ("received", f"{_minute(summary.received_at)} UTC via {summary.channel} from {envelope['peer']}"),
-        ("held", f"{_minute(summary.processed_at)} UTC"),
-        ("envelope", f"MAIL FROM <{envelope['mail_from']}> RCPT TO {', '.join(envelope['rcpt_tos'])}"),
-        ("size", f"{data['size']} bytes"),
-        ("attempts", str(data["attempts"])),
-        ("last error", data["last_error"] or "-"),
-    ]
-    if data["escalation"]:
-        lines.append(("escalation", data["escalation"]))
-    for key, value in lines:
-        print(f"{key + ':':<12} {value}")
-    print("headers:")
-    for name, values in data["headers"].items():
-        for value in values:
-            print(f"  {name + ':':<24} {value}")
-    return EX_OK
+    summary = _find(db, message_id)
+    if summary.state != "done" or summary.outcome != messages.QUARANTINED:
+        raise NotQuarantined(_not_held(summary))
+    with db.read() as session:
+        row = messages.get(session, message_id=message_id)
+        assert row is not None  # messages are never deleted
+        return _details(row)
 
 
 def _details(row: MessageRow) -> dict[str, Any]:
@@ -229,41 +167,20 @@ def _details(row: MessageRow) -> dict[str, Any]:
     }
 
 
-def release_command(settings: Settings, ident: str) -> int:
-    """Send a held message through the flow again; 65 with the reason if it is not quarantined.
+def release(db: Database, *, message_id: int, now: datetime) -> str | None:
+    """Set a held message pending again, with fresh attempts; returns the reason it was held.
 
-    The process job is enqueued at once; if Redis is unavailable the message is
-    still released (pending), and the scheduler's sweeper enqueues it later.
+    Raises :class:`NotQuarantined` for no such message or one that is not held (then
+    nothing changes). The caller enqueues its process job.
     """
-    from workers.bootstrap import build
-
-    message_id = _message_id(ident)
-    if message_id is None:
-        print(f"qmark: {_NOT_AN_ID.format(ident=ident)}", file=sys.stderr)
-        return EX_DATAERR
-    app = build(settings=settings)  # a bad config or rules stop us before anything changes
-    db = app.services.db
     before = _find(db, message_id)
-    if before is None:
-        print(f"qmark: no message {message_id}", file=sys.stderr)
-        return EX_NOTFOUND
     with db.transaction() as conn:
-        released = messages.release_quarantined(conn, message_id=message_id, now=app.services.clock())
+        released = messages.release_quarantined(conn, message_id=message_id, now=now)
     if not released:
-        now = _find(db, message_id) or before
-        print(f"qmark: {_not_held(now)}", file=sys.stderr)
-        return EX_DATAERR
+        try:
+            now_found = _find(db, message_id)
+        except NotQuarantined:
+            now_found = before
+        raise NotQuarantined(_not_held(now_found))
     logger.info("quarantine_released", message_id=message_id, was=before.reason)
-    print(f"message {message_id} released from quarantine (it was held: {before.reason})")
-    try:
-        app.graph.enqueue_process([message_id])
-    except Exception as error:
-        logger.warning("enqueue_failed_sweeper_will_retry", message_id=message_id, error=str(error))
-        wait = round(settings.scheduler.sweep_after)
-        print(
-            f"Redis is unavailable ({error}); the message is pending and the scheduler's "
-            f"sweeper will queue it (after about {wait}s)"
-        )
-    else:
-        print("queued for processing; `qmark quarantine list` shows it again if it is held again")
-    return EX_OK
+    return before.reason

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import sqlite3
+import subprocess
+import sys
 
 import pytest
 
-from tests.conftest import ACME, MAIL
+from pipeline.model.mail import Envelope
+from pipeline.steps import process as flow
+from pipeline.steps.services import utcnow
+from tests.conftest import ACME, MAIL, mail_fixture
 from tests.support.db import scalar
-from tests.support.runners import qmark_env
+from tests.support.runners import qmark_env, settings_from
 from workers.cli.main import main
 
 pytestmark = pytest.mark.integration
@@ -71,7 +78,8 @@ def test_inject_refuses_unusable_input_with_65(env, tmp_path, database_url):
 
 
 def test_inject_answers_75_when_the_database_is_unavailable(env, monkeypatch):
-    monkeypatch.setenv("QMARK_STORAGE__DATABASE_URL", "sqlite:////proc/qmark-cannot-write-here.db")
+    # A database server that does not answer (a missing SQLite file is a schema to create: 78, below)
+    monkeypatch.setenv("QMARK_STORAGE__DATABASE_URL", "postgresql+psycopg://qmark@127.0.0.1:1/qmark")
     assert main(["inject", str(MAIL / "gmail-forward.eml")]) == 75
 
 
@@ -87,3 +95,129 @@ def test_a_broken_config_file_stops_with_file_line_and_fix(env, tmp_path, capsys
     assert main(["--config", str(config), "escalations", "list"]) == 78
     err = capsys.readouterr().err
     assert "qmark.toml:3" in err and "max_message_size" in err and "Fix:" in err
+
+
+# -- through the real command: --config wherever it is given, and a database without its schema ----
+
+NO_REDIS = "redis://127.0.0.1:1/0"  # nothing listens here
+
+
+def run_qmark(*args: str, cwd, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``python -m workers.cli ARGS`` in ``cwd``, with ``env``'s QMARK_* variables and none of ours."""
+    clean = {key: value for key, value in os.environ.items() if not key.startswith("QMARK_")}
+    return subprocess.run(
+        [sys.executable, "-m", "workers.cli", *args],
+        cwd=cwd,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def one_escalation(database_url, tmp_path) -> str:
+    """A migrated database holding escalation Q-1 (an executive's forward, processed)."""
+    from workers.bootstrap import build
+    from workers.roles.group_commit import store_one
+
+    env = qmark_env(database_url=database_url, redis_url=NO_REDIS, outbound_url=f"maildir:{tmp_path}/sent")
+    app = build(settings=settings_from(env))
+    envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", utcnow(), "smtp")
+    message_id = store_one(app.services.db, mail_fixture("gmail-forward.eml"), envelope)
+    flow.process_message(app.services, message_id)
+    app.services.db.engine.dispose()
+    return database_url
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--config", "{config}", "escalations", "list"],
+        ["escalations", "list", "--config", "{config}"],
+        ["escalations", "--config", "{config}", "list"],
+        ["escalations", "list"],  # and $QMARK_CONFIG
+    ],
+    ids=["before the command", "after the command", "between command and sub-command", "QMARK_CONFIG"],
+)
+def test_the_config_file_is_read_wherever_it_is_given_and_nothing_lands_in_the_working_directory(
+    one_escalation, tmp_path, args
+):
+    # Given a config file naming a database that holds Q-1, and an empty working directory
+    config = tmp_path / "elsewhere.toml"
+    config.write_text(f'[storage]\ndatabase_url = "{one_escalation}"\n')
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    args = [part.format(config=config) for part in args]
+    env = {} if "--config" in args else {"QMARK_CONFIG": str(config)}
+    # When the escalations are listed
+    done = run_qmark(*args, "--json", cwd=cwd, env=env)
+    # Then they are the configured database's, and no ./var/qmark.db (nor anything) was created
+    assert done.returncode == 0, done.stderr
+    [item] = json.loads(done.stdout)
+    assert item["id"] == "Q-1" and item["owner"] == "pat.owner@acme.test"
+    assert list(cwd.iterdir()) == []
+
+
+DATABASE_COMMANDS = {
+    "escalations list": ["escalations", "list"],
+    "escalations show": ["escalations", "show", "Q-1"],
+    "status": ["status"],
+    "quarantine list": ["quarantine", "list"],
+    "dead-letters list": ["dead-letters", "list"],
+    "inject": ["inject", str(MAIL / "gmail-forward.eml")],
+    "digest send": ["digest", "send"],
+    "worker": ["worker"],
+}
+
+
+@pytest.mark.parametrize("command", DATABASE_COMMANDS.values(), ids=DATABASE_COMMANDS.keys())
+def test_a_command_on_a_database_never_created_names_it_says_db_upgrade_and_creates_nothing(
+    tmp_path, command
+):
+    missing = tmp_path / "new" / "qmark.db"
+    env = qmark_env(
+        database_url=f"sqlite:///{missing}",
+        redis_url=NO_REDIS,
+        outbound_url=f"maildir:{tmp_path}/sent",
+        QMARK_DIGEST__RECIPIENTS="ops@acme.test",
+    )
+    done = run_qmark(*command, cwd=tmp_path, env=env)
+    assert done.returncode == 78, done.stderr
+    assert done.stderr.splitlines() == [f"qmark: there is no database at {missing}; run: qmark db upgrade"]
+    assert done.stdout == ""
+    assert not missing.parent.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_database_without_the_schema_or_behind_it_is_refused_until_db_upgrade(tmp_path):
+    from pipeline.store.migrate import current_head, upgrade
+
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()  # a file, no tables
+    env = qmark_env(
+        database_url=f"sqlite:///{empty}", redis_url=NO_REDIS, outbound_url=f"maildir:{tmp_path}/s"
+    )
+    done = run_qmark("escalations", "list", cwd=tmp_path, env=env)
+    assert done.returncode == 78
+    assert done.stderr.splitlines() == [f"qmark: the database {empty} has no schema; run: qmark db upgrade"]
+    upgrade(f"sqlite:///{empty}", revision="0001")
+    behind = run_qmark("quarantine", "list", cwd=tmp_path, env=env)
+    assert behind.returncode == 78
+    assert behind.stderr.splitlines() == [
+        f"qmark: the database {empty} is at schema 0001, not {current_head()}; run: qmark db upgrade"
+    ]
+    assert run_qmark("db", "upgrade", cwd=tmp_path, env=env).returncode == 0
+    listed = run_qmark("escalations", "list", cwd=tmp_path, env=env)
+    assert (listed.returncode, listed.stdout.strip()) == (0, "no escalations")
+
+
+def test_rules_check_and_explain_need_no_database(tmp_path):
+    env = qmark_env(
+        database_url="sqlite:///nowhere/qmark.db", redis_url=NO_REDIS, outbound_url="maildir:sent"
+    )
+    assert run_qmark("rules", "check", cwd=tmp_path, env=env).returncode == 0
+    explained = run_qmark("rules", "explain", str(MAIL / "gmail-forward.eml"), cwd=tmp_path, env=env)
+    assert explained.returncode == 0, explained.stderr
+    assert "billing" in explained.stdout
+    assert list(tmp_path.iterdir()) == []

@@ -72,7 +72,7 @@ def printed(capsys) -> str:
 
 
 def listed(capsys, settings) -> list[dict]:
-    from workers.ops import dead_letters as deadletters
+    from workers.cli import dead_letters as deadletters
 
     capsys.readouterr()
     assert deadletters.list_command(settings, as_json=True) == 0
@@ -82,7 +82,7 @@ def listed(capsys, settings) -> list[dict]:
 def test_a_job_failing_on_purpose_appears_in_dead_letters_and_replays_once_the_fault_is_removed(
     env, database_url, redis_url, relay_sink, capsys
 ):
-    from workers.ops import dead_letters as deadletters
+    from workers.cli import dead_letters as deadletters
     from workers.roles import worker
 
     app = failing_fast(env)
@@ -123,7 +123,7 @@ def test_a_job_failing_on_purpose_appears_in_dead_letters_and_replays_once_the_f
 def test_replay_all_enqueues_every_dead_job_again_and_an_unknown_id_is_66(
     env, database_url, redis_url, relay_sink, capsys
 ):
-    from workers.ops import dead_letters as deadletters
+    from workers.cli import dead_letters as deadletters
     from workers.roles import worker
 
     app = failing_fast(env)
@@ -148,7 +148,7 @@ def test_replay_all_enqueues_every_dead_job_again_and_an_unknown_id_is_66(
 def test_a_replayed_job_whose_work_was_done_meanwhile_does_nothing(
     env, database_url, redis_url, relay_sink, capsys
 ):
-    from workers.ops import dead_letters as deadletters
+    from workers.cli import dead_letters as deadletters
     from workers.roles import worker
 
     app = failing_fast(env)
@@ -174,7 +174,7 @@ def test_a_replayed_job_whose_work_was_done_meanwhile_does_nothing(
 def test_a_mail_the_relay_refused_for_good_is_a_dead_letter_and_replays_when_the_relay_takes_it(
     env, database_url, relay_sink, capsys
 ):
-    from workers.ops import dead_letters as deadletters
+    from workers.cli import dead_letters as deadletters
     from workers.roles import worker
 
     app = build(env)

@@ -174,7 +174,8 @@ def test_a_reply_to_the_digest_is_ignored_and_answered_by_nothing(life):
 def test_a_day_nobody_could_be_reached_is_not_retried_by_the_tick_but_by_the_command(
     env, life, relay_sink, database_url, capsys
 ):
-    from workers.ticks.digest import send_command, tick
+    from workers.cli.digest import send_command
+    from workers.ticks.digest import tick
 
     # Given the relay refuses everything at 08:00
     relay_sink.reply_with = "451 4.3.0 try again later"
@@ -197,7 +198,8 @@ def test_a_day_nobody_could_be_reached_is_not_retried_by_the_tick_but_by_the_com
 
 
 def test_the_command_sends_before_the_digest_time_and_the_tick_then_does_not(env, life, capsys):
-    from workers.ticks.digest import send_command, tick
+    from workers.cli.digest import send_command
+    from workers.ticks.digest import tick
 
     early = START - timedelta(hours=4)  # 06:00 in Berlin
     assert send_command(settings_from(env), now=early) == 0
@@ -207,7 +209,8 @@ def test_the_command_sends_before_the_digest_time_and_the_tick_then_does_not(env
 
 
 def test_recipients_with_executives_and_nobody_to_send_to(env, capsys):
-    from workers.ticks.digest import recipients, send_command, tick
+    from workers.cli.digest import send_command
+    from workers.ticks.digest import recipients, tick
 
     app = build(env, QMARK_DIGEST__EXECUTIVES="true", QMARK_DIGEST__RECIPIENTS=f"{OPS},dana.chief@acme.test")
     found = recipients(app.settings, app.services.rules)

@@ -283,13 +283,13 @@ def test_done_folder_receives_ingested_mail_and_progress_is_recorded_for_ops(env
 def test_qmark_status_reports_each_folders_lag_and_last_error(env, imap_mailbox, database_url, capsys):
     import json
 
-    from workers.cli import commands
+    from workers.cli import status
 
     app = build(env)
     imap_mailbox.append(billing(1))
     round_(poller(app))
     capsys.readouterr()  # the log lines so far
-    assert commands.status(app.settings, as_json=True) == 2  # failing: no worker or scheduler runs here
+    assert status.status(app.settings, as_json=True) == 2  # failing: no worker or scheduler runs here
     [box] = json.loads(capsys.readouterr().out)["imap"]
     assert box["mailbox"].endswith(f"/{imap_mailbox.username}/INBOX") and box["ingested"] == 1
     assert 0 <= box["lag_seconds"] < 30 and box["last_error"] is None
@@ -305,7 +305,7 @@ def test_qmark_status_reports_each_folders_lag_and_last_error(env, imap_mailbox,
         stopping.set()
         thread.join(30)
     capsys.readouterr()
-    commands.status(app.settings, as_json=False)
+    status.status(app.settings, as_json=False)
     assert "last error" in capsys.readouterr().out
 
 

@@ -8,12 +8,12 @@ import re
 import pytest
 
 from pipeline.model.mail import Envelope
-from pipeline.ops import quarantine
 from pipeline.steps import process as flow
 from pipeline.steps.services import utcnow
 from tests.conftest import mail_fixture
 from tests.support.db import rows, scalar
 from tests.support.runners import qmark_env, role_in_thread, settings_from
+from workers.cli import quarantine
 
 pytestmark = pytest.mark.integration
 

@@ -63,7 +63,8 @@ def test_with_workers_and_a_ticking_scheduler_it_is_ok_and_shows_the_numbers(app
 
 
 def test_a_quarantined_message_or_a_backlog_makes_it_degraded_with_the_command_to_run(app):
-    from workers.ops.status import report, status_command
+    from workers.cli.status import status_command
+    from workers.ops.status import report
 
     alive(app, "worker", "scheduler")
     flow.process_message(app.services, store(app, "no-dmarc.eml"))  # held as a possible spoof

@@ -1,155 +1,154 @@
-"""The ``qmark`` command: parse arguments, load config, hand over to the right role or report.
+"""The ``qmark`` command: parse the arguments, then run the handler the dispatch table names.
 
-Server roles live in ``workers/`` and are imported only when their command
-runs, so the domain stays free of Dramatiq and aiosmtpd.
+Each command group is one module in ``workers/cli/``; a handler takes the parsed arguments,
+loads the settings (``--config``, before or after the sub-command, else ``$QMARK_CONFIG``,
+else ./qmark.toml) and returns the exit code (``workers/cli/output.py``). A broken config or
+rules, or a database that is missing or not at the current schema, stops a command with one
+line and exit 78. Dramatiq, Redis and the server roles are imported inside the handlers that
+use them, so ``qmark escalations list`` or ``qmark rules check`` start quickly.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pipeline import log
-from pipeline.config.load import load_settings
 from pipeline.config.sources import ConfigError
 from rules.errors import RulesError
+from workers.cli import db, dead_letters, digest, escalations, inject, quarantine, rules, serve, status
+from workers.cli.output import EX_CONFIG, fail
 
-EX_OK = 0
-EX_DATAERR = 65
-EX_TEMPFAIL = 75
-EX_CONFIG = 78
+# The command path (the sub-command and its own sub-command) -> its handler.
+COMMANDS: dict[tuple[str, ...], Callable[[argparse.Namespace], int]] = {
+    ("run",): serve.run_role,
+    ("smtp",): serve.run_role,
+    ("worker",): serve.run_role,
+    ("scheduler",): serve.run_role,
+    ("imap",): serve.run_role,
+    ("http",): serve.run_role,
+    ("status",): status.run_status,
+    ("inject",): inject.run_inject,
+    ("db", "upgrade"): db.run_upgrade,
+    ("escalations", "list"): escalations.run_list,
+    ("escalations", "show"): escalations.run_show,
+    ("escalations", "close"): escalations.run_close,
+    ("rules", "check"): rules.run_check,
+    ("rules", "explain"): rules.run_explain,
+    ("dead-letters", "list"): dead_letters.run_list,
+    ("dead-letters", "replay"): dead_letters.run_replay,
+    ("quarantine", "list"): quarantine.run_list,
+    ("quarantine", "show"): quarantine.run_show,
+    ("quarantine", "release"): quarantine.run_release,
+    ("digest", "send"): digest.run_send,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``qmark ...``: the exit code of the command ``argv`` names; 78 for a config, rules or schema to fix."""
+    args = _parser().parse_args(argv)
+    log.configure()
+    try:
+        return COMMANDS[(args.command, *_subcommand(args))](args)
+    except (ConfigError, RulesError, db.SchemaNotCurrent) as error:
+        return fail(EX_CONFIG, str(error))
+
+
+def _subcommand(args: argparse.Namespace) -> tuple[str, ...]:
+    """The sub-command of a command group (``list`` of ``escalations list``); none for the others."""
+    return (args.subcommand,) if getattr(args, "subcommand", None) else ()
+
+
+# The parser ------------------------------------------------------------------------------------
+
+DESCRIPTION = 'Turns an executive\'s "?" email into an escalation that cannot drop the ball.'
+CONFIG_HELP = "path to qmark.toml, before or after the command (default: $QMARK_CONFIG or ./qmark.toml)"
 
 
 def _parser() -> argparse.ArgumentParser:
+    # ``--config`` is accepted before and after the sub-command. After it, it may only set the
+    # value when given (SUPPRESS): a sub-parser's default would overwrite the one given before.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", help="path to qmark.toml (default: $QMARK_CONFIG or ./qmark.toml)")
-    parser = argparse.ArgumentParser(prog="qmark", description=__doc__, parents=[common])
+    common.add_argument("--config", default=argparse.SUPPRESS, help=CONFIG_HELP)
+    parser = argparse.ArgumentParser(prog="qmark", description=DESCRIPTION)
+    parser.add_argument("--config", default=None, help=CONFIG_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
+    _roles(sub, common)
+    _escalations(sub, common)
+    _ops(sub, common)
+    _rules(sub, common)
+    return parser
 
+
+def _group(sub: Any, common: argparse.ArgumentParser, name: str, help: str) -> Any:
+    """A command with sub-commands of its own (``qmark <name> <sub-command>``)."""
+    group = sub.add_parser(name, parents=[common], help=help)
+    return group.add_subparsers(dest="subcommand", required=True)
+
+
+def _roles(sub: Any, common: argparse.ArgumentParser) -> None:
+    """The server roles, and what feeds them: inject and the database schema."""
     sub.add_parser("run", parents=[common], help="all roles in one process tree")
     sub.add_parser("smtp", parents=[common], help="the SMTP intake only")
     sub.add_parser("worker", parents=[common], help="one worker process")
     sub.add_parser("scheduler", parents=[common], help="the scheduler tick and sweeper")
     sub.add_parser("imap", parents=[common], help="the IMAP poller ([imap] url must be set)")
     sub.add_parser("http", parents=[common], help="/healthz, /readyz and /metrics")
+    status_ = sub.add_parser(
+        "status", parents=[common], help="escalations open, overdue, awaiting root cause"
+    )
+    status_.add_argument("--json", action="store_true")
+    inject_ = sub.add_parser("inject", parents=[common], help="store one raw message (MTA pipe)")
+    inject_.add_argument("file", help="a file with one RFC 5322 message, or - for standard input")
+    inject_.add_argument("--mail-from", help="envelope sender (default: Return-Path, else From)")
+    inject_.add_argument("--rcpt", action="append", help="envelope recipient (default: the intake address)")
+    db_ = _group(sub, common, "db", "database schema")
+    db_.add_parser("upgrade", parents=[common], help="migrate the database to the newest schema")
 
-    _ops_commands(sub, common)
-    status = sub.add_parser("status", parents=[common], help="escalations open, overdue, awaiting root cause")
-    status.add_argument("--json", action="store_true")
 
-    inject = sub.add_parser("inject", parents=[common], help="store one raw message (MTA pipe)")
-    inject.add_argument("file", help="a file with one RFC 5322 message, or - for standard input")
-    inject.add_argument("--mail-from", help="envelope sender (default: Return-Path, else From)")
-    inject.add_argument("--rcpt", action="append", help="envelope recipient (default: the intake address)")
-
-    db = sub.add_parser("db", parents=[common], help="database schema")
-    db_sub = db.add_subparsers(dest="db_command", required=True)
-    db_sub.add_parser("upgrade", parents=[common], help="migrate the database to the newest schema")
-
-    esc = sub.add_parser("escalations", parents=[common], help="list or show escalations")
-    esc_sub = esc.add_subparsers(dest="esc_command", required=True)
-    esc_list = esc_sub.add_parser("list", parents=[common])
-    esc_list.add_argument("--state", help="only escalations in this state")
-    esc_list.add_argument("--overdue", action="store_true", help="only overdue ones, most overdue first")
-    esc_list.add_argument("--json", action="store_true")
-    esc_show = esc_sub.add_parser("show", parents=[common])
-    esc_show.add_argument("id", help="Q-<n> or <n>")
-    esc_show.add_argument("--json", action="store_true")
-    esc_close = esc_sub.add_parser(
+def _escalations(sub: Any, common: argparse.ArgumentParser) -> None:
+    group = _group(sub, common, "escalations", "list or show escalations")
+    listing = group.add_parser("list", parents=[common])
+    listing.add_argument("--state", help="only escalations in this state")
+    listing.add_argument("--overdue", action="store_true", help="only overdue ones, most overdue first")
+    listing.add_argument("--json", action="store_true")
+    show = group.add_parser("show", parents=[common])
+    show.add_argument("id", help="Q-<n> or <n>")
+    show.add_argument("--json", action="store_true")
+    close = group.add_parser(
         "close", parents=[common], help="close with a root-cause writeup received another way"
     )
-    esc_close.add_argument("id", help="Q-<n> or <n>")
-    esc_close.add_argument("--writeup", required=True, help="a text file with the writeup's sections, or -")
-    esc_close.add_argument("--by", required=True, help="the email address of who closes it (recorded)")
+    close.add_argument("id", help="Q-<n> or <n>")
+    close.add_argument("--writeup", required=True, help="a text file with the writeup's sections, or -")
+    close.add_argument("--by", required=True, help="the email address of who closes it (recorded)")
 
-    rules = sub.add_parser("rules", parents=[common], help="check or explain the rules")
-    rules_sub = rules.add_subparsers(dest="rules_command", required=True)
-    check = rules_sub.add_parser("check", parents=[common])
+
+def _ops(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Dead letters, quarantine and the digest: what ops run by hand."""
+    dead = _group(sub, common, "dead-letters", "jobs that failed for good")
+    dead.add_parser("list", parents=[common]).add_argument("--json", action="store_true")
+    replay = dead.add_parser("replay", parents=[common], help="enqueue dead jobs again")
+    which = replay.add_mutually_exclusive_group(required=True)
+    which.add_argument("id", nargs="?", help="a dead letter's id from `dead-letters list`")
+    which.add_argument("--all", action="store_true")
+
+    held = _group(sub, common, "quarantine", "messages held back, with the reason")
+    held.add_parser("list", parents=[common]).add_argument("--json", action="store_true")
+    show = held.add_parser("show", parents=[common])
+    show.add_argument("id", help="a message id from `quarantine list`")
+    show.add_argument("--json", action="store_true")
+    release = held.add_parser("release", parents=[common], help="process a held message again")
+    release.add_argument("id", help="a message id from `quarantine list`")
+
+    digest_ = _group(sub, common, "digest", "the daily digest mail")
+    digest_.add_parser("send", parents=[common], help="send today's digest now (once per day)")
+
+
+def _rules(sub: Any, common: argparse.ArgumentParser) -> None:
+    group = _group(sub, common, "rules", "check or explain the rules")
+    check = group.add_parser("check", parents=[common])
     check.add_argument("dir", nargs="?", help="rules directory (default: [rules] path)")
-    explain = rules_sub.add_parser("explain", parents=[common])
+    explain = group.add_parser("explain", parents=[common])
     explain.add_argument("file", help="a .eml file")
     explain.add_argument("--json", action="store_true")
-    return parser
-
-
-def _ops_commands(sub: Any, common: argparse.ArgumentParser) -> None:
-    """Dead letters, quarantine and the digest: what ops run by hand."""
-    dead = sub.add_parser("dead-letters", parents=[common], help="jobs that failed for good")
-    dead_sub = dead.add_subparsers(dest="dead_command", required=True)
-    dead_list = dead_sub.add_parser("list", parents=[common])
-    dead_list.add_argument("--json", action="store_true")
-    dead_replay = dead_sub.add_parser("replay", parents=[common], help="enqueue dead jobs again")
-    dead_which = dead_replay.add_mutually_exclusive_group(required=True)
-    dead_which.add_argument("id", nargs="?", help="a dead letter's id from `dead-letters list`")
-    dead_which.add_argument("--all", action="store_true")
-
-    held = sub.add_parser("quarantine", parents=[common], help="messages held back, with the reason")
-    held_sub = held.add_subparsers(dest="quarantine_command", required=True)
-    held_list = held_sub.add_parser("list", parents=[common])
-    held_list.add_argument("--json", action="store_true")
-    held_show = held_sub.add_parser("show", parents=[common])
-    held_show.add_argument("id", help="a message id from `quarantine list`")
-    held_show.add_argument("--json", action="store_true")
-    held_release = held_sub.add_parser("release", parents=[common], help="process a held message again")
-    held_release.add_argument("id", help="a message id from `quarantine list`")
-
-    digest = sub.add_parser("digest", parents=[common], help="the daily digest mail")
-    digest_sub = digest.add_subparsers(dest="digest_command", required=True)
-    digest_sub.add_parser("send", parents=[common], help="send today's digest now (once per day)")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    log.configure()
-    try:
-        return _dispatch(args)
-    except (ConfigError, RulesError) as error:
-        print(f"qmark: {error}", file=sys.stderr)
-        return EX_CONFIG
-
-
-def _dispatch(args: argparse.Namespace) -> int:
-    from workers.cli import commands
-
-    if args.command == "rules" and args.rules_command == "check" and args.dir:
-        return commands.rules_check(args.dir)
-    settings = load_settings(args.config)
-    if args.command == "rules":
-        if args.rules_command == "check":
-            return commands.rules_check(settings.rules.path)
-        return commands.rules_explain(settings, args.file, as_json=args.json)
-    if args.command == "db":
-        return commands.db_upgrade(settings)
-    if args.command == "escalations":
-        if args.esc_command == "list":
-            return commands.escalations_list(
-                settings, state=args.state, overdue=args.overdue, as_json=args.json
-            )
-        if args.esc_command == "close":
-            return commands.escalations_close(settings, args.id, writeup=args.writeup, by=args.by)
-        return commands.escalations_show(settings, args.id, as_json=args.json)
-    if args.command == "dead-letters":
-        from workers.ops import dead_letters as deadletters
-
-        if args.dead_command == "list":
-            return deadletters.list_command(settings, as_json=args.json)
-        return deadletters.replay_command(settings, ident=args.id, replay_all=args.all)
-    if args.command == "quarantine":
-        from pipeline.ops import quarantine
-
-        if args.quarantine_command == "list":
-            return quarantine.list_command(settings, as_json=args.json)
-        if args.quarantine_command == "show":
-            return quarantine.show_command(settings, args.id, as_json=args.json)
-        return quarantine.release_command(settings, args.id)
-    if args.command == "digest":
-        from workers.ticks import digest as digester
-
-        return digester.send_command(settings)
-    if args.command == "status":
-        return commands.status(settings, as_json=args.json)
-    if args.command == "inject":
-        return commands.inject(settings, args.file, mail_from=args.mail_from, rcpts=args.rcpt)
-    return commands.serve(settings, args.command, args.config)

@@ -1,4 +1,4 @@
-"""``qmark status``: one screen that says whether qmark is healthy, and the numbers behind it.
+"""``qmark status``'s report: whether qmark is healthy, and the numbers behind it, as plain data.
 
 The verdict is ``failing`` when mail cannot flow (database or Redis unreachable, the
 scheduler stalled, no worker alive), ``degraded`` when it flows but something needs
@@ -6,12 +6,11 @@ ops (dead letters, mail that failed or bounced or was quarantined in the last da
 backlog older than five minutes, an IMAP folder lagging), else ``ok`` — always with the reasons. Then:
 queues (ready, delayed, dead; oldest unprocessed), processes alive by role (their
 heartbeats), the scheduler's and each IMAP folder's lag, escalations open, overdue
-and awaiting the root cause, and the honest statistics.
+and awaiting the root cause, and the honest statistics. ``workers/cli/status.py`` prints it.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -140,50 +139,3 @@ def _degraded(out: dict[str, Any], queues: dict[str, Any]) -> list[str]:
     if age is not None and age > BACKLOG.total_seconds():
         reasons.append(f"backlog: a stored message has waited {age} s; are the workers keeping up?")
     return reasons
-
-
-def status_command(app: App, *, as_json: bool) -> int:
-    """Print the report; exit 0 when ok, 1 when degraded, 2 when failing (for scripts)."""
-    data = report(app)
-    if as_json:
-        print(json.dumps(data, indent=2, default=str))
-    else:
-        print(_text(data))
-    return {"ok": 0, "degraded": 1}.get(data["verdict"], 2)
-
-
-def _text(data: dict[str, Any]) -> str:
-    lines = [f"qmark is {data['verdict'].upper()}"]
-    lines += [f"  - {reason}" for reason in data["reasons"]]
-    queues = data.get("queues", {})
-    if "error" in queues:
-        lines.append(f"queues       unreadable: {queues['error']}")
-    for name, depth in queues.items():
-        if isinstance(depth, dict):
-            lines.append(
-                f"queue {name:<7} ready {depth['ready']}, delayed {depth['delayed']}, dead {depth['dead']}"
-            )
-    backlog = data.get("backlog")
-    if backlog:
-        oldest = backlog["oldest_unprocessed_seconds"]
-        lines.append(
-            f"backlog      oldest unprocessed {'none' if oldest is None else f'{oldest} s'}, "
-            f"{backlog['mails_failed_last_day']} mail(s) failed and "
-            f"{backlog['quarantined_last_day']} message(s) quarantined in the last day"
-        )
-    for role, info in sorted(data.get("processes", {}).items()):
-        lines.append(f"process {role:<9} {info['alive']} alive, last beat {info['last_beat_seconds']} s ago")
-    for box in data.get("imap", []):
-        lag = "never polled" if box["lag_seconds"] is None else f"lag {box['lag_seconds']} s"
-        problem = f", last error: {box['last_error']}" if box["last_error"] else ""
-        lines.append(f"imap  {box['mailbox']}: {lag}, {box['ingested']} ingested{problem}")
-    counts = data.get("escalations")
-    if counts:
-        lines.append(
-            f"escalations  open {counts['open']}, overdue {counts['overdue']}, "
-            f"awaiting root cause {counts['awaiting_root_cause']}, paused {counts['paused']}"
-        )
-        for name, number in counts["by_state"].items():
-            lines.append(f"  {name:<22} {number}")
-    lines += data.get("statistics", [])
-    return "\n".join(lines)

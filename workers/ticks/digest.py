@@ -1,6 +1,7 @@
 """The daily digest: when it is due, claiming the day once, and sending one mail per recipient.
 
-Every scheduler tick calls :func:`tick`; ``qmark digest send`` calls :func:`send_command`.
+Every scheduler tick calls :func:`tick`; ``qmark digest send`` (``workers/cli/digest.py``) calls
+:func:`send_day` with ``retry``.
 What it says is :mod:`pipeline.outbound.digest`'s; the statistics are :mod:`pipeline.store.stats`'.
 
 Decisions:
@@ -26,7 +27,6 @@ Decisions:
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -41,11 +41,10 @@ from pipeline.store.db import Database
 from pipeline.store.models import DigestRow
 from rules.schema import Rules
 from rules.timezones import zone
-from workers.bootstrap import App, build
+from workers.bootstrap import App
 
 logger = log.get(__name__)
 
-EX_OK, EX_TEMPFAIL, EX_CONFIG = 0, 75, 78
 STALE = timedelta(minutes=15)  # a day left "sending" this long was abandoned by its sender
 
 
@@ -145,42 +144,6 @@ def _deliver(app: App, day: str, to: Sequence[Address], now: datetime) -> tuple[
     except Exception as error:  # collecting failed: nobody gets it; record why
         errors.append(f"digest not built: {_words(error)}")
     return delivered, errors
-
-
-def send_command(settings: Settings, *, now: datetime | None = None) -> int:
-    """``qmark digest send``: today's digest now, whatever the time, still at most once per day.
-
-    Exit 0 when it was sent now or before, 75 when nobody could be reached or another
-    process is sending it right now, 78 when there is nobody to send it to.
-    """
-    app = build(settings=settings)
-    to = recipients(settings, app.services.rules)
-    if not to:
-        print(
-            "qmark digest: nobody to send it to. "
-            'Fix: set [digest] recipients = ["ops@example.com"] or executives = true',
-            file=sys.stderr,
-        )
-        return EX_CONFIG
-    now = now or app.services.clock()
-    outcome = send_day(app, local_day(settings, now), to, now=now, retry=True)
-    when = f" at {outcome.at.isoformat()[:16].replace('T', ' ')} UTC" if outcome.at else ""
-    if not outcome.claimed:
-        if outcome.state == digests.SENT:
-            print(f"the digest for {outcome.day} was already sent{when}; it goes once a day")
-            return EX_OK
-        print(
-            f"qmark digest: the digest for {outcome.day} is being sent by another process (claimed{when}); "
-            "try again in a few minutes",
-            file=sys.stderr,
-        )
-        return EX_TEMPFAIL
-    for error in outcome.errors:
-        print(f"qmark digest: not delivered: {error}", file=sys.stderr)
-    if outcome.state == digests.FAILED:
-        return EX_TEMPFAIL
-    print(f"the digest for {outcome.day} was sent to {len(outcome.delivered)} recipient(s)")
-    return EX_OK
 
 
 # --- the digests row -------------------------------------------------------------------------------

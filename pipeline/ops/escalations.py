@@ -1,0 +1,61 @@
+"""``qmark escalations list|show``'s read model: each escalation as plain data, its history with it.
+
+The keys are the ``--json`` contract (DESIGN.md §4.1): ``id`` (``Q-<n>``), ``state``,
+``executive``, ``owner``, ``deadline`` and ``opened_at`` (ISO 8601, UTC), and for one
+escalation its ``events``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pipeline.model.escalation import State
+from pipeline.model.ids import ref
+from pipeline.store import escalations
+from pipeline.store.db import Database
+from pipeline.store.models import EscalationRow
+
+_CHASED = {State.AWAITING_EXPLANATION, State.AWAITING_ROOT_CAUSE}
+
+
+def summary(row: EscalationRow, now: datetime) -> dict[str, Any]:
+    """One escalation as the list shows it; ``overdue`` when chased, not paused and past its deadline."""
+    return {
+        "overdue": row.state in _CHASED and row.paused_at is None and row.deadline < now,
+        "paused": row.paused_at is not None,
+        "id": ref(row.id),
+        "state": row.state,
+        "executive": row.executive,
+        "owner": row.owner,
+        "deadline": row.deadline.isoformat(),
+        "opened_at": row.opened_at.isoformat(),
+        "closed_at": row.closed_at.isoformat() if row.closed_at else None,
+        "route": row.route,
+        "subject": row.subject,
+        "customer": row.customer,
+    }
+
+
+def list_summaries(
+    db: Database, *, state: State | None = None, overdue: bool = False
+) -> list[dict[str, Any]]:
+    """Escalations newest first; in one ``state``, or only the overdue ones (most overdue first)."""
+    now = datetime.now(UTC)
+    with db.read() as session:
+        found = escalations.list_all(session, state=state, overdue_at=now if overdue else None)
+        return [summary(row, now) for row in found]
+
+
+def details(db: Database, *, number: int) -> dict[str, Any] | None:
+    """Escalation ``number``'s summary with its ``events`` (oldest first); None when there is none."""
+    with db.read() as session:
+        row = escalations.get(session, number=number)
+        if row is None:
+            return None
+        data = summary(row, datetime.now(UTC))
+        data["events"] = [
+            {"at": e.at.isoformat(), "kind": e.kind, "actor": e.actor, "detail": e.detail}
+            for e in escalations.list_events(session, number=number)
+        ]
+    return data

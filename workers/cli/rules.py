@@ -1,0 +1,70 @@
+"""``qmark rules check [DIR]`` and ``qmark rules explain FILE.eml``: is a rules directory valid, and what
+would qmark do with one message, and why. Neither touches the database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from email.utils import getaddresses
+from pathlib import Path
+from typing import Any
+
+from workers.cli.db import settings
+from workers.cli.inject import envelope_for
+from workers.cli.output import EX_CONFIG, EX_DATAERR, EX_OK, fail, print_json
+
+
+def check_command(directory: str | Path) -> int:
+    """Every problem in the rules at ``directory`` with file, line and fix; 78 when there is one."""
+    from rules.loader import check_rules
+
+    errors = check_rules(directory)
+    for error in errors:
+        print(str(error))
+    if errors:
+        print(f"{len(errors)} problem(s) in {directory}", file=sys.stderr)
+        return EX_CONFIG
+    print(f"rules in {directory} are valid")
+    return EX_OK
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """``qmark rules check [DIR]``: DIR needs no config; without it, the configured ``[rules] path``."""
+    return check_command(args.dir or settings(args).rules.path)
+
+
+def recipients(raw: bytes) -> list[str]:
+    """The To and Cc addresses in the header of ``raw`` (the envelope ``explain`` assumes)."""
+    headers = raw.split(b"\n\n", 1)[0].decode("latin-1")
+    fields = [
+        line.partition(":")[2] for line in headers.splitlines() if line.lower().startswith(("to:", "cc:"))
+    ]
+    return [address for _, address in getaddresses(fields) if address]
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    """``qmark rules explain FILE.eml [--json]``: verdict, route, owner, deadline, and why."""
+    from pipeline.ops.explain import explain
+
+    found = settings(args)
+    try:
+        raw = Path(args.file).read_bytes()
+    except OSError as error:
+        return fail(EX_DATAERR, f"cannot read {args.file}: {error.strerror}")
+    report = explain(found, raw, envelope_for(raw, None, recipients(raw) or None, found))
+    if args.json:
+        print_json(report)
+    else:
+        _print_report(report)
+    return EX_OK
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    for key, value in report.items():
+        if isinstance(value, list):
+            print(f"{key}:")
+            for item in value:
+                print(f"  - {item}")
+        else:
+            print(f"{key + ':':<10} {value}")
