@@ -76,6 +76,16 @@ def identity(settings: Settings, secret: bytes) -> Identity:
     )
 
 
+def policy(settings: Settings) -> Policy:
+    """What the classify chain needs from the configuration."""
+    return Policy(
+        intake_addresses=frozenset(a.lower() for a in settings.service.intake_addresses),
+        domain=settings.service.domain.lower(),
+        trusted_authserv_ids=frozenset(a.lower() for a in settings.auth.trusted_authserv_ids),
+        require_dmarc=settings.auth.require_dmarc,
+    )
+
+
 def build(config: str | None = None, *, settings: Settings | None = None) -> App:
     """Load and validate everything; raises ConfigError or RulesError with file and line."""
     settings = settings or load_settings(config)
@@ -86,7 +96,7 @@ def build(config: str | None = None, *, settings: Settings | None = None) -> App
     services = Services(
         db=db,
         rules=rules,
-        policy=Policy.from_settings(settings),
+        policy=policy(settings),
         identity=identity(settings, secret_key(settings)),
         limits=ParseLimits(),
         max_attempts=settings.worker.max_attempts,

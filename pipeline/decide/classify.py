@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from pipeline.config.settings import Settings
 from pipeline.inbound import authres, machine
 from pipeline.inbound.question import split_question
 from pipeline.model.mail import Envelope, InboundMail
@@ -50,15 +49,6 @@ class Policy:
     @property
     def reply_locals(self) -> frozenset[str]:
         return frozenset(a.partition("@")[0].lower() for a in self.intake_addresses)
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Policy:
-        return cls(
-            intake_addresses=frozenset(a.lower() for a in settings.service.intake_addresses),
-            domain=settings.service.domain.lower(),
-            trusted_authserv_ids=frozenset(a.lower() for a in settings.auth.trusted_authserv_ids),
-            require_dmarc=settings.auth.require_dmarc,
-        )
 
 
 Rule = Callable[[InboundMail, Envelope, Rules, Policy], Disposition | None]

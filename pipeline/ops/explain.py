@@ -6,27 +6,31 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pipeline.config.settings import Settings
 from pipeline.decide.classify import Policy, Verdict, classify
 from pipeline.inbound.limits import Unparseable
 from pipeline.inbound.parse import parse_mail
-from pipeline.model.deadlines import deadline_after
+from pipeline.model.deadlines import deadline_for
 from pipeline.model.mail import Envelope
-from rules.loader import load_rules
 from rules.routing import Complaint, choose_route
+from rules.schema import Rules
 
 
 def explain(
-    settings: Settings, raw: bytes, envelope: Envelope, now: datetime | None = None
+    rules: Rules,
+    policy: Policy,
+    raw: bytes,
+    envelope: Envelope,
+    *,
+    now: datetime | None = None,
+    service_timezone: str = "UTC",
 ) -> dict[str, Any]:
     """A report: verdict and rule, reasons, and for an escalation the route, owner and deadline."""
-    rules = load_rules(settings.rules.path)
     now = now or datetime.now(UTC)
     try:
         mail = parse_mail(raw)
     except Unparseable as error:
         return {"verdict": Verdict.QUARANTINE.value, "rule": "unparseable", "reasons": [error.reason]}
-    disposition = classify(mail, envelope, rules, Policy.from_settings(settings))
+    disposition = classify(mail, envelope, rules, policy)
     report: dict[str, Any] = {
         "verdict": disposition.verdict.value,
         "rule": disposition.rule,
@@ -47,9 +51,7 @@ def explain(
         rules, Complaint(original.subject, original.body, customer), disposition.addressed
     )
     owner = decision.owner
-    deadline = deadline_after(
-        now, decision.deadline, timezone=owner.timezone, working_hours=owner.working_hours
-    )
+    deadline = deadline_for(owner, now, decision.deadline, service_timezone=service_timezone)
     local = deadline.astimezone(ZoneInfo(owner.timezone))
     report["route"] = decision.route
     report["why"] = list(decision.reasons)

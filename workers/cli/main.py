@@ -16,6 +16,7 @@ from typing import Any
 
 from pipeline import log
 from pipeline.config.sources import ConfigError
+from pipeline.store.schema import SchemaNotCurrent
 from rules.errors import RulesError
 from workers.cli import db, dead_letters, digest, escalations, inject, quarantine, rules, serve, status
 from workers.cli.output import EX_CONFIG, fail
@@ -51,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.configure()
     try:
         return COMMANDS[(args.command, *_subcommand(args))](args)
-    except (ConfigError, RulesError, db.SchemaNotCurrent) as error:
+    except (ConfigError, RulesError, SchemaNotCurrent) as error:
         return fail(EX_CONFIG, str(error))
 
 

@@ -46,13 +46,18 @@ def recipients(raw: bytes) -> list[str]:
 def run_explain(args: argparse.Namespace) -> int:
     """``qmark rules explain FILE.eml [--json]``: verdict, route, owner, deadline, and why."""
     from pipeline.ops.explain import explain
+    from rules.loader import load_rules
+    from workers.bootstrap import policy
 
     found = settings(args)
     try:
         raw = Path(args.file).read_bytes()
     except OSError as error:
         return fail(EX_DATAERR, f"cannot read {args.file}: {error.strerror}")
-    report = explain(found, raw, envelope_for(raw, None, recipients(raw) or None, found))
+    envelope = envelope_for(raw, None, recipients(raw) or None, found)
+    report = explain(
+        load_rules(found.rules.path), policy(found), raw, envelope, service_timezone=found.service.timezone
+    )
     if args.json:
         print_json(report)
     else:

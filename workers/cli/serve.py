@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 from pipeline import log
 from pipeline.config.settings import Settings
-from workers.cli.db import require_current_schema, settings
+from pipeline.store.schema import require_current
+from workers.cli.db import settings
 from workers.cli.output import EX_CONFIG, EX_OK, fail
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ def run_role(args: argparse.Namespace) -> int:
     from workers.bootstrap import build
 
     found = settings(args)
-    require_current_schema(found.storage.database_url)
+    require_current(found.storage.database_url)
     if args.command == "run":
         return _supervise(found, args.config)
     app = build(settings=found)

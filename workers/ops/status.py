@@ -15,11 +15,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
-from sqlalchemy import func, select
 
 from pipeline.model.escalation import State
-from pipeline.store import escalations, heartbeats, mailboxes
-from pipeline.store.models import MessageRow, OutboundMailRow
+from pipeline.store import escalations, heartbeats, mailboxes, reports
 from pipeline.store.stats import describe_stats, honest_stats
 from workers.bootstrap import App
 from workers.ops.health import Health
@@ -44,7 +42,7 @@ def report(app: App, *, now: datetime | None = None) -> dict[str, Any]:
     try:
         with app.services.db.read() as session:
             out["processes"] = _processes(heartbeats.latest(session), now)
-            out["backlog"] = _backlog(session, now)
+            out["backlog"] = _backlog(reports.backlog(session, now=now), now)
             out["imap"] = _imap(mailboxes.list_all(session), now)
             out["escalations"] = _escalations(escalations.counts(session, now=now), now)
             stats = honest_stats(session, now=now)
@@ -71,25 +69,12 @@ def _processes(beats: dict[str, list[tuple[str, datetime]]], now: datetime) -> d
     return roles
 
 
-def _backlog(session: Any, now: datetime) -> dict[str, Any]:
-    oldest = session.execute(
-        select(func.min(MessageRow.received_at)).where(MessageRow.state != "done")
-    ).scalar()
-    failed = session.execute(
-        select(func.count()).where(
-            OutboundMailRow.state.in_(("dead", "bounced")),
-            OutboundMailRow.created_at >= now - timedelta(days=1),
-        )
-    ).scalar_one()
-    quarantined = session.execute(
-        select(func.count()).where(
-            MessageRow.outcome == "quarantined", MessageRow.received_at >= now - timedelta(days=1)
-        )
-    ).scalar_one()
+def _backlog(found: reports.Backlog, now: datetime) -> dict[str, Any]:
+    oldest = found.oldest_unprocessed
     return {
         "oldest_unprocessed_seconds": round((now - oldest).total_seconds()) if oldest else None,
-        "mails_failed_last_day": int(failed),
-        "quarantined_last_day": int(quarantined),
+        "mails_failed_last_day": found.mails_failed_last_day,
+        "quarantined_last_day": found.quarantined_last_day,
     }
 
 
