@@ -19,7 +19,7 @@ from typing import Any
 
 from pipeline.model.ids import ref
 from pipeline.ops.quarantine import read_headers, sender_and_subject
-from pipeline.store import deadmails, escalations, messages
+from pipeline.store import escalations, messages, outbox
 
 MAIL_PREFIX = "mail-"
 
@@ -111,7 +111,7 @@ def _join(parts: Iterable[str]) -> str:
     return "; ".join(dict.fromkeys(p for p in parts if p))
 
 
-def _subject(mail: deadmails.Mail) -> str:
+def _subject(mail: outbox.MailSummary) -> str:
     return read_headers(mail.head, ("Subject",)).get("Subject", [""])[0]
 
 
@@ -120,7 +120,7 @@ def with_rows(letter: DeadLetter, session: Any) -> DeadLetter:
     if letter.actor == "process_messages":
         return _process_job(letter, messages.list_by_ids(session, message_ids=letter.ids))
     if letter.actor == "send_mails":
-        return _send_job(letter, deadmails.by_ids(session, mail_ids=letter.ids))
+        return _send_job(letter, outbox.summaries_by_ids(session, mail_ids=letter.ids))
     if letter.actor == "chase_escalations":
         return _chase_job(letter, session)
     return letter
@@ -155,7 +155,7 @@ def _processed_since(rows: list[messages.Summary], unfinished: tuple[int, ...]) 
     return " [processed since: a replay does nothing]"
 
 
-def _send_job(letter: DeadLetter, mails: list[deadmails.Mail]) -> DeadLetter:
+def _send_job(letter: DeadLetter, mails: list[outbox.MailSummary]) -> DeadLetter:
     unfinished = tuple(m.id for m in mails if m.state in ("pending", "sending"))
     numbers = tuple(sorted({m.escalation_id for m in mails}))
     settled = " [settled since: a replay does nothing]" if mails and not unfinished else ""
@@ -170,7 +170,7 @@ def _send_job(letter: DeadLetter, mails: list[deadmails.Mail]) -> DeadLetter:
     )
 
 
-def _mails_belong_to(ids: tuple[int, ...], numbers: tuple[int, ...], mails: list[deadmails.Mail]) -> str:
+def _mails_belong_to(ids: tuple[int, ...], numbers: tuple[int, ...], mails: list[outbox.MailSummary]) -> str:
     """``Q-3: mails 7, 8 (owner_forward to pat@..., executive_ack to dana@...)``."""
     prefix = ", ".join(ref(n) for n in numbers)
     belongs = f"{prefix}: {numbered('mail', ids)}" if prefix else numbered("mail", ids)
@@ -192,7 +192,9 @@ def _chase_job(letter: DeadLetter, session: Any) -> DeadLetter:
     )
 
 
-def _errors(rows: Sequence[messages.Summary] | Sequence[deadmails.Mail], unfinished: tuple[int, ...]) -> str:
+def _errors(
+    rows: Sequence[messages.Summary] | Sequence[outbox.MailSummary], unfinished: tuple[int, ...]
+) -> str:
     """The rows' last errors in words: of those still unfinished, or of all when none is."""
     return _join(first_line(row.last_error) for row in rows if row.id in unfinished or not unfinished)
 
@@ -211,8 +213,8 @@ def _no_error(letter: DeadLetter) -> str:
 
 def dead_mails(session: Any, *, limit: int = 1000) -> list[DeadLetter]:
     """Mails in state ``dead``, as dead letters ``mail-<id>``; when the refusal was recorded, if found."""
-    mails = deadmails.dead(session, limit=limit)
-    refused = deadmails.refused_at(session, mails)
+    mails = outbox.dead_summaries(session, limit=limit)
+    refused = outbox.refused_at(session, mails)
     return [
         DeadLetter(
             id=f"{MAIL_PREFIX}{m.id}",

@@ -1,17 +1,22 @@
-"""Repository functions for outgoing mail: queue once, claim, mark sent or dead, find lost ones."""
+"""Repository functions for outgoing mail: queue once, claim, mark sent or dead, find lost ones.
+
+Also what ops list of it: the mails the relay refused for good (dead letters only the
+database knows of), what a dead send job held, and reviving a dead mail. Those lists
+carry the first ``messages.HEAD_BYTES`` bytes of a mail (its header block), never the whole.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
-from sqlalchemy.orm import Session
 
 from pipeline.model.mail import OutgoingMail
-from pipeline.store import work
-from pipeline.store.models import OutboundMailRow
+from pipeline.store import escalations, messages, work
+from pipeline.store.models import EventRow, OutboundMailRow
 
 
 @dataclass(frozen=True)
@@ -164,12 +169,6 @@ def mark_enqueued(conn: Connection, *, mail_ids: Sequence[int], now: datetime) -
     work.mark_enqueued(conn, OutboundMailRow, ids=mail_ids, now=now)
 
 
-def list_dead(session: Session, *, limit: int = 200) -> list[OutboundMailRow]:
-    """Mails qmark gave up on, newest first."""
-    query = select(OutboundMailRow).where(OutboundMailRow.state == "dead").order_by(OutboundMailRow.id.desc())
-    return list(session.execute(query.limit(limit)).scalars())
-
-
 def count_recent(conn: Connection, *, escalation_id: int, kinds: Collection[str], since: datetime) -> int:
     """How many mails of these kinds were queued for the escalation since ``since``."""
     query = select(func.count()).where(
@@ -207,3 +206,87 @@ def mark_bounced(conn: Connection, *, mail_id: int, reason: str) -> None:
         .where(OutboundMailRow.id == mail_id)
         .values(state="bounced", last_error=reason[:4000])
     )
+
+
+# Ops lists of outgoing mail: the dead ones and what a dead send job held ---------------------------
+
+
+@dataclass(frozen=True)
+class MailSummary:
+    """One outgoing mail as ops lists show it (dead letters): ``head`` is its header block."""
+
+    id: int
+    escalation_id: int
+    kind: str
+    recipient: str
+    state: str
+    last_error: str | None
+    created_at: datetime
+    head: bytes
+
+
+def _summaries(session: Any, *, where: Any, limit: int = 1000) -> list[MailSummary]:
+    query = (
+        select(
+            OutboundMailRow.id,
+            OutboundMailRow.escalation_id,
+            OutboundMailRow.kind,
+            OutboundMailRow.recipient,
+            OutboundMailRow.state,
+            OutboundMailRow.last_error,
+            OutboundMailRow.created_at,
+            func.substr(OutboundMailRow.raw, 1, messages.HEAD_BYTES),
+        )
+        .where(where)
+        .order_by(OutboundMailRow.id)
+        .limit(limit)
+    )
+    found: list[MailSummary] = []
+    for mail_id, number, kind, recipient, state, error, created_at, head in session.execute(query):
+        found.append(
+            MailSummary(mail_id, number, kind, recipient, state, error, created_at, bytes(head or b""))
+        )
+    return found
+
+
+def summaries_by_ids(session: Any, *, mail_ids: Sequence[int]) -> list[MailSummary]:
+    """These mails (those that exist), by id."""
+    return _summaries(session, where=OutboundMailRow.id.in_(mail_ids))
+
+
+def dead_summaries(session: Any, *, limit: int = 1000) -> list[MailSummary]:
+    """Mails in state ``dead``, by id."""
+    return _summaries(session, where=OutboundMailRow.state == "dead", limit=limit)
+
+
+def refused_at(session: Any, mails: Sequence[MailSummary]) -> dict[tuple[int, str, str], datetime]:
+    """When each refusal was last recorded (``delivery_failed``), by (escalation, mail kind, recipient)."""
+    refused: dict[tuple[int, str, str], datetime] = {}
+    if mails:
+        query = select(EventRow.escalation_id, EventRow.at, EventRow.detail).where(
+            EventRow.escalation_id.in_({m.escalation_id for m in mails}), EventRow.kind == "delivery_failed"
+        )
+        for number, at, detail in session.execute(query):
+            key = (number, str((detail or {}).get("mail")), str((detail or {}).get("to")))
+            refused[key] = max(at, refused.get(key, at))
+    return refused
+
+
+def revive(conn: Connection, *, mail_id: int, now: datetime) -> bool:
+    """A dead mail back to pending with fresh attempts, recorded on its escalation; False if not dead.
+
+    The way back from ``outbox.mark_dead``: an operator replays the mail.
+    """
+    row = conn.execute(
+        update(OutboundMailRow)
+        .where(OutboundMailRow.id == mail_id, OutboundMailRow.state == "dead")
+        .values(state="pending", attempts=0, lease_until=None, enqueued_at=now)
+        .returning(OutboundMailRow.escalation_id, OutboundMailRow.kind, OutboundMailRow.recipient)
+    ).first()
+    if row is None:
+        return False
+    number, kind, recipient = row
+    escalations.add_event(
+        conn, escalation_id=number, kind="mail_requeued", at=now, actor="operator", mail=kind, to=recipient
+    )
+    return True

@@ -38,7 +38,7 @@ import redis
 from pipeline import log
 from pipeline.config.settings import Settings
 from pipeline.ops.dead_letters import MAIL_PREFIX, DeadLetter, ReplayRefused, dead_mails
-from pipeline.store import deadmails
+from pipeline.store import outbox
 from pipeline.store.db import Database
 from workers.ops.dead_jobs import list_dead
 
@@ -118,7 +118,7 @@ def revive_mail(app: App, letter: DeadLetter) -> int:
 
     [mail_id] = letter.ids
     with app.services.db.transaction() as conn:
-        if not deadmails.revive(conn, mail_id=mail_id, now=utcnow()):
+        if not outbox.revive(conn, mail_id=mail_id, now=utcnow()):
             raise ReplayRefused(f"{letter.id} is no longer dead")
     logger.info("dead_mail_replayed", mail_id=mail_id)
     return mail_id
