@@ -119,17 +119,17 @@ def build(broker: dramatiq.Broker, runtime: Callable[[], Runtime], *, lease: flo
     return graph
 
 
-def ring(enqueue: Callable[[], None], *, what: str, ids: Sequence[int]) -> bool:
+def ring(enqueue: Callable[[], None], *, what: str, ids: Sequence[int]) -> Exception | None:
     """Enqueue after commit; if Redis is unavailable the sweeper will ring later, so only log.
 
-    The one way every caller rings the broker: True when the job was enqueued (or there was
-    nothing to enqueue), False when Redis did not take it.
+    The one way every caller rings the broker. Returns None when the job was enqueued (or
+    there was nothing to enqueue), else the error that left it to the sweeper.
     """
     if not ids:
-        return True
+        return None
     try:
         enqueue()
     except Exception as error:
         logger.warning("enqueue_failed_sweeper_will_retry", queue=what, ids=list(ids)[:20], error=str(error))
-        return False
-    return True
+        return error
+    return None

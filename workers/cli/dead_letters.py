@@ -24,8 +24,8 @@ from workers.cli.output import (
     fail,
     minute,
     print_json,
-    ring_or_why,
 )
+from workers.graph import ring
 
 if TYPE_CHECKING:
     from workers.bootstrap import App
@@ -125,7 +125,7 @@ def _put_back(app: App, letter: DeadLetter) -> str:
     if letter.kind == "mail":
         mail_id = revive_mail(app, letter)
         enqueue = functools.partial(app.graph.enqueue_send, [mail_id])
-        queued = ring_or_why(enqueue, what="send", ids=[mail_id]) is None
+        queued = ring(enqueue, what="send", ids=[mail_id]) is None
         return "pending again" + (
             "" if queued else "; Redis is unavailable, the scheduler's sweeper will send it"
         )

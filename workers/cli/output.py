@@ -1,5 +1,5 @@
 """What every ``qmark`` command prints with: exit codes, ids read from the command line, errors, JSON,
-table cells, and whether a job rang after a commit (the operator is told when the sweeper will).
+and table cells.
 
 Exit codes follow sysexits.h, so an MTA piping into ``qmark inject`` knows to retry (75)
 or not (65); 66 is "no such thing", 78 a configuration (or schema) to fix first.
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -59,20 +58,3 @@ def cut(text: str, width: int) -> str:
 def one_line(value: object, limit: int = 60) -> str:
     """``value`` on one line of at most ``limit`` characters (``--json`` has it whole)."""
     return cut(" ".join(str(value).split()), limit)
-
-
-def ring_or_why(enqueue: Callable[[], None], *, what: str, ids: list[int]) -> Exception | None:
-    """:func:`workers.graph.ring`, and the error that left the job to the sweeper (None: it was enqueued)."""
-    from workers.graph import ring
-
-    failed: list[Exception] = []
-
-    def attempt() -> None:
-        try:
-            enqueue()
-        except Exception as error:
-            failed.append(error)
-            raise
-
-    ring(attempt, what=what, ids=ids)
-    return failed[0] if failed else None

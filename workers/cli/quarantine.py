@@ -15,7 +15,8 @@ from pipeline.config.settings import Settings
 from pipeline.ops import quarantine
 from pipeline.store.db import Database
 from workers.cli.db import ready
-from workers.cli.output import EX_DATAERR, EX_NOTFOUND, EX_OK, cut, fail, minute, print_json, ring_or_why
+from workers.cli.output import EX_DATAERR, EX_NOTFOUND, EX_OK, cut, fail, minute, print_json
+from workers.graph import ring
 
 NOT_AN_ID = "{ident!r} is not a message id (a number from `qmark quarantine list`)"
 
@@ -109,7 +110,7 @@ def release_command(settings: Settings, ident: str) -> int:
         return fail(EX_NOTFOUND if error.missing else EX_DATAERR, str(error))
     print(f"message {message_id} released from quarantine (it was held: {was})")
     enqueue = functools.partial(app.graph.enqueue_process, [message_id])
-    unrung = ring_or_why(enqueue, what="process", ids=[message_id])
+    unrung = ring(enqueue, what="process", ids=[message_id])
     if unrung is None:
         print("queued for processing; `qmark quarantine list` shows it again if it is held again")
     else:
