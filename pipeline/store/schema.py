@@ -9,9 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
-
 FIX = "run: qmark db upgrade"
 
 
@@ -28,7 +25,10 @@ def require_current(database_url: str) -> None:
 
     Raises :class:`DatabaseUnreachable` when the database cannot be reached.
     """
-    from pipeline.store.migrate import current_head, schema_revision  # Alembic: only when it is needed
+    from sqlalchemy.engine import make_url  # SQLAlchemy and Alembic: only when a command needs them
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from pipeline.store.migrate import current_head, schema_revision
 
     url = make_url(database_url)
     on_disk = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")

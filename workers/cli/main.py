@@ -12,48 +12,56 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
+from importlib import import_module
 from typing import Any
 
 from pipeline import log
 from pipeline.config.sources import ConfigError
 from pipeline.store.schema import SchemaNotCurrent
 from rules.errors import RulesError
-from workers.cli import db, dead_letters, digest, escalations, inject, quarantine, rules, serve, status
 from workers.cli.output import EX_CONFIG, fail
 
-# The command path (the sub-command and its own sub-command) -> its handler.
-COMMANDS: dict[tuple[str, ...], Callable[[argparse.Namespace], int]] = {
-    ("run",): serve.run_role,
-    ("smtp",): serve.run_role,
-    ("worker",): serve.run_role,
-    ("scheduler",): serve.run_role,
-    ("imap",): serve.run_role,
-    ("http",): serve.run_role,
-    ("status",): status.run_status,
-    ("inject",): inject.run_inject,
-    ("db", "upgrade"): db.run_upgrade,
-    ("escalations", "list"): escalations.run_list,
-    ("escalations", "show"): escalations.run_show,
-    ("escalations", "close"): escalations.run_close,
-    ("rules", "check"): rules.run_check,
-    ("rules", "explain"): rules.run_explain,
-    ("dead-letters", "list"): dead_letters.run_list,
-    ("dead-letters", "replay"): dead_letters.run_replay,
-    ("quarantine", "list"): quarantine.run_list,
-    ("quarantine", "show"): quarantine.run_show,
-    ("quarantine", "release"): quarantine.run_release,
-    ("digest", "send"): digest.run_send,
+# The command path (the sub-command and its own sub-command) -> "module:handler" in workers/cli/.
+# Named, not imported: a command loads only its own module (a role process only its role's).
+COMMANDS: dict[tuple[str, ...], str] = {
+    ("run",): "serve:run_role",
+    ("smtp",): "serve:run_role",
+    ("worker",): "serve:run_role",
+    ("scheduler",): "serve:run_role",
+    ("imap",): "serve:run_role",
+    ("http",): "serve:run_role",
+    ("status",): "status:run_status",
+    ("inject",): "inject:run_inject",
+    ("db", "upgrade"): "db:run_upgrade",
+    ("escalations", "list"): "escalations:run_list",
+    ("escalations", "show"): "escalations:run_show",
+    ("escalations", "close"): "escalations:run_close",
+    ("rules", "check"): "rules:run_check",
+    ("rules", "explain"): "rules:run_explain",
+    ("dead-letters", "list"): "dead_letters:run_list",
+    ("dead-letters", "replay"): "dead_letters:run_replay",
+    ("quarantine", "list"): "quarantine:run_list",
+    ("quarantine", "show"): "quarantine:run_show",
+    ("quarantine", "release"): "quarantine:run_release",
+    ("digest", "send"): "digest:run_send",
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``qmark ...``: the exit code of the command ``argv`` names; 78 for a config, rules or schema to fix."""
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     log.configure()
     try:
-        return COMMANDS[(args.command, *_subcommand(args))](args)
+        return handler(args.command, *_subcommand(args))(args)
     except (ConfigError, RulesError, SchemaNotCurrent) as error:
         return fail(EX_CONFIG, str(error))
+
+
+def handler(*path: str) -> Callable[[argparse.Namespace], int]:
+    """The handler of the command ``path`` (``"escalations", "list"``), its module imported now."""
+    module, _, name = COMMANDS[path].partition(":")
+    found: Callable[[argparse.Namespace], int] = getattr(import_module(f"workers.cli.{module}"), name)
+    return found
 
 
 def _subcommand(args: argparse.Namespace) -> tuple[str, ...]:
@@ -67,7 +75,8 @@ DESCRIPTION = 'Turns an executive\'s "?" email into an escalation that cannot dr
 CONFIG_HELP = "path to qmark.toml, before or after the command (default: $QMARK_CONFIG or ./qmark.toml)"
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command."""
     # ``--config`` is accepted before and after the sub-command. After it, it may only set the
     # value when given (SUPPRESS): a sub-parser's default would overwrite the one given before.
     common = argparse.ArgumentParser(add_help=False)
