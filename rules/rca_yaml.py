@@ -11,15 +11,17 @@ from yaml.nodes import Node
 
 from rules.durations import Duration, parse_duration
 from rules.rulesfile import RulesFile
-from rules.schema import RCA_POLICIES, RcaPolicy, RcaRules, RcaSection
+from rules.schema import RCA_POLICIES, RcaPolicy, RcaRules, RcaSection, SectionKind
 from rules.yamlfile import Entry, shown
 
 DEFAULT_RCA_SECTIONS: tuple[RcaSection, ...] = (
     RcaSection("what_happened", "What happened", ("Summary", "Incident"), 10),
     RcaSection("impact", "Impact", ("Customer impact",), 10),
-    RcaSection("root_cause", "Root cause (five whys)", ("Root cause", "Five whys", "5 whys"), 10),
-    RcaSection("corrective_actions", "Corrective actions", ("Corrections", "Fix"), 10),
-    RcaSection("preventive_actions", "Preventive actions", ("Prevention", "Follow-ups"), 10),
+    RcaSection(
+        "root_cause", "Root cause (five whys)", ("Root cause", "Five whys", "5 whys"), 10, "root_cause"
+    ),
+    RcaSection("corrective_actions", "Corrective actions", ("Corrections", "Fix"), 10, "actions"),
+    RcaSection("preventive_actions", "Preventive actions", ("Prevention", "Follow-ups"), 10, "actions"),
 )
 _DEFAULT_DEADLINE = "5 business days"
 
@@ -35,6 +37,14 @@ def read_rca(file: RulesFile, root: Node) -> RcaRules | None:
     if policy is None or deadline is None or not sections:
         return None
     return RcaRules(policy, deadline, sections)
+
+
+def default_kind(key: str) -> SectionKind:
+    """How a section is judged when rca.yaml does not say: ``root_cause`` names the cause, a key
+    ending in ``_actions`` holds actions, anything else is text."""
+    if key == "root_cause":
+        return "root_cause"
+    return "actions" if key.endswith("_actions") else "text"
 
 
 def _read_policy(file: RulesFile, node: Node) -> RcaPolicy | None:
@@ -66,7 +76,7 @@ def _read_sections(file: RulesFile, top: Entry) -> tuple[RcaSection, ...]:
             keys.append((key, entry["key"]))
             headings.append((title.lower(), entry["title"]))
             headings += [(alias.lower(), entry["aliases"]) for alias in aliases]
-            sections.append(RcaSection(key, title, aliases, min_words))
+            sections.append(RcaSection(key, title, aliases, min_words, default_kind(key)))
     file.once(keys, "section key")
     file.once(headings, "section title or alias")
     return tuple(sections)

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from rules.durations import Duration
+from rules.durations import Duration, parse_duration
 from rules.hours import WorkingHours
 
 RcaPolicy = Literal["close_when_complete", "executive_approves"]
 RCA_POLICIES: tuple[RcaPolicy, ...] = ("close_when_complete", "executive_approves")
+# How a section is judged besides its words: "root_cause" must name a cause, not a person's
+# mistake; "actions" holds one action per line with an owner and a due date.
+SectionKind = Literal["text", "root_cause", "actions"]
+SECTION_KINDS: tuple[SectionKind, ...] = ("text", "root_cause", "actions")
 
 
 def _mailbox(name: str, email: str) -> str:
@@ -88,12 +92,51 @@ class RoutingDefaults:
 
 @dataclass(frozen=True)
 class RcaSection:
-    """One required section of a root-cause writeup."""
+    """One required section of a root-cause writeup, and how it is judged (:data:`SectionKind`)."""
 
     key: str
     title: str
     aliases: tuple[str, ...]
     min_words: int
+    kind: SectionKind = "text"
+
+
+@dataclass(frozen=True)
+class ActionRules:
+    """rca.yaml ``actions:``: how far ahead an action may be due, and how it is chased."""
+
+    max_due: Duration  # a due date further away is refused
+    remind_before: Duration  # the owner is reminded this long before the due date
+    rechase_every: Duration  # after the due date, one rung up the ladder this often
+
+
+DEFAULT_ACTION_RULES = ActionRules(
+    max_due=parse_duration("30d"),
+    remind_before=parse_duration("2 business days"),
+    rechase_every=parse_duration("5 business days"),
+)
+#: Root causes that blame a person instead of saying why the system let the mistake happen.
+DEFAULT_NOT_CAUSES: tuple[str, ...] = (
+    "human error",
+    "operator error",
+    "user error",
+    "mistake",
+    "oversight",
+    "training",
+    "lack of training",
+    "will be more careful",
+    "be more careful",
+    "carelessness",
+    "menschliches versagen",
+    "menschlicher fehler",
+    "fehler",
+    "schulung",
+    "unachtsamkeit",
+    "erreur humaine",
+    "erreur",
+    "formation",
+    "inattention",
+)
 
 
 @dataclass(frozen=True)
@@ -103,6 +146,9 @@ class RcaRules:
     policy: RcaPolicy
     deadline: Duration
     sections: tuple[RcaSection, ...]
+    actions: ActionRules = field(default_factory=lambda: DEFAULT_ACTION_RULES)
+    # What alone is no root cause ("human error"): lower case, any language.
+    not_causes: tuple[str, ...] = field(default_factory=lambda: DEFAULT_NOT_CAUSES)
 
 
 @dataclass(frozen=True)

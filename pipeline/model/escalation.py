@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from pipeline.model.action_items import ActionItem
 from pipeline.model.rootcause import WriteupCheck, check_sections, merge_sections
 from rules.schema import RcaRules
 
@@ -92,6 +93,8 @@ class Escalation:
     paused_seconds: float = 0.0
     explained_in_time: bool | None = None
     root_cause_in_time: bool | None = None
+    # The actions the accepted writeup plans; they become the ledger's rows at the close.
+    planned_actions: list[ActionItem] = field(default_factory=list)
     new_events: list[Event] = field(default_factory=list)
 
     @classmethod

@@ -1,4 +1,4 @@
-"""The names qmark gives things: ``Q-<n>`` for an escalation, and the Message-IDs of its own mail.
+"""The names qmark gives things: ``Q-<n>`` and ``A-<n>``, and the Message-IDs of its own mail.
 
 A mail about escalation ``n`` has the Message-ID ``<qmark.q<n>.<kind>.<hex>@<domain>>``,
 so a reply's In-Reply-To or a bounce that quotes it can be tied back to ``n``; the
@@ -23,6 +23,19 @@ def parse_ref(text: str) -> int | None:
     """``Q-12`` (any case, optional brackets) -> 12; anything else -> None."""
     cleaned = text.strip().strip("[]").upper()
     if cleaned.startswith("Q-") and cleaned[2:].isdigit():
+        return int(cleaned[2:])
+    return None
+
+
+def action_ref(number: int) -> str:
+    """The public id of action ``number``: ``A-<n>``."""
+    return f"A-{number}"
+
+
+def parse_action_ref(text: str) -> int | None:
+    """``A-7`` (any case, optional brackets) -> 7; anything else -> None."""
+    cleaned = text.strip().strip("[]").upper()
+    if cleaned.startswith("A-") and cleaned[2:].isdigit():
         return int(cleaned[2:])
     return None
 

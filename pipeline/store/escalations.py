@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from pipeline.model.action_items import ActionItem
 from pipeline.model.escalation import Escalation, Event, State
 from pipeline.store import models
 
@@ -51,6 +52,7 @@ _MUTABLE = (
     "paused_seconds",
     "explained_in_time",
     "root_cause_in_time",
+    "planned_actions",
 )
 
 
@@ -210,6 +212,7 @@ def load(conn: Connection, *, number: int) -> Loaded | None:
         paused_seconds=float(row["paused_seconds"] or 0.0),
         explained_in_time=row["explained_in_time"],
         root_cause_in_time=row["root_cause_in_time"],
+        planned_actions=[ActionItem.from_json(item) for item in row["planned_actions"] or []],
     )
     return Loaded(escalation=escalation, row=row)
 
@@ -219,6 +222,7 @@ def save(conn: Connection, *, escalation: Escalation, owner_name: str | None = N
     assert escalation.number is not None
     values: dict[str, Any] = {name: getattr(escalation, name) for name in _MUTABLE if name != "owner_name"}
     values["state"] = escalation.state.value
+    values["planned_actions"] = [item.as_json() for item in escalation.planned_actions]
     if owner_name is not None:
         values["owner_name"] = owner_name
     conn.execute(

@@ -9,7 +9,7 @@ row for the send step. Portable to PostgreSQL: no SQLite-only SQL.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -17,6 +17,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     Float,
     ForeignKey,
     Index,
@@ -131,12 +132,44 @@ class EscalationRow(Base):
     # (NULL until they came): the honest statistics' "share within deadline".
     explained_in_time: Mapped[bool | None] = mapped_column(Boolean)
     root_cause_in_time: Mapped[bool | None] = mapped_column(Boolean)
+    # The actions the accepted writeup plans (pipeline.model.action_items, as JSON); they become
+    # rows of ``actions`` when the escalation closes.
+    planned_actions: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list, server_default="[]")
 
     __table_args__ = (
         Index("ix_escalations_state_deadline", "state", "deadline"),
         Index("ix_escalations_chase_at", "chase_at"),
         CheckConstraint("state <> 'closed' OR root_cause_at IS NOT NULL", name="closed_has_root_cause"),
     )
+
+
+class ActionRow(Base):
+    """One corrective or preventive action ``A-<id>``: what, who, by when, and its chase."""
+
+    __tablename__ = "actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    escalation_id: Mapped[int] = mapped_column(ForeignKey("escalations.id"), index=True)
+    section: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(Text)
+    line: Mapped[str] = mapped_column(Text)  # as the writeup said it
+    owner: Mapped[str] = mapped_column(String(320), index=True)
+    due: Mapped[date] = mapped_column(Date)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())  # when it is overdue
+    state: Mapped[str] = mapped_column(String(16))  # open -> done | dropped
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    evidence: Mapped[str] = mapped_column(Text, default="")
+    dropped_reason: Mapped[str] = mapped_column(Text, default="")
+    due_moves: Mapped[int] = mapped_column(Integer, default=0)
+    # The chase clock, as for escalations: chase_slot slots of phase chase_phase are handled,
+    # chase_at is when the next is due; a scheduler tick claims it with chase_lease_until.
+    chase_phase: Mapped[int] = mapped_column(Integer, default=1)
+    chase_slot: Mapped[int] = mapped_column(Integer, default=0)
+    chase_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    chase_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_actions_state_due_at", "state", "due_at"),)
 
 
 class EventRow(Base):
