@@ -42,6 +42,7 @@ class Action:
     evidence: str = ""
     dropped_reason: str = ""
     due_moves: int = 0
+    clock_started_at: datetime | None = None  # when the current chase phase began
     chase_phase: int = 1
     chase_slot: int = 0
     chase_at: datetime | None = None
@@ -83,6 +84,7 @@ class Action:
         self._record("action_due_moved", now, actor, was=self.due.isoformat(), due=due.isoformat())
         self.due, self.due_at = due, due_at
         self.due_moves += 1
+        self.clock_started_at = now
         self.chase_phase += 1
         self.chase_slot = 0
 

@@ -162,8 +162,10 @@ class ActionRow(Base):
     evidence: Mapped[str] = mapped_column(Text, default="")
     dropped_reason: Mapped[str] = mapped_column(Text, default="")
     due_moves: Mapped[int] = mapped_column(Integer, default=0)
-    # The chase clock, as for escalations: chase_slot slots of phase chase_phase are handled,
+    # The chase clock, as for escalations: the phase began at clock_started_at (the close, or the
+    # last move of the due date); chase_slot slots of phase chase_phase are handled,
     # chase_at is when the next is due; a scheduler tick claims it with chase_lease_until.
+    clock_started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     chase_phase: Mapped[int] = mapped_column(Integer, default=1)
     chase_slot: Mapped[int] = mapped_column(Integer, default=0)
     chase_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)

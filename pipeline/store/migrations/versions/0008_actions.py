@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("evidence", sa.Text(), nullable=False),
         sa.Column("dropped_reason", sa.Text(), nullable=False),
         sa.Column("due_moves", sa.Integer(), nullable=False),
+        sa.Column("clock_started_at", UTCDateTime(), nullable=False),
         sa.Column("chase_phase", sa.Integer(), nullable=False),
         sa.Column("chase_slot", sa.Integer(), nullable=False),
         sa.Column("chase_at", UTCDateTime(), nullable=True),

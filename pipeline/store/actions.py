@@ -1,0 +1,185 @@
+"""Repository functions for the action ledger: add an escalation's actions, load one to change it, list them.
+
+An action's events go to its escalation's audit trail (``events``), so ``qmark escalations
+show`` tells the whole story. Claiming actions whose chase slot is due is
+``pipeline.store.chases.claim_due_actions``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, case, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from pipeline.model.action import Action, ActionState
+from pipeline.model.action_items import ActionItem
+from pipeline.store import escalations
+from pipeline.store.models import ActionRow
+
+# The columns a change of an action may write; the rest is written once, when it is added.
+_MUTABLE = (
+    "due",
+    "due_at",
+    "done_at",
+    "evidence",
+    "dropped_reason",
+    "due_moves",
+    "clock_started_at",
+    "chase_phase",
+    "chase_slot",
+    "chase_at",
+)
+
+
+@dataclass(frozen=True)
+class NewAction:
+    """An action to add at the close: the writeup's item, when it is overdue, when it is first chased."""
+
+    item: ActionItem
+    due_at: datetime
+    chase_at: datetime | None
+
+
+def add(conn: Connection, *, escalation_id: int, actions: Sequence[NewAction], now: datetime) -> list[int]:
+    """Add the actions of a closing escalation; returns their numbers (``A-<n>``), in order."""
+    if not actions:
+        return []
+    rows = [
+        {
+            "escalation_id": escalation_id,
+            "section": new.item.section,
+            "title": new.item.title,
+            "line": new.item.line,
+            "owner": new.item.owner,
+            "due": new.item.due,
+            "due_at": new.due_at,
+            "state": ActionState.OPEN.value,
+            "created_at": now,
+            "evidence": "",
+            "dropped_reason": "",
+            "due_moves": 0,
+            "clock_started_at": now,
+            "chase_phase": 1,
+            "chase_slot": 0,
+            "chase_at": new.chase_at,
+        }
+        for new in actions
+    ]
+    result = conn.execute(insert(ActionRow).returning(ActionRow.id, sort_by_parameter_order=True), rows)
+    return [row[0] for row in result]
+
+
+def load(conn: Connection, *, number: int) -> Action | None:
+    """Action ``number`` for a change, its row locked until commit."""
+    row = conn.execute(select(ActionRow).where(ActionRow.id == number).with_for_update()).scalar_one_or_none()
+    return None if row is None else _action(row)
+
+
+def load_for_escalation(conn: Connection, *, escalation_id: int) -> list[Action]:
+    """Every action of an escalation, oldest first, their rows locked until commit."""
+    query = select(ActionRow).where(ActionRow.escalation_id == escalation_id).order_by(ActionRow.id)
+    return [_action(row) for row in conn.execute(query.with_for_update()).scalars()]
+
+
+def save(conn: Connection, *, action: Action) -> None:
+    """Write back what a change of the action did, and its events (on the escalation's trail)."""
+    values: dict[str, Any] = {name: getattr(action, name) for name in _MUTABLE}
+    values["state"] = action.state.value
+    conn.execute(update(ActionRow).where(ActionRow.id == action.number).values(values))
+    escalations.save_events(conn, escalation_id=action.escalation, events=action.new_events)
+    action.new_events.clear()
+
+
+def _action(row: ActionRow) -> Action:
+    return Action(
+        number=row.id,
+        escalation=row.escalation_id,
+        section=row.section,
+        title=row.title,
+        owner=row.owner,
+        due=row.due,
+        due_at=row.due_at,
+        state=ActionState(row.state),
+        created_at=row.created_at,
+        done_at=row.done_at,
+        evidence=row.evidence,
+        dropped_reason=row.dropped_reason,
+        due_moves=row.due_moves,
+        clock_started_at=row.clock_started_at,
+        chase_phase=row.chase_phase,
+        chase_slot=row.chase_slot,
+        chase_at=row.chase_at,
+    )
+
+
+def list_all(
+    session: Session,
+    *,
+    open_only: bool = False,
+    overdue_at: datetime | None = None,
+    owner: str | None = None,
+    escalation_id: int | None = None,
+    limit: int = 1000,
+) -> list[ActionRow]:
+    """Actions, oldest first; open ones, overdue ones (most overdue first), one owner's or escalation's."""
+    query = select(ActionRow).order_by(ActionRow.id).limit(limit)
+    if open_only or overdue_at is not None:
+        query = query.where(ActionRow.state == ActionState.OPEN.value)
+    if overdue_at is not None:
+        query = query.where(ActionRow.due_at <= overdue_at).order_by(None)
+        query = query.order_by(ActionRow.due_at, ActionRow.id)
+    if owner is not None:
+        query = query.where(ActionRow.owner == owner.strip().lower())
+    if escalation_id is not None:
+        query = query.where(ActionRow.escalation_id == escalation_id)
+    return list(session.execute(query).scalars())
+
+
+def get(session: Session, *, number: int) -> ActionRow | None:
+    """One action, as it is now."""
+    return session.get(ActionRow, number)
+
+
+def progress(session: Session, *, escalation_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+    """Per escalation: (actions done, actions not dropped) — "1 of 2 done"."""
+    if not escalation_ids:
+        return {}
+    done = func.sum(case((ActionRow.state == ActionState.DONE.value, 1), else_=0))
+    kept = func.sum(case((ActionRow.state != ActionState.DROPPED.value, 1), else_=0))
+    query = (
+        select(ActionRow.escalation_id, done, kept)
+        .where(ActionRow.escalation_id.in_(list(escalation_ids)))
+        .group_by(ActionRow.escalation_id)
+    )
+    return {number: (int(d or 0), int(k or 0)) for number, d, k in session.execute(query)}
+
+
+@dataclass(frozen=True)
+class Counts:
+    """The ledger in numbers: actions by state, overdue now, and done by their due date so far."""
+
+    by_state: dict[str, int]
+    overdue: int
+    due_so_far: int  # actions (not dropped) whose due time has passed, or that are done
+    done_in_time: int  # of those, done by their due time
+
+
+def counts(session: Session, *, now: datetime) -> Counts:
+    """The numbers behind status, the digest and ``/metrics``, in two aggregate queries."""
+    by_state = {state.value: 0 for state in ActionState}
+    for state, number in session.execute(select(ActionRow.state, func.count()).group_by(ActionRow.state)):
+        by_state[state] = int(number)
+    is_open, is_done = ActionRow.state == ActionState.OPEN.value, ActionRow.state == ActionState.DONE.value
+    judged = is_done | (is_open & (ActionRow.due_at <= now))
+    overdue, due_so_far, in_time = session.execute(
+        select(
+            func.sum(case((is_open & (ActionRow.due_at <= now), 1), else_=0)),
+            func.sum(case((judged, 1), else_=0)),
+            func.sum(case((is_done & (ActionRow.done_at <= ActionRow.due_at), 1), else_=0)),
+        )
+    ).one()
+    return Counts(by_state, int(overdue or 0), int(due_so_far or 0), int(in_time or 0))
