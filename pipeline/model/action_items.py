@@ -50,3 +50,11 @@ class ActionProblem:
     section: str
     line: str
     reason: str
+
+
+@dataclass(frozen=True)
+class ActionReading:
+    """What reading a writeup's action sections gave: the actions, and the lines that are none."""
+
+    items: tuple[ActionItem, ...] = ()
+    problems: tuple[ActionProblem, ...] = ()
