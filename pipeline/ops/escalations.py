@@ -2,7 +2,9 @@
 
 The keys are the ``--json`` contract (DESIGN.md §4.1): ``id`` (``Q-<n>``), ``state``,
 ``executive``, ``owner``, ``deadline`` and ``opened_at`` (ISO 8601, UTC), and for one
-escalation its ``events``.
+escalation its ``events`` and its ``actions`` (``id``, ``title``, ``owner``, ``due``, ``state``,
+``done_at``, ...). ``action_progress`` is ``{"done": 1, "of": 2}`` (dropped actions not counted),
+or null for an escalation without actions.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from typing import Any
 
 from pipeline.model.escalation import State
 from pipeline.model.ids import ref
-from pipeline.store import escalations
+from pipeline.ops import actions as ledger
+from pipeline.store import actions, escalations
 from pipeline.store.db import Database
 from pipeline.store.models import EscalationRow
 
@@ -44,16 +47,26 @@ def list_summaries(
     now = datetime.now(UTC)
     with db.read() as session:
         found = escalations.list_all(session, state=state, overdue_at=now if overdue else None)
-        return [summary(row, now) for row in found]
+        progress = actions.progress(session, escalation_ids=[row.id for row in found])
+        return [dict(summary(row, now), action_progress=_progress(progress.get(row.id))) for row in found]
 
 
-def details(db: Database, *, number: int) -> dict[str, Any] | None:
-    """Escalation ``number``'s summary with its ``events`` (oldest first); None when there is none."""
+def _progress(found: tuple[int, int] | None) -> dict[str, int] | None:
+    return None if found is None else {"done": found[0], "of": found[1]}
+
+
+def details(db: Database, *, number: int, now: datetime | None = None) -> dict[str, Any] | None:
+    """Escalation ``number``'s summary with its ``actions`` and ``events`` (oldest first), as of ``now``
+    (default: the present); None when there is none."""
     with db.read() as session:
         row = escalations.get(session, number=number)
         if row is None:
             return None
-        data = summary(row, datetime.now(UTC))
+        now = now or datetime.now(UTC)
+        data = summary(row, now)
+        data["action_progress"] = _progress(actions.progress(session, escalation_ids=[number]).get(number))
+        found = actions.list_all(session, escalation_id=number)
+        data["actions"] = [ledger.summary(action, now) for action in found]
         data["events"] = [
             {"at": e.at.isoformat(), "kind": e.kind, "actor": e.actor, "detail": e.detail}
             for e in escalations.list_events(session, number=number)
