@@ -7,12 +7,12 @@ show`` tells the whole story. Claiming actions whose chase slot is due is
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, case, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, case, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from pipeline.model.action import Action, ActionState
@@ -96,7 +96,7 @@ def save(conn: Connection, *, action: Action) -> None:
     action.new_events.clear()
 
 
-def _action(row: Mapping[str, Any]) -> Action:
+def _action(row: RowMapping) -> Action:
     return Action(
         number=row["id"],
         escalation=row["escalation_id"],
