@@ -132,6 +132,8 @@ def _read_not_causes(file: RulesFile, node: Node) -> tuple[str, ...] | None:
     texts = [file.string(item, "not_causes:") for item in items]
     if None in texts:
         return None
-    lowered = [(" ".join(text.lower().split()), item) for text, item in zip(texts, items, strict=True) if text]
+    lowered = [
+        (" ".join(text.lower().split()), item) for text, item in zip(texts, items, strict=True) if text
+    ]
     file.once(lowered, "not-cause")
     return tuple(dict.fromkeys(text for text, _ in lowered))

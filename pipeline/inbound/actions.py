@@ -50,20 +50,19 @@ _FIELD = re.compile(
     r"|responsable|porteur|[ée]ch[ée]ance|date\s+limite|pour\s+le)\s*[:：]",
     re.I,
 )
-_WHAT = re.compile(
-    r"^\s*(?:what|action|task|item|ma[ßs]nahme|aufgabe|was|t[âa]che|quoi)\s*[:：]\s*", re.I
-)
+_WHAT = re.compile(r"^\s*(?:what|action|task|item|ma[ßs]nahme|aufgabe|was|t[âa]che|quoi)\s*[:：]\s*", re.I)
 _TABLE_RULE = re.compile(r"^[\s|:+-]*-{3,}[\s|:+-]*$")
 _PLACEHOLDERS = frozenset(
     {"", "none", "n a", "na", "tbd", "tba", "todo", "nothing", "keine", "nichts", "aucune", "aucun", "rien"}
 )
 _HEADER_WORDS = {
-    "what": {"what", "action", "actions", "task", "item", "maßnahme", "massnahme", "aufgabe", "was", "tâche",
-             "tache", "quoi", "title", "description", "corrective action", "preventive action", "#", "no", "nr"},
+    "what": {"what", "action", "actions", "task", "item", "maßnahme", "massnahme", "aufgabe", "was",
+             "tâche", "tache", "quoi", "title", "description", "corrective action", "preventive action",
+             "#", "no", "nr"},
     "owner": {"owner", "who", "assignee", "responsible", "verantwortlich", "zuständig", "wer",
               "responsable", "porteur", "qui"},
-    "due": {"due", "due date", "deadline", "when", "by", "date", "fällig", "fällig am", "termin", "frist", "bis",
-            "wann", "échéance", "echeance", "date limite", "quand", "pour le"},
+    "due": {"due", "due date", "deadline", "when", "by", "date", "fällig", "fällig am", "termin", "frist",
+            "bis", "wann", "échéance", "echeance", "date limite", "quand", "pour le"},
 }  # fmt: skip
 _ALNUM = re.compile(r"[^\W_]+")
 _EDGE = " \t-–—,;:|/()[]{}.*_"
@@ -156,7 +155,7 @@ def _entries(text: str) -> list[_Entry]:
             entries.append(_Entry(line.strip(), _row_text(cells, columns), bullet=False))
         elif _skipped(line):
             continue
-        elif entries and (field := _is_field(line)) or entries and _continues(line, entries[-1]):
+        elif entries and ((field := _is_field(line)) or _continues(line, entries[-1])):
             joiner = " / " if field else " "
             entries[-1].written += joiner + line.strip()
             entries[-1].text += (" — " if field else " ") + _BULLET.sub("", line).strip()

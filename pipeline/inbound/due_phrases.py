@@ -35,7 +35,10 @@ _WEEKDAYS = (
     r"|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche"
 )
 _UNITS = r"days?|weeks?|months?|tagen?|wochen?|monaten?|monate?|jours?|semaines?|mois"
-_COUNTS = r"\d+|an?|one|two|three|four|five|six|ein(?:e[mnr]?)?|zwei|drei|vier|f[üu]nf|une?|deux|trois|quatre|cinq"
+_COUNTS = (
+    r"\d+|an?|one|two|three|four|five|six|ein(?:e[mnr]?)?|zwei|drei|vier|f[üu]nf"
+    r"|une?|deux|trois|quatre|cinq"
+)
 _DAY_WORDS = r"today|tomorrow|heute|morgen|[üu]bermorgen|aujourd['’]hui|demain|apr[eè]s-demain"
 _NEXT = r"next|this|coming|n[äa]chste[nrs]?|kommende[nrs]?|prochaine?|cette|ce"
 
@@ -44,7 +47,9 @@ _ISO = re.compile(r"(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)")
 _DAY_MONTH = re.compile(rf"\d{{1,2}}(?:st|nd|rd|th|er)?\.?\s*(?:of\s+)?(?:{_MONTHS})\.?\b", re.I)
 _MONTH_DAY = re.compile(rf"\b(?:{_MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b", re.I)
 _WEEKDAY = re.compile(rf"\b(?:{_WEEKDAYS})\b\.?", re.I)
-_RELATIVE = re.compile(rf"\b(?:{_DAY_WORDS})\b|\b(?:{_COUNTS}|{_NEXT})\s+(?:{_UNITS})\b|\b(?:{_UNITS})\s+(?:prochaine?)\b", re.I)
+_RELATIVE = re.compile(
+    rf"\b(?:{_DAY_WORDS})\b|\b(?:{_COUNTS}|{_NEXT})\s+(?:{_UNITS})\b|\b(?:{_UNITS})\s+prochaine?\b", re.I
+)
 _ORDINAL = re.compile(r"^(?:the\s+)?\d{1,2}(?:st|nd|rd|th)$", re.I)
 
 _CUE = re.compile(
@@ -54,7 +59,9 @@ _CUE = re.compile(
     r"|jusqu['’]au|sous|au\s+plus\s+tard(?:\s+le)?)(?![\w@])\s*[:=]?\s*",
     re.I,
 )
-_IN = re.compile(rf"(?<![\w@.])(?:in|dans|within|innerhalb\s+von|sous)\s+(?:{_COUNTS})\s+(?:{_UNITS})\b", re.I)
+_IN = re.compile(
+    rf"(?<![\w@.])(?:in|dans|within|innerhalb\s+von|sous)\s+(?:{_COUNTS})\s+(?:{_UNITS})\b", re.I
+)
 #: Where the parts of a line meet: spaced dashes and slashes, commas, semicolons, bars, tabs, brackets.
 SEPARATOR = re.compile(r"\s+[-–—/]\s+|[;|()\[\]\t—–]|,(?!\s*\d{4}\b)")
 _WORD = re.compile(r"\S+")
@@ -107,9 +114,8 @@ def parse_due(phrase: str, today: date) -> date | None:
     phrase = phrase.strip().rstrip(".,;:!)").strip()
     if not phrase or not _looks_like_date(phrase):
         return None
-    numeric = _numeric(phrase, today)
-    if numeric is not False:
-        return numeric
+    if _ISO.fullmatch(phrase) or _NUMERIC.fullmatch(phrase):
+        return _numeric(phrase, today)
     return _parsed(phrase, today)
 
 
@@ -141,14 +147,14 @@ def _looks_like_date(phrase: str) -> bool:
     ) or bool(_ORDINAL.match(phrase))
 
 
-def _numeric(phrase: str, today: date) -> date | None | bool:
-    """The date of a phrase that is only a numeric date; None when impossible, False when not numeric."""
+def _numeric(phrase: str, today: date) -> date | None:
+    """The date of a phrase that is only a numeric date; None when there is no such day."""
     iso = _ISO.fullmatch(phrase)
     if iso is not None:
         return _date(int(iso.group(1)), int(iso.group(2)), int(iso.group(3)))
     numeric = _NUMERIC.fullmatch(phrase)
     if numeric is None:
-        return False
+        return None
     first, second = int(numeric.group(1)), int(numeric.group(2))
     day, month = (second, first) if first <= 12 < second else (first, second)
     year_text = numeric.group(3)
@@ -166,7 +172,7 @@ def _date(year: int, month: int, day: int) -> date | None:
 
 
 def _parsed(phrase: str, today: date) -> date | None:
-    import dateparser  # noqa: PLC0415 - slow to import; only a writeup with actions needs it
+    import dateparser  # slow to import; only a writeup with actions needs it
 
     settings = {
         "PREFER_DATES_FROM": "future",
@@ -174,11 +180,9 @@ def _parsed(phrase: str, today: date) -> date | None:
         "DATE_ORDER": "DMY",
         "RETURN_TIME_AS_PERIOD": False,
     }
-    moment = None
+    moment: datetime | None = None
     for text in (phrase, _NEXT_WORD.sub("", phrase).strip()):
-        moment = dateparser.parse(text, languages=["en", "de", "fr"], settings=settings)  # type: ignore[arg-type]
-        if moment is not None:
-            break
+        moment = moment or dateparser.parse(text, languages=["en", "de", "fr"], settings=settings)
     if moment is None:
         return None
     found = moment.date()
