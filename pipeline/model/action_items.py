@@ -54,7 +54,7 @@ class ActionProblem:
 
 @dataclass(frozen=True)
 class ActionReading:
-    """What reading a writeup's action sections gave: the actions, and the lines that are none."""
+    """The action sections of one writeup, read: the actions accepted and the lines refused, in order."""
 
     items: tuple[ActionItem, ...] = ()
     problems: tuple[ActionProblem, ...] = ()
