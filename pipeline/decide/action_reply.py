@@ -23,8 +23,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from pipeline.inbound.actions import days_ahead
 from pipeline.inbound.commands import Command
-from pipeline.inbound.due_date import read_date
+from pipeline.inbound.due_phrases import parse_due
 from pipeline.model.action import Action
 from pipeline.model.escalation import InvalidTransition
 from pipeline.model.ids import action_ref, parse_action_ref
@@ -123,12 +124,12 @@ def _drop(
 
 def _due(action: Action, sender: Address, args: str, who: str, ctx: ActionContext) -> ActionAnswer:
     today = ctx.today(action.owner)
-    new = read_date(args, today=today)
+    new = parse_due(args, today)
     ref = action_ref(action.number)
     if new is None:
         problem = f'"{args[:60]}" is no date; write e.g. "#due {ref} 2026-12-20" or "#due {ref} in 2 weeks"'
         return _told(ctx, action, sender, f"#due: {problem}", "#due refused: no date")
-    latest = today + timedelta(days=_max_days(ctx.rules))
+    latest = today + timedelta(days=days_ahead(ctx.rules.rca.actions.max_due, today))
     if not today <= new <= latest:
         problem = f"{new.isoformat()} is not between today and {latest.isoformat()} (actions.max_due)"
         return _told(ctx, action, sender, f"#due: {problem}", "#due refused: out of range")
@@ -209,12 +210,3 @@ def _on_any(actions: Sequence[Action], sender: str, rules: Rules) -> bool:
     """Whether ``sender`` owns, or is on the ladder of, any action of the escalation."""
     sender = sender.lower()
     return any(sender == a.owner or sender in {p.email for p in rules.ladder(a.owner)} for a in actions)
-
-
-def _max_days(rules: Rules) -> int:
-    """``actions.max_due`` in calendar days (a business day is 7/5 of a calendar day on average)."""
-    limit = rules.rca.actions.max_due
-    if limit.seconds is not None:
-        return int(limit.seconds // 86400)
-    days = limit.business_days if limit.business_days is not None else (limit.business_hours or 0) / 8
-    return int(days * 7 / 5)

@@ -99,7 +99,7 @@ def read_actions(text: str, section: RcaSection, *, writer: str, rules: Rules, t
     """
     items: list[ActionItem] = []
     problems: list[ActionProblem] = []
-    latest = today + timedelta(days=_days_ahead(rules.rca.actions.max_due, today))
+    latest = today + timedelta(days=days_ahead(rules.rca.actions.max_due, today))
     for entry in _entries(text):
         result = _read_entry(entry.text, rules, writer, today, latest)
         if isinstance(result, str):
@@ -234,7 +234,7 @@ def _title(rest: str) -> str:
     return title[:1].upper() + title[1:]
 
 
-def _days_ahead(limit: Duration, today: date) -> int:
+def days_ahead(limit: Duration, today: date) -> int:
     """How many calendar days ahead ``limit`` reaches from ``today``."""
     if limit.seconds is not None:
         return math.ceil(limit.seconds / 86400)
