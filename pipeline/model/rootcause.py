@@ -104,16 +104,16 @@ def check_sections(
     """Check every required section in ``found`` (section key -> text); findings follow the rca order.
 
     With ``actions`` (read by :func:`pipeline.inbound.actions.read_writeup_actions`) its
-    items and refused lines go into the verdict, and an action section with text but no
-    item read from it is a "no_actions" finding; without, action sections are judged
-    as text only.
+    items and refused lines go into the verdict, and an action section with text is
+    judged by its items: none read from it is a "no_actions" finding, one or more
+    is enough whatever the word count (an action line is short). Without ``actions``,
+    action sections are judged as text only.
     """
     findings: list[Finding] = []
     for section in rca.sections:
-        text = found.get(section.key)
-        finding = _judge(section, text, rca.not_causes)
-        if finding is None and actions is not None and _has_no_items(section, actions):
-            finding = Finding(section.key, section.title, "no_actions", _words(text or ""), 1)
+        finding = _judge(section, found.get(section.key), rca.not_causes)
+        if actions is not None and section.kind == "actions":
+            finding = _judge_actions(section, finding, actions)
         if finding is not None:
             findings.append(finding)
     reading = actions or ActionReading()
@@ -126,8 +126,14 @@ def check_sections(
     )
 
 
-def _has_no_items(section: RcaSection, actions: ActionReading) -> bool:
-    return section.kind == "actions" and not any(item.section == section.key for item in actions.items)
+def _judge_actions(section: RcaSection, finding: Finding | None, actions: ActionReading) -> Finding | None:
+    """An action section with text is judged by its items: none is "no_actions", one is enough words."""
+    if finding is not None and finding.problem in ("missing", "placeholder"):
+        return finding
+    if any(item.section == section.key for item in actions.items):
+        return None
+    words = finding.words if finding is not None else section.min_words
+    return Finding(section.key, section.title, "no_actions", words, section.min_words)
 
 
 def merge_sections(earlier: Mapping[str, str], newer: Mapping[str, str], rca: RcaRules) -> dict[str, str]:
