@@ -69,7 +69,7 @@ def close_by_operator(escalation: Escalation, ctx: Context, *, text: str, actor:
             f"{ref_of(escalation)} stays open; the writeup lacks:\n{describe_findings(verdict)}"
         )
     escalation.writeup = merged
-    escalation.plan_actions(list(verdict.actions))
+    escalation.planned_actions = list(verdict.actions)
     escalation.record("writeup_received", ctx.now, actor, sections=sorted(merged), complete=True, via="cli")
     try:
         escalation.close(now=ctx.now, actor=actor, rca=rca)

@@ -175,8 +175,7 @@ class Escalation:
     ) -> WriteupCheck:
         """Merge the sections of one mail into the writeup and judge the whole; changes no state.
 
-        ``actions`` is what the merged writeup's action sections read as (the caller reads
-        them: dates and people are not the domain's); a complete writeup plans its items.
+        ``actions``: the merged writeup's action sections as the caller read them; a complete one plans them.
         """
         if self.state is not State.AWAITING_ROOT_CAUSE:
             raise InvalidTransition(f"a root-cause writeup is not awaited in state {self.state.value}")
@@ -184,13 +183,9 @@ class Escalation:
         verdict = check_sections(self.writeup, rca, actions)
         if verdict.complete:
             self.planned_actions = list(verdict.actions)
-        detail: dict[str, Any] = {
-            "sections": sorted(sections),
-            "complete": verdict.complete,
-            "lacking": [f"{f.title}: {f.problem}" for f in verdict.findings],
-        }
-        if verdict.action_problems:
-            detail["action_problems"] = [f"{p.line[:200]}: {p.reason}" for p in verdict.action_problems]
+        lacking = [f"{f.title}: {f.problem}" for f in verdict.findings]
+        lacking += [f"{p.line[:200]}: {p.reason}" for p in verdict.action_problems]
+        detail = {"sections": sorted(sections), "complete": verdict.complete, "lacking": lacking}
         self._record("writeup_received", now, actor, detail)
         if verdict.complete and self.root_cause_at is None:
             self.root_cause_at = now
@@ -331,10 +326,6 @@ class Escalation:
         self.chase_phase += 1
         self.chase_slot = 0
         self.paused_at = None
-
-    def plan_actions(self, items: list[ActionItem]) -> None:
-        """The actions a writeup accepted outside the mail path (ops' close) plans."""
-        self.planned_actions = list(items)
 
     def _require_complete(self, rca: RcaRules) -> None:
         """The writeup is complete and every action section plans at least one action."""
