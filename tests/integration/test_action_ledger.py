@@ -22,12 +22,11 @@ ALEX = "alex.vp@acme.test"
 ACTIONS = """\
 Corrective actions:
 - Add an idempotency key to every capture call, owner: me, due: 2026-12-04
-- Contract test simulating gateway timeouts during capture, owner: lee.logistics@acme.test, due: 2026-12-10
 
 Preventive actions:
+- Contract test simulating gateway timeouts during capture, owner: lee.logistics@acme.test, due: 2026-12-10
 """
-# Both action lines under corrective actions; the preventive section keeps the shared fixture's line.
-PLANNED = WRITEUP.split("Corrective actions:")[0] + ACTIONS + WRITEUP.split("Preventive actions:\n")[1]
+PLANNED = WRITEUP.split("Corrective actions:")[0] + ACTIONS
 
 
 @pytest.fixture
@@ -97,12 +96,25 @@ def test_the_owner_is_reminded_before_due_and_the_manager_told_on_the_due_date(l
     assert set(by_rcpt) == {SAM, DANA}
     assert "[A-1] Overdue" in str(parsed(by_rcpt[SAM])["Subject"])
     assert "A-1 of Q-1 is overdue" in body_of(by_rcpt[DANA])
-    # Five business days later, one rung higher: Alex, and the executive is not told again
+    # Five business days later A-1 climbs one rung (Alex) and the executive is not told of it again;
+    # Lee's A-2 (due Thu 10 Dec) is overdue by then: Alex is Lee's manager, and Dana hears of A-2
     at(life, datetime(2026, 12, 11, 23, 0, tzinfo=UTC))
     life.chase_actions()
-    assert life.one_to(ALEX)
-    kinds = [k for (k,) in rows(life.url, "select kind from events where kind like 'action_%' order by id")]
-    assert kinds[:3] == ["action_reminded", "action_overdue", "action_chased_up"]
+    sent = sorted((m.rcpt_tos[0], str(parsed(m.data)["Subject"])[:22]) for m in life.new_mail(3))
+    assert sent == [
+        (ALEX, "[Q-1] [A-1] Overdue: P"),
+        (ALEX, "[Q-1] [A-2] Overdue: L"),
+        (DANA, "[Q-1] [A-2] Overdue: C"),
+    ]
+    kinds = [k for (k,) in rows(life.url, "select kind from events where kind like 'action\\_%' escape '\\'")]
+    # A-2's reminder fell between two ticks: recorded as missed, never mailed late
+    assert sorted(kinds) == [
+        "action_chase_missed",
+        "action_chased_up",
+        "action_overdue",
+        "action_overdue",
+        "action_reminded",
+    ]
 
 
 def test_done_with_evidence_closes_the_action_and_the_executive_hears_when_the_last_is_done(life):

@@ -124,7 +124,7 @@ def test_actions_must_be_a_mapping(rules_dir: Path) -> None:
 
     assert (line, message) == (
         8,
-        "actions: must be a mapping of max_due, remind_before, rechase_every, not \"30d\"",
+        'actions: must be a mapping of max_due, remind_before, rechase_every, not "30d"',
     )
 
 
