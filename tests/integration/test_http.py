@@ -8,6 +8,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -122,6 +123,10 @@ def stored_message(db: Database, *, outcome: str | None, reason: str | None, cha
 # /metrics after real traffic, with `qmark run` and two worker processes ---------------------------
 
 
+def heartbeat_roles(scraped: Any) -> set[str]:
+    return {dict(labels)["role"] for name, labels in scraped if name == "qmark_heartbeat_age_seconds"}
+
+
 def test_metrics_change_as_expected_after_real_traffic(env, relay_sink, database_url, tmp_path):
     run_env = {**env, "QMARK_WORKER__PROCESSES": "2"}
     smtp_port = int(run_env["QMARK_SMTP__LISTEN"].rsplit(":", 1)[1])
@@ -148,6 +153,10 @@ def test_metrics_change_as_expected_after_real_traffic(env, relay_sink, database
             lambda: total(scrape(port), "dramatiq_messages_total") >= 1,
             what="dramatiq's job counter in /metrics",
         )
+        wait_until(
+            lambda: {"worker", "smtp", "scheduler", "http"} <= heartbeat_roles(scrape(port)),
+            what="a heartbeat from every role (the scheduler's comes with its first tick)",
+        )
         after = scrape(port)
         wait_until(lambda: get(port, "/readyz")[0] == 200, what="ready")
         readiness = get(port, "/readyz")
@@ -173,9 +182,7 @@ def test_metrics_change_as_expected_after_real_traffic(env, relay_sink, database
         for state in ("ready", "delayed", "dead"):
             assert (("qmark_queue_messages", frozenset({("queue", queue), ("state", state)}))) in after
     assert 0 <= value(after, "qmark_heartbeat_age_seconds", role="worker") < 30
-    assert {"worker", "smtp", "scheduler", "http"} <= {
-        dict(labels)["role"] for name, labels in after if name == "qmark_heartbeat_age_seconds"
-    }
+    assert {"worker", "smtp", "scheduler", "http"} <= heartbeat_roles(after)
     # Dramatiq's metrics merged over both worker processes: no per-process series, no wrong gauge
     assert value(after, "dramatiq_messages_total", queue_name="process", actor_name="process_messages") >= 1
     assert not any("pid" in dict(labels) for _, labels in after)
