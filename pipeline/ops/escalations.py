@@ -2,7 +2,8 @@
 
 The keys are the ``--json`` contract (DESIGN.md §4.1): ``id`` (``Q-<n>``), ``state``,
 ``executive``, ``owner``, ``deadline`` and ``opened_at`` (ISO 8601, UTC), and for one
-escalation its ``events``.
+escalation its ``events`` and ``related``: the earlier escalations its opening mails showed as
+"Seen before" (``id``, ``why``, and their ``state`` and ``root_cause`` now).
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from pipeline.model.digest import ROOT_CAUSE_KEY
 from pipeline.model.escalation import State
-from pipeline.model.ids import ref
-from pipeline.store import escalations
+from pipeline.model.ids import parse_ref, ref
+from pipeline.outbound.related import root_cause_line
+from pipeline.store import escalations, related
 from pipeline.store.db import Database
 from pipeline.store.models import EscalationRow
 
@@ -47,8 +50,9 @@ def list_summaries(
         return [summary(row, now) for row in found]
 
 
-def details(db: Database, *, number: int) -> dict[str, Any] | None:
-    """Escalation ``number``'s summary with its ``events`` (oldest first); None when there is none."""
+def details(db: Database, *, number: int, root_cause_key: str = ROOT_CAUSE_KEY) -> dict[str, Any] | None:
+    """Escalation ``number``'s summary with its ``events`` (oldest first) and ``related``; None when
+    there is none."""
     with db.read() as session:
         row = escalations.get(session, number=number)
         if row is None:
@@ -58,4 +62,19 @@ def details(db: Database, *, number: int) -> dict[str, Any] | None:
             {"at": e.at.isoformat(), "kind": e.kind, "actor": e.actor, "detail": e.detail}
             for e in escalations.list_events(session, number=number)
         ]
+        named = _named(data["events"])
+        found = related.shown(session, numbers=[n for n, _ in named])
+    data["related"] = [_related(n, why, found[n], root_cause_key) for n, why in named if n in found]
     return data
+
+
+def _named(events: list[dict[str, Any]]) -> list[tuple[int, str]]:
+    """(number, why) of each earlier escalation the opening's ``seen_before`` event names."""
+    named = [item for e in events if e["kind"] == "seen_before" for item in e["detail"].get("related", [])]
+    pairs = [(parse_ref(str(item.get("id", ""))), str(item.get("why", ""))) for item in named]
+    return [(n, why) for n, why in pairs if n is not None]
+
+
+def _related(number: int, why: str, row: related.Earlier, key: str) -> dict[str, Any]:
+    cause = str(row.writeup.get(key) or row.writeup.get(ROOT_CAUSE_KEY) or "")
+    return {"id": ref(number), "why": why, "state": row.state, "root_cause": root_cause_line(cause)}
