@@ -2,7 +2,7 @@
 
 Mail stored and its outcomes, quarantine reasons grouped into a fixed set of classes, mail
 sent, failed and waiting, chases, escalations by state and overdue, the oldest unprocessed
-message, heartbeats and IMAP polls. Plain numbers and moments only: turning them into
+message, heartbeats, IMAP polls and complaints that came back after a fix. Plain numbers and moments only: turning them into
 Prometheus metric families is :mod:`workers.ops.metrics.families`' job.
 """
 
@@ -16,7 +16,7 @@ from sqlalchemy import case, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from pipeline.model.outcomes import OTHER, QUARANTINE_CLASSES
-from pipeline.store import escalations, heartbeats
+from pipeline.store import escalations, heartbeats, related
 from pipeline.store.models import EventRow, ImapMailboxRow, MessageRow, OutboundMailRow
 
 CHASE_EVENTS = ("reminded", "breached", "chased_up")
@@ -56,6 +56,7 @@ class MetricData:
     oldest_overdue_deadline: datetime | None
     heartbeats: dict[str, list[tuple[str, datetime]]]  # per role, (holder, last beat), freshest first
     imap_polls: list[tuple[str, datetime | None]]  # per mailbox key, when it was last polled
+    recurrences: int = 0  # escalations that came back after an earlier one's fix, ever
 
 
 def metric_data(session: Session, *, now: datetime) -> MetricData:
@@ -80,6 +81,7 @@ def metric_data(session: Session, *, now: datetime) -> MetricData:
         oldest_overdue_deadline=found["oldest_overdue_deadline"],
         heartbeats=heartbeats.latest(session),
         imap_polls=[(key, at) for key, at in session.execute(polls)],
+        recurrences=related.recurrence_count(session),
     )
 
 
