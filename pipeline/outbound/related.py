@@ -14,6 +14,7 @@ is the mail to the earlier escalation's owner, in that escalation's thread.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from pipeline.model.mail import Address, OutgoingMail
@@ -24,13 +25,21 @@ from pipeline.outbound.digest import one_line
 from pipeline.outbound.headers import clean_text
 from pipeline.outbound.thread import Thread, render_in_thread
 
+_SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
 FIX_DID_NOT_HOLD = "fix_did_not_hold"  # the OutgoingMail kind
 ROOT_CAUSE_CHARS = 80
 
 
 def root_cause_line(text: str) -> str:
-    """The root cause as shown: its first sentences up to :data:`ROOT_CAUSE_CHARS`, one line."""
-    return one_line(text, limit=ROOT_CAUSE_CHARS)
+    """The root cause as shown: its first sentence, one line of at most :data:`ROOT_CAUSE_CHARS`.
+
+    A five-whys writeup opens with a question ("Why charged twice? The capture was retried."):
+    the questions before the first answer are kept with it.
+    """
+    flat = clean_text(text, max_len=ROOT_CAUSE_CHARS * 8)
+    ends = [match for match in _SENTENCE_END.finditer(flat) if match.group() != "?"]
+    first = flat[: ends[0].end()] if ends else flat
+    return one_line(first, limit=ROOT_CAUSE_CHARS)
 
 
 def seen_line(item: SeenBefore) -> str:

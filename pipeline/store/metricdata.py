@@ -2,8 +2,8 @@
 
 Mail stored and its outcomes, quarantine reasons grouped into a fixed set of classes, mail
 sent, failed and waiting, chases, escalations by state and overdue, the oldest unprocessed
-message, heartbeats, IMAP polls and complaints that came back after a fix. Plain numbers and moments only: turning them into
-Prometheus metric families is :mod:`workers.ops.metrics.families`' job.
+message, heartbeats, IMAP polls and complaints that came back after a fix. Plain numbers and
+moments only: turning them into Prometheus metric families is :mod:`workers.ops.metrics.families`' job.
 """
 
 from __future__ import annotations
