@@ -24,9 +24,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from pipeline.model.related import Candidate, Probe
 
@@ -53,7 +52,7 @@ class Related:
 
 def similarity(one: str, other: str) -> int:
     """0–100: how alike two normalised complaint texts are; 0 when they share too few words."""
-    if not one or not other or len(set(one.split()) & set(other.split())) < MIN_SHARED_WORDS:
+    if not one or not other or not _share_enough(one, other):
         return 0
     return round(fuzz.token_set_ratio(one, other))
 
@@ -68,32 +67,76 @@ def fixed(progress: tuple[int, int] | None) -> bool:
     return progress is not None and progress[1] > 0 and progress[0] == progress[1]
 
 
-def pick(probe: Probe, candidates: Sequence[Candidate], progress: Mapping[int, tuple[int, int]]) -> Related:
-    """The best :data:`MOST` matches among ``candidates``, and the recurrence if there is one.
+@dataclass(frozen=True)
+class Scored:
+    """A candidate that matched: why, and how strongly (customer 3, domain 2, similar text 1.07…)."""
 
-    ``progress`` holds (done, not dropped) per escalation with actions; it needs only the
-    candidates :func:`may_recur` names.
-    """
-    unique = {candidate.number: candidate for candidate in candidates}
+    candidate: Candidate
+    why: str
+    strength: float
+
+
+def score(probe: Probe, candidates: Sequence[Candidate]) -> list[Scored]:
+    """The candidates that match, best first (strongest, then newest); each once."""
+    unique = list({candidate.number: candidate for candidate in candidates}.values())
+    similar = _similar(probe, [c for c in unique if c.route == probe.route])
     scored = []
-    for candidate in unique.values():
-        reasons, strength = _reasons(probe, candidate)
+    for candidate in unique:
+        reasons, strength = _party(probe, candidate)
+        text = similar.get(candidate.number)
+        if text is not None:
+            reasons.append(f"same route and similar text {text}%")
+            strength = max(strength, 1.0) + text / 1000
         if reasons:
-            scored.append((candidate, reasons, strength))
+            scored.append(Scored(candidate, "; ".join(reasons), strength))
+    scored.sort(key=lambda s: (s.strength, s.candidate.number), reverse=True)
+    return scored
+
+
+def progress_wanted(probe: Probe, scored: Sequence[Scored]) -> list[int]:
+    """The escalations whose actions' progress :func:`choose` needs: those that may recur, and the
+    best :data:`MOST` (whose mail line says "actions N of M done")."""
+    wanted = {s.candidate.number for s in scored[:MOST]}
+    wanted.update(s.candidate.number for s in scored if may_recur(probe, s.candidate))
+    return sorted(wanted)
+
+
+def choose(probe: Probe, scored: Sequence[Scored], progress: Mapping[int, tuple[int, int]]) -> Related:
+    """The best :data:`MOST` of ``scored``, the escalation whose fix did not hold (if any) first."""
     recurring = [
-        candidate
-        for candidate, _, _ in scored
-        if may_recur(probe, candidate) and fixed(progress.get(candidate.number))
+        s.candidate
+        for s in scored
+        if may_recur(probe, s.candidate) and fixed(progress.get(s.candidate.number))
     ]
-    recurred = max(recurring, key=lambda c: (c.opened_at, c.number), default=None)
-
-    def rank(item: tuple[Candidate, list[str], float]) -> tuple[bool, float, datetime, int]:
-        candidate, _, strength = item
-        return (candidate is recurred, strength, candidate.opened_at, candidate.number)
-
-    best = sorted(scored, key=rank, reverse=True)[:MOST]
-    matches = tuple(Match(candidate.number, "; ".join(reasons)) for candidate, reasons, _ in best)
+    recurred = max(recurring, key=lambda c: c.number, default=None)
+    first = [s for s in scored if s.candidate is recurred]
+    best = (first + [s for s in scored if s.candidate is not recurred])[:MOST]
+    matches = tuple(Match(s.candidate.number, s.why) for s in best)
     return Related(matches, recurred.number if recurred is not None else None)
+
+
+def pick(probe: Probe, candidates: Sequence[Candidate], progress: Mapping[int, tuple[int, int]]) -> Related:
+    """:func:`score` then :func:`choose`: ``progress`` needs the escalations :func:`progress_wanted` names."""
+    return choose(probe, score(probe, candidates), progress)
+
+
+def _share_enough(one: str, other: str) -> bool:
+    return len(set(one.split()) & set(other.split())) >= MIN_SHARED_WORDS
+
+
+def _similar(probe: Probe, same_route: Sequence[Candidate]) -> dict[int, int]:
+    """Similarity of each same-route candidate at or above :data:`SIMILARITY`: one C loop over all."""
+    if not probe.complaint_key or not same_route:
+        return {}
+    keys = [candidate.complaint_key for candidate in same_route]
+    found = process.extract(
+        probe.complaint_key, keys, scorer=fuzz.token_set_ratio, score_cutoff=SIMILARITY, limit=None
+    )
+    return {
+        same_route[index].number: round(value)
+        for key, value, index in found
+        if round(value) >= SIMILARITY and _share_enough(probe.complaint_key, key)
+    }
 
 
 def _same_party(probe: Probe, candidate: Candidate) -> bool:
@@ -101,19 +144,10 @@ def _same_party(probe: Probe, candidate: Candidate) -> bool:
     return same_customer or (probe.domain is not None and candidate.customer_domain == probe.domain)
 
 
-def _reasons(probe: Probe, candidate: Candidate) -> tuple[list[str], float]:
-    """Why ``candidate`` matches (empty: it does not) and how strongly: customer 3, domain 2, text 1."""
-    reasons: list[str] = []
-    strength = 0.0
+def _party(probe: Probe, candidate: Candidate) -> tuple[list[str], float]:
+    """``same customer`` (3) or ``same domain`` (2), or nothing (0)."""
     if probe.customer and candidate.customer == probe.customer:
-        reasons.append("same customer")
-        strength = 3.0
-    elif probe.domain is not None and candidate.customer_domain == probe.domain:
-        reasons.append("same domain")
-        strength = 2.0
-    if candidate.route == probe.route:
-        score = similarity(probe.complaint_key, candidate.complaint_key)
-        if score >= SIMILARITY:
-            reasons.append(f"same route and similar text {score}%")
-            strength = max(strength, 1.0) + score / 1000
-    return reasons, strength
+        return ["same customer"], 3.0
+    if probe.domain is not None and candidate.customer_domain == probe.domain:
+        return ["same domain"], 2.0
+    return [], 0.0

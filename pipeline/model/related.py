@@ -70,14 +70,14 @@ class Probe:
 
 @dataclass(frozen=True)
 class Candidate:
-    """An earlier escalation the lookup found by customer, domain or route."""
+    """An earlier escalation the lookup found by customer, domain or route; numbers grow with the
+    opening, so the higher of two is the newer."""
 
     number: int
     customer: str
     customer_domain: str
     route: str
     complaint_key: str
-    opened_at: datetime
 
 
 @dataclass(frozen=True)

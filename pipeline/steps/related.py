@@ -17,7 +17,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
-from pipeline.decide.related import Related, may_recur, pick
+from pipeline.decide.related import Related, choose, progress_wanted, score
 from pipeline.model.digest import ROOT_CAUSE_KEY, root_cause_key
 from pipeline.model.ids import ref
 from pipeline.model.mail import Address, Original, OutgoingMail
@@ -25,7 +25,7 @@ from pipeline.model.related import Probe, SeenBefore
 from pipeline.outbound.related import FIX_DID_NOT_HOLD, render_fix_did_not_hold
 from pipeline.outbound.thread import Thread
 from pipeline.steps.services import Services
-from pipeline.store import actions, escalations, outbox, related
+from pipeline.store import escalations, outbox, related
 from pipeline.store.related import Earlier
 
 
@@ -69,11 +69,12 @@ def look_up(svc: Services, *, customer: str, route: str, complaint: Original, no
         found = related.candidates(session, probe=probe, now=now)
         if not found:
             return Lookup(probe)
-        progress = actions.progress(session, escalation_ids=[c.number for c in found if may_recur(probe, c)])
-        decided = pick(probe, found, progress)
-        numbers = [match.number for match in decided.matches]
-        progress.update(actions.progress(session, escalation_ids=[n for n in numbers if n not in progress]))
-        earlier = related.shown(session, numbers=numbers)
+        scored = score(probe, found)
+        if not scored:
+            return Lookup(probe)
+        progress = related.progress(session, numbers=progress_wanted(probe, scored))
+        decided = choose(probe, scored, progress)
+        earlier = related.shown(session, numbers=[match.number for match in decided.matches])
     key = root_cause_key(svc.rules.rca.sections)
     return Lookup(probe, decided, earlier, progress, key)
 

@@ -126,6 +126,26 @@ def test_each_kind_reads_at_most_its_limit_newest_first(url):
         db.dispose()
 
 
+def test_the_lookup_reads_the_same_action_progress_as_the_ledger(url):
+    from pipeline.model.action_items import ActionItem
+    from pipeline.store import actions, related
+
+    db = seed(url, escalation(1, "jordan@shop.example"), escalation(2, "taylor@shop.example"))
+    item = ActionItem("corrective_actions", "Fix", "- Fix", "pat.owner@acme.test", NOW.date())
+    try:
+        with db.transaction() as conn:
+            numbers = actions.add(
+                conn, escalation_id=1, actions=[actions.NewAction(item, NOW, None)] * 3, now=NOW
+            )
+            for number, state in zip(numbers, ("done", "dropped", "open"), strict=True):
+                conn.execute(text("update actions set state = :s where id = :n"), {"s": state, "n": number})
+        with db.read() as session:
+            mine = related.progress(session, numbers=[1, 2, 3])
+            assert mine == actions.progress(session, escalation_ids=[1, 2, 3]) == {1: (1, 2)}
+    finally:
+        db.dispose()
+
+
 def test_the_earlier_escalations_are_read_with_their_writeup(url):
     from pipeline.store import related
 

@@ -4,7 +4,7 @@ block and the fix-did-not-hold mail (pipeline.outbound.related, opening)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
@@ -57,11 +57,9 @@ def probe(customer: str = "jordan@shop.example", route: str = "billing", text=CH
     return Probe.of(customer=customer, route=route, subject=text[0], body=text[1])
 
 
-def earlier(
-    number: int, customer: str, route: str = "billing", text=("Something else entirely", ""), days=10
-):
-    domain = domain_of(customer)
-    return Candidate(number, customer, domain, route, complaint_key(*text), NOW - timedelta(days=days))
+def earlier(number: int, customer: str, route: str = "billing", text=("Something else entirely", "")):
+    """Escalation ``number`` (the higher, the newer)."""
+    return Candidate(number, customer, domain_of(customer), route, complaint_key(*text))
 
 
 # The complaint text ---------------------------------------------------------------------------------
@@ -146,10 +144,10 @@ def test_an_unrelated_complaint_on_another_route_from_another_customer_matches_n
 
 
 def test_at_most_three_are_shown_newest_first_among_equals():
-    found = [earlier(n, "jordan@shop.example", route="shipping", days=n) for n in range(1, 7)]
+    found = [earlier(n, "jordan@shop.example", route="shipping") for n in range(1, 7)]
     result = pick(probe(), found, {})
     assert len(result.matches) == MOST == 3
-    assert [m.number for m in result.matches] == [1, 2, 3]
+    assert [m.number for m in result.matches] == [6, 5, 4]
 
 
 def test_a_candidate_found_twice_is_shown_once_with_every_reason():
@@ -165,8 +163,8 @@ def test_a_candidate_found_twice_is_shown_once_with_every_reason():
 
 def test_same_route_and_customer_with_every_action_done_is_a_recurrence_and_shown_first():
     found = [
-        earlier(1, "jordan@shop.example", days=30),
-        earlier(2, "jordan@shop.example", route="shipping", days=1),
+        earlier(1, "jordan@shop.example"),
+        earlier(2, "jordan@shop.example", route="shipping"),
     ]
     result = pick(probe(), found, {1: (2, 2)})
     assert result.recurred_after == 1
@@ -195,7 +193,7 @@ def test_no_recurrence_without_every_action_done_on_the_same_route_and_customer_
 
 
 def test_of_two_fixes_that_did_not_hold_the_newer_is_named():
-    found = [earlier(1, "jordan@shop.example", days=90), earlier(2, "jordan@shop.example", days=20)]
+    found = [earlier(1, "jordan@shop.example"), earlier(2, "jordan@shop.example")]
     assert pick(probe(), found, {1: (1, 1), 2: (3, 3)}).recurred_after == 2
 
 
