@@ -4,7 +4,9 @@ One escalation per executive mail (:func:`dedupe_key`): a second copy of the sam
 mail is recorded as a duplicate. The route, the number and the rendered mails are
 worked out before the write transaction, which then holds only the inserts: the
 escalation, its events, its mails (claimed by this worker, which sends them at
-once) and the message's outcome.
+once) and the message's outcome. Before it, :mod:`pipeline.steps.related` looks up
+the earlier escalations the complaint repeats ("Seen before" in both mails); when
+one's fix did not hold, its event and its owner's mail go in the same transaction.
 """
 
 from __future__ import annotations
