@@ -4,6 +4,7 @@
                                                                       │ (relay refused for now)
                                                                       └──send──► retried with back-off
     scheduler tick ──chase──► an escalation's due slot: reminder, or breach up the ladder ─► its mails at once
+    scheduler tick ──chase_actions──► an action's due slot: reminder, or overdue up the ladder ─► its mails
     sweeper: re-enqueues any stored message or unsent mail whose Redis message was lost
 
 One hop per escalation, on purpose: each Dramatiq hop costs about 2 ms of CPU.
@@ -25,6 +26,7 @@ import dramatiq
 
 from pipeline import log
 from pipeline.outbound.transport import Transport
+from pipeline.steps.action_chase import chase_actions
 from pipeline.steps.chase import chase_many
 from pipeline.steps.process import process_messages
 from pipeline.steps.send import deliver_mails, send_claimed
@@ -58,6 +60,7 @@ class Graph:
     process: dramatiq.Actor[[list[int]], None]
     send: dramatiq.Actor[[list[int]], None]
     chase: dramatiq.Actor[[list[int]], None]
+    chase_actions: dramatiq.Actor[[list[int]], None]
 
     def enqueue_process(self, message_ids: Iterable[int], *, per_job: int = 8) -> None:
         """Messages committed together travel together, a few per job.
@@ -81,6 +84,12 @@ class Graph:
         for start in range(0, len(ids), per_job):
             self.chase.send(ids[start : start + per_job])
 
+    def enqueue_chase_actions(self, numbers: Iterable[int], *, per_job: int = 20) -> None:
+        """Chase jobs for actions the tick claimed."""
+        ids = list(numbers)
+        for start in range(0, len(ids), per_job):
+            self.chase_actions.send(ids[start : start + per_job])
+
 
 def build(broker: dramatiq.Broker, runtime: Callable[[], Runtime], *, lease: float = 120.0) -> Graph:
     """Declare the actors on ``broker``; ``runtime`` is looked up when a job runs."""
@@ -99,6 +108,10 @@ def build(broker: dramatiq.Broker, runtime: Callable[[], Runtime], *, lease: flo
         rt = runtime()
         send_now(rt, chase_many(rt.services, numbers))
 
+    def chase_actions_job(numbers: list[int]) -> None:
+        rt = runtime()
+        send_now(rt, chase_actions(rt.services, numbers))
+
     def send_now(rt: Runtime, claimed: list[ClaimedMail]) -> None:
         """Send what a step queued for this worker; what the relay defers goes to the send queue."""
         if claimed:
@@ -115,6 +128,7 @@ def build(broker: dramatiq.Broker, runtime: Callable[[], Runtime], *, lease: flo
         process=actor(process_job, "process_messages", "process", PROCESS_OPTIONS),
         send=actor(send_job, "send_mails", "send", SEND_OPTIONS),
         chase=actor(chase_job, "chase_escalations", "chase", CHASE_OPTIONS),
+        chase_actions=actor(chase_actions_job, "chase_actions", "chase", CHASE_OPTIONS),
     )
     return graph
 

@@ -9,8 +9,13 @@ from :func:`closing_mails`. The root-cause gate itself is the domain's
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from pipeline.decide.context import Answer, Context, ref_of
+from pipeline.inbound.actions import read_writeup_actions
 from pipeline.inbound.writeup import parse_writeup
+from pipeline.model.action_items import ActionReading
+from pipeline.model.due_dates import local_date
 from pipeline.model.escalation import Escalation, RootCauseMissing, State
 from pipeline.model.mail import Address, OutgoingMail
 from pipeline.model.rootcause import check_sections, describe_findings, merge_sections, render_sections
@@ -35,8 +40,17 @@ def closing_mails(
         explanation=escalation.explanation or NO_EXPLANATION,
         writeup=writeup,
     )
-    confirmation = followups.render_closed_confirmation(ctx.thread, ctx.identity, to=ctx.thread.owner)
+    planned = [f"{a.title} — {a.owner}, due {a.due.isoformat()}" for a in escalation.planned_actions]
+    confirmation = followups.render_closed_confirmation(
+        ctx.thread, ctx.identity, to=ctx.thread.owner, actions=planned
+    )
     return [summary, confirmation]
+
+
+def read_planned(found: Mapping[str, str], ctx: Context, writer: str) -> ActionReading:
+    """The actions the writeup sections in ``found`` plan, dates read as of the writer's today."""
+    today = local_date(ctx.rules.person(writer), ctx.now, service_timezone=ctx.service_timezone)
+    return read_writeup_actions(found, ctx.rules, writer=writer, today=today)
 
 
 def close_by_operator(escalation: Escalation, ctx: Context, *, text: str, actor: str) -> Answer:
@@ -49,12 +63,13 @@ def close_by_operator(escalation: Escalation, ctx: Context, *, text: str, actor:
     if escalation.state is State.CLOSED:
         raise CloseRefused(f"{ref_of(escalation)} is already closed")
     merged = merge_sections(escalation.writeup, parse_writeup(text, rca.sections), rca)
-    verdict = check_sections(merged, rca)
+    verdict = check_sections(merged, rca, read_planned(merged, ctx, actor))
     if not verdict.complete:
         raise CloseRefused(
             f"{ref_of(escalation)} stays open; the writeup lacks:\n{describe_findings(verdict)}"
         )
     escalation.writeup = merged
+    escalation.planned_actions = list(verdict.actions)
     escalation.record("writeup_received", ctx.now, actor, sections=sorted(merged), complete=True, via="cli")
     try:
         escalation.close(now=ctx.now, actor=actor, rca=rca)

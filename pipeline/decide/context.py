@@ -19,6 +19,7 @@ from pipeline.model.deadlines import deadline_for
 from pipeline.model.escalation import Escalation
 from pipeline.model.ids import ref
 from pipeline.model.mail import Address, Original, OutgoingMail
+from pipeline.outbound import actions as action_mails
 from pipeline.outbound import followups
 from pipeline.outbound.compose import Identity
 from pipeline.outbound.thread import Thread
@@ -27,7 +28,7 @@ from rules.schema import Rules
 
 #: Mails answering the owner's own mail (lacking sections, command help) per escalation per day.
 FEEDBACK_PER_DAY = 5
-FEEDBACK_KINDS = frozenset({followups.WRITEUP_INCOMPLETE, followups.COMMAND_HELP})
+FEEDBACK_KINDS = frozenset({followups.WRITEUP_INCOMPLETE, followups.COMMAND_HELP, action_mails.ACTION_UPDATE})
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ relayed to the executive. A paused clock resumes with the owner's next word.
 from __future__ import annotations
 
 from pipeline.decide import owner_commands
-from pipeline.decide.closing import closing_mails
+from pipeline.decide.closing import closing_mails, read_planned
 from pipeline.decide.context import Answer, Context, Reply, deadline_in, feedback, help_reply, ref_of
 from pipeline.inbound.acknowledgements import is_acknowledgement
 from pipeline.inbound.commands import (
@@ -26,7 +26,7 @@ from pipeline.inbound.commands import (
 from pipeline.inbound.writeup import parse_writeup
 from pipeline.model.escalation import Escalation, InvalidTransition, State
 from pipeline.model.mail import OutgoingMail
-from pipeline.model.rootcause import describe_findings, render_sections
+from pipeline.model.rootcause import describe_findings, merge_sections, render_sections
 from pipeline.outbound import followups
 from rules.schema import Rules
 
@@ -92,8 +92,10 @@ def _writeup(
         words = _without_first_line(reply.words) if asked_to_close else reply.words
         explanation = words if not is_acknowledgement(words) else next(iter(sections.values()), words)
         outcome.mails += _explain(escalation, reply, ctx, explanation).mails
+    rca = ctx.rules.rca
+    planned = read_planned(merge_sections(escalation.writeup, sections, rca), ctx, reply.sender.email)
     verdict = escalation.add_writeup(
-        now=ctx.now, actor=reply.sender.email, sections=sections, rca=ctx.rules.rca
+        now=ctx.now, actor=reply.sender.email, sections=sections, rca=rca, actions=planned
     )
     if not verdict.complete:
         missing = [finding.title for finding in verdict.findings]

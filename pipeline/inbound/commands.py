@@ -67,6 +67,11 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "pauses the deadline while you wait for the customer; your next mail (or #resume) resumes it",
     ),
     CommandSpec("resume", "#resume", "resumes a paused deadline"),
+    CommandSpec("done", "#done A-3 what was done", "marks an action of the ledger done (at least 5 words)"),
+    CommandSpec("drop", "#drop A-3 why", "drops an action; the executive is told"),
+    CommandSpec(
+        "due", "#due A-3 2026-12-20", "moves an action's due date (once; a second move asks the manager)"
+    ),
 )
 
 

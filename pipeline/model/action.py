@@ -37,6 +37,7 @@ class Action:
     due: date
     due_at: datetime
     state: ActionState = ActionState.OPEN
+    line: str = ""  # the writeup's line as written
     created_at: datetime | None = None
     done_at: datetime | None = None
     evidence: str = ""

@@ -50,3 +50,11 @@ class ActionProblem:
     section: str
     line: str
     reason: str
+
+
+@dataclass(frozen=True)
+class ActionReading:
+    """The action sections of one writeup, read: the actions accepted and the lines refused, in order."""
+
+    items: tuple[ActionItem, ...] = ()
+    problems: tuple[ActionProblem, ...] = ()

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from pipeline.model.action_items import ActionItem
+from pipeline.model.action_items import ActionItem, ActionReading
 from pipeline.model.rootcause import WriteupCheck, check_sections, merge_sections
 from rules.schema import RcaRules
 
@@ -165,18 +165,27 @@ class Escalation:
         self._record("explained", now, actor, detail)
 
     def add_writeup(
-        self, *, now: datetime, actor: str, sections: Mapping[str, str], rca: RcaRules
+        self,
+        *,
+        now: datetime,
+        actor: str,
+        sections: Mapping[str, str],
+        rca: RcaRules,
+        actions: ActionReading | None = None,
     ) -> WriteupCheck:
-        """Merge the sections of one mail into the writeup and judge the whole; changes no state."""
+        """Merge the sections of one mail into the writeup and judge the whole; changes no state.
+
+        ``actions``: the merged writeup's action sections as the caller read them; a complete one plans them.
+        """
         if self.state is not State.AWAITING_ROOT_CAUSE:
             raise InvalidTransition(f"a root-cause writeup is not awaited in state {self.state.value}")
         self.writeup = merge_sections(self.writeup, sections, rca)
-        verdict = check_sections(self.writeup, rca)
-        detail: dict[str, Any] = {
-            "sections": sorted(sections),
-            "complete": verdict.complete,
-            "lacking": [f"{f.title}: {f.problem}" for f in verdict.findings],
-        }
+        verdict = check_sections(self.writeup, rca, actions)
+        if verdict.complete:
+            self.planned_actions = list(verdict.actions)
+        lacking = [f"{f.title}: {f.problem}" for f in verdict.findings]
+        lacking += [f"{p.line[:200]}: {p.reason}" for p in verdict.action_problems]
+        detail = {"sections": sorted(sections), "complete": verdict.complete, "lacking": lacking}
         self._record("writeup_received", now, actor, detail)
         if verdict.complete and self.root_cause_at is None:
             self.root_cause_at = now
@@ -279,6 +288,7 @@ class Escalation:
         self.explained_at = None
         self.explanation = ""
         self.writeup = {}
+        self.planned_actions = []
         self.root_cause_at = None
         self.explained_in_time = None
         self.root_cause_in_time = None
@@ -318,7 +328,8 @@ class Escalation:
         self.paused_at = None
 
     def _require_complete(self, rca: RcaRules) -> None:
-        verdict = check_sections(self.writeup, rca)
+        """The writeup is complete and every action section plans at least one action."""
+        verdict = check_sections(self.writeup, rca, ActionReading(tuple(self.planned_actions)))
         if not verdict.complete:
             lacking = ", ".join(f"{f.title} ({f.problem.replace('_', ' ')})" for f in verdict.findings)
             raise RootCauseMissing(f"the root-cause writeup is not complete: {lacking}")

@@ -2,8 +2,10 @@
 
 The keys are the ``--json`` contract (DESIGN.md §4.1): ``id`` (``Q-<n>``), ``state``,
 ``executive``, ``owner``, ``deadline`` and ``opened_at`` (ISO 8601, UTC), and for one
-escalation its ``events`` and ``related``: the earlier escalations its opening mails showed as
-"Seen before" (``id``, ``why``, and their ``state`` and ``root_cause`` now).
+escalation its ``events``, its ``actions`` (``id``, ``title``, ``owner``, ``due``, ``state``,
+``done_at``, ...) and ``related``: the earlier escalations its opening mails showed as "Seen
+before" (``id``, ``why``, and their ``state`` and ``root_cause`` now). ``action_progress`` is
+``{"done": 1, "of": 2}`` (dropped actions not counted), or null for an escalation without actions.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from typing import Any
 from pipeline.model.digest import ROOT_CAUSE_KEY
 from pipeline.model.escalation import State
 from pipeline.model.ids import parse_ref, ref
+from pipeline.ops import actions as ledger
 from pipeline.outbound.related import root_cause_line
-from pipeline.store import escalations, related
+from pipeline.store import actions, escalations, related
 from pipeline.store.db import Database
 from pipeline.store.models import EscalationRow
 
@@ -47,24 +50,35 @@ def list_summaries(
     now = datetime.now(UTC)
     with db.read() as session:
         found = escalations.list_all(session, state=state, overdue_at=now if overdue else None)
-        return [summary(row, now) for row in found]
+        progress = actions.progress(session, escalation_ids=[row.id for row in found])
+        return [dict(summary(row, now), action_progress=_progress(progress.get(row.id))) for row in found]
 
 
-def details(db: Database, *, number: int, root_cause_key: str = ROOT_CAUSE_KEY) -> dict[str, Any] | None:
-    """Escalation ``number``'s summary with its ``events`` (oldest first) and ``related``; None when
-    there is none."""
+def _progress(found: tuple[int, int] | None) -> dict[str, int] | None:
+    return None if found is None else {"done": found[0], "of": found[1]}
+
+
+def details(
+    db: Database, *, number: int, now: datetime | None = None, root_cause_key: str = ROOT_CAUSE_KEY
+) -> dict[str, Any] | None:
+    """Escalation ``number``'s summary with its ``actions``, ``events`` (oldest first) and ``related``,
+    as of ``now`` (default: the present); None when there is none."""
     with db.read() as session:
         row = escalations.get(session, number=number)
         if row is None:
             return None
-        data = summary(row, datetime.now(UTC))
+        now = now or datetime.now(UTC)
+        data = summary(row, now)
+        data["action_progress"] = _progress(actions.progress(session, escalation_ids=[number]).get(number))
+        found = actions.list_all(session, escalation_id=number)
+        data["actions"] = [ledger.summary(action, now) for action in found]
         data["events"] = [
             {"at": e.at.isoformat(), "kind": e.kind, "actor": e.actor, "detail": e.detail}
             for e in escalations.list_events(session, number=number)
         ]
         named = _named(data["events"])
-        found = related.shown(session, numbers=[n for n, _ in named])
-    data["related"] = [_related(n, why, found[n], root_cause_key) for n, why in named if n in found]
+        earlier = related.shown(session, numbers=[n for n, _ in named])
+    data["related"] = [_related(n, why, earlier[n], root_cause_key) for n, why in named if n in earlier]
     return data
 
 

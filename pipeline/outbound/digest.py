@@ -3,7 +3,8 @@
 :func:`render_digest` turns the facts (:class:`~pipeline.model.digest.DigestFacts`,
 read by :mod:`pipeline.store.reports`), the honest statistics' lines and one
 recipient into an :class:`~pipeline.model.mail.OutgoingMail`; each closed
-escalation's root cause is shown in one line (:func:`one_line`). Deciding when a
+escalation's root cause is shown in one line (:func:`one_line`); the corrective actions
+overdue (:class:`OverdueActions`, most overdue first) have a section of their own when given. Deciding when a
 digest is due and sending it is ``workers.ticks.digest``'s job. The digest is
 about no one escalation, so it is not built with
 :func:`pipeline.outbound.compose.compose`: it has no ``[Q-<n>]`` tag, no
@@ -20,6 +21,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email.utils import format_datetime
 
@@ -45,6 +47,25 @@ _AWAITED = {
 _PHASES = {"explanation": "explanation", "root_cause": "root-cause"}
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
+
+
+@dataclass(frozen=True)
+class LateAction:
+    """An overdue corrective action as the digest lists it: ``A-<n>``, its ``Q-<n>``, what, who, due when."""
+
+    ref: str
+    escalation: str
+    title: str
+    owner: str
+    due_at: datetime
+
+
+@dataclass(frozen=True)
+class OverdueActions:
+    """The most overdue actions (most overdue first, a few) and how many are overdue in all."""
+
+    items: tuple[LateAction, ...] = ()
+    total: int = 0
 
 
 def one_line(text: str, *, limit: int = ROOT_CAUSE_CHARS) -> str:
@@ -75,6 +96,7 @@ def render_digest(
     recipient: Address,
     day: str,
     timezone: str = "UTC",
+    actions: OverdueActions | None = None,
 ) -> OutgoingMail:
     """The digest for ``day`` (``YYYY-MM-DD``) to ``recipient``; times shown in ``timezone``.
 
@@ -97,7 +119,7 @@ def render_digest(
     head.token("Auto-Submitted", "auto-generated")
     head.token("X-Auto-Response-Suppress", "All")
     head.token("MIME-Version", "1.0")
-    raw = text_message(head, _body(facts, stats_lines, day, timezone))
+    raw = text_message(head, _body(facts, stats_lines, day, timezone, actions))
     check_generated(raw, head.names)
     return OutgoingMail(
         kind=DIGEST, recipient=recipient.email, message_id=message_id, raw=raw, envelope_from=sender.email
@@ -107,7 +129,9 @@ def render_digest(
 # --- the body --------------------------------------------------------------------------------------
 
 
-def _body(facts: DigestFacts, stats_lines: Sequence[str], day: str, zone: str) -> str:
+def _body(
+    facts: DigestFacts, stats_lines: Sequence[str], day: str, zone: str, actions: OverdueActions | None
+) -> str:
     now = facts.now
     overdue, on_time = facts.overdue, facts.on_time
     since = _at(facts.since, zone)
@@ -126,6 +150,7 @@ def _body(facts: DigestFacts, stats_lines: Sequence[str], day: str, zone: str) -
         closed_count=len(facts.closed),
         closed=_capped(closed),
         recurrences=_recurrences(facts),
+        actions=_late_actions(actions, now) if actions is not None else "",
         statistics=_statistics(stats_lines),
     )
 
@@ -183,6 +208,19 @@ def _breach_line(item: Breach, zone: str) -> str:
     else:
         what = "top of the ladder reached, nobody left to chase"
     return f"- {item.ref}  {_short(item.at, zone)}  {what}: {_subject(item)}"
+
+
+def _late_actions(actions: OverdueActions, now: datetime) -> str:
+    """The section ``Actions overdue: N``, a line ``- A-3  4d 2h late  pat@acme.test (Q-1): what`` per
+    action listed, then "and N more" for those not listed."""
+    lines = [
+        f"- {item.ref}  {_span(now - item.due_at)} late  {clean_text(item.owner, max_len=254)} "
+        f"({item.escalation}): {clean_text(item.title, max_len=SUBJECT_CHARS) or '(no title)'}"
+        for item in actions.items
+    ]
+    if actions.total > len(actions.items):
+        lines.append(f"- and {actions.total - len(actions.items)} more")
+    return f"Actions overdue: {actions.total}\n" + ("\n".join(lines) or "- none") + "\n\n"
 
 
 def _closed_line(item: ClosedItem) -> str:

@@ -106,9 +106,18 @@ def render_closing_summary(
     )
 
 
-def render_closed_confirmation(thread: Thread, identity: Identity, *, to: Address) -> OutgoingMail:
-    """A short note to the owner that the escalation is closed."""
-    return render_in_thread(thread, identity, CLOSED_CONFIRMATION, to, "Closed")
+def render_closed_confirmation(
+    thread: Thread, identity: Identity, *, to: Address, actions: Sequence[str] = ()
+) -> OutgoingMail:
+    """A short note to the owner that the escalation is closed, and the actions qmark now chases."""
+    chased = ""
+    if actions:
+        listed = "\n".join(f"- {clean_text(line, max_len=300)}" for line in actions)
+        chased = (
+            f"\nqmark now chases the {len(actions)} action(s) of the writeup until each is done:\n{listed}\n"
+            "Each owner is reminded before the due date; answer an action mail with #done, #due or #drop.\n"
+        )
+    return render_in_thread(thread, identity, CLOSED_CONFIRMATION, to, "Closed", actions=chased)
 
 
 def render_approval_request(

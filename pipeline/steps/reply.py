@@ -15,15 +15,18 @@ from __future__ import annotations
 from sqlalchemy import Connection
 
 from pipeline import log
+from pipeline.decide.action_reply import ACTION_COMMANDS
 from pipeline.decide.answer import answer
 from pipeline.decide.classify import Verdict
 from pipeline.decide.context import Answer, Context, Reply
 from pipeline.inbound import authres
+from pipeline.inbound.commands import Command, parse_command
 from pipeline.inbound.matching import ReplyMatch, Role, match_reply, role_of
 from pipeline.inbound.quotes import latest_reply
 from pipeline.model.escalation import Escalation, InvalidTransition
 from pipeline.model.ids import ref
 from pipeline.model.mail import Address, Envelope, InboundMail
+from pipeline.steps.action_reply import answer_action_reply
 from pipeline.steps.services import Services, finish, record_outcome
 from pipeline.steps.transition import commit, context_for
 from pipeline.store import escalations, outbox
@@ -82,6 +85,13 @@ def _answer(
         )
         return []
     role = role_in(svc, loaded.escalation, sender, match)
+    command = parse_command(words)
+    if isinstance(command, Command) and command.name in ACTION_COMMANDS:
+        writer = Address(sender, mail.from_.name if mail.from_ else "")
+        participant = role is not Role.STRANGER
+        return answer_action_reply(
+            svc, conn, message_id, mail, loaded, command, sender=writer, participant=participant, match=match
+        )
     if role is Role.STRANGER:
         who = sender or "(no From)"
         reason = f"{who} takes no part in {ref(number)} (matched by {match.reason}); nothing changed"

@@ -20,6 +20,7 @@ from pipeline.decide.chase import reschedule
 from pipeline.decide.context import FEEDBACK_KINDS, Context
 from pipeline.model.escalation import Escalation
 from pipeline.model.mail import InboundMail, OutgoingMail
+from pipeline.steps import ledger
 from pipeline.steps.services import Services
 from pipeline.steps.thread import complaint, thread_for
 from pipeline.store import escalations, outbox
@@ -68,6 +69,7 @@ def commit(
 ) -> list[outbox.ClaimedMail]:
     """Stage, save and queue the mails claimed by this worker, which sends them after the commit."""
     stage(svc, escalation, mails, now)
+    _open_ledger(svc, conn, escalation, now)
     escalations.save(conn, escalation=escalation, owner_name=owner_name)
     assert escalation.number is not None
     return outbox.add_claimed(
@@ -86,6 +88,13 @@ def commit_for_sending_later(
 ) -> list[int]:
     """Stage, save and queue the mails pending, for a send job; returns their ids."""
     stage(svc, escalation, mails, now)
+    _open_ledger(svc, conn, escalation, now)
     escalations.save(conn, escalation=escalation)
     assert escalation.number is not None
     return outbox.add_pending(conn, escalation_id=escalation.number, mails=mails, now=now, step=step)
+
+
+def _open_ledger(svc: Services, conn: Connection, escalation: Escalation, now: datetime) -> None:
+    """A transition that closed the escalation opens the ledger of the actions its writeup planned."""
+    if any(event.kind == "closed" for event in escalation.new_events):
+        ledger.open_actions(svc, conn, escalation, now)

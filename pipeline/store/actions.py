@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, case, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, case, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from pipeline.model.action import Action, ActionState
@@ -75,14 +75,16 @@ def add(conn: Connection, *, escalation_id: int, actions: Sequence[NewAction], n
 
 def load(conn: Connection, *, number: int) -> Action | None:
     """Action ``number`` for a change, its row locked until commit."""
-    row = conn.execute(select(ActionRow).where(ActionRow.id == number).with_for_update()).scalar_one_or_none()
+    query = select(ActionRow.__table__).where(ActionRow.id == number).with_for_update()
+    row = conn.execute(query).mappings().first()
     return None if row is None else _action(row)
 
 
 def load_for_escalation(conn: Connection, *, escalation_id: int) -> list[Action]:
     """Every action of an escalation, oldest first, their rows locked until commit."""
-    query = select(ActionRow).where(ActionRow.escalation_id == escalation_id).order_by(ActionRow.id)
-    return [_action(row) for row in conn.execute(query.with_for_update()).scalars()]
+    table = ActionRow.__table__
+    query = select(table).where(ActionRow.escalation_id == escalation_id).order_by(ActionRow.id)
+    return [_action(row) for row in conn.execute(query.with_for_update()).mappings()]
 
 
 def save(conn: Connection, *, action: Action) -> None:
@@ -94,25 +96,26 @@ def save(conn: Connection, *, action: Action) -> None:
     action.new_events.clear()
 
 
-def _action(row: ActionRow) -> Action:
+def _action(row: RowMapping) -> Action:
     return Action(
-        number=row.id,
-        escalation=row.escalation_id,
-        section=row.section,
-        title=row.title,
-        owner=row.owner,
-        due=row.due,
-        due_at=row.due_at,
-        state=ActionState(row.state),
-        created_at=row.created_at,
-        done_at=row.done_at,
-        evidence=row.evidence,
-        dropped_reason=row.dropped_reason,
-        due_moves=row.due_moves,
-        clock_started_at=row.clock_started_at,
-        chase_phase=row.chase_phase,
-        chase_slot=row.chase_slot,
-        chase_at=row.chase_at,
+        number=row["id"],
+        escalation=row["escalation_id"],
+        section=row["section"],
+        title=row["title"],
+        line=row["line"],
+        owner=row["owner"],
+        due=row["due"],
+        due_at=row["due_at"],
+        state=ActionState(row["state"]),
+        created_at=row["created_at"],
+        done_at=row["done_at"],
+        evidence=row["evidence"],
+        dropped_reason=row["dropped_reason"],
+        due_moves=row["due_moves"],
+        clock_started_at=row["clock_started_at"],
+        chase_phase=row["chase_phase"],
+        chase_slot=row["chase_slot"],
+        chase_at=row["chase_at"],
     )
 
 
@@ -183,3 +186,10 @@ def counts(session: Session, *, now: datetime) -> Counts:
         )
     ).one()
     return Counts(by_state, int(overdue or 0), int(due_so_far or 0), int(in_time or 0))
+
+
+def escalation_of(conn: Connection, *, number: int) -> int | None:
+    """The escalation action ``number`` belongs to (no lock: a step locks the escalation first)."""
+    query = select(ActionRow.escalation_id).where(ActionRow.id == number)
+    found = conn.execute(query).scalar_one_or_none()
+    return None if found is None else int(found)

@@ -222,6 +222,7 @@ def closed_life(database_url, redis_url, relay_sink, tmp_path):
 
 
 def add_actions(life, *states: str) -> None:
+    """Q-1's actions become exactly ``states`` (whatever the close made of the shared writeup)."""
     from pipeline.model.action_items import ActionItem
     from pipeline.store import actions
 
@@ -233,6 +234,7 @@ def add_actions(life, *states: str) -> None:
         for n, _ in enumerate(states)
     ]
     with life.svc.db.transaction() as conn:
+        conn.execute(text("delete from actions where escalation_id = 1"))
         numbers = actions.add(conn, escalation_id=1, actions=items, now=life.now)
         for number, state in zip(numbers, states, strict=True):
             conn.execute(text("update actions set state = :s where id = :n"), {"s": state, "n": number})

@@ -59,6 +59,17 @@ class Life:
         send_claimed(self.svc, self.app.transport(), claimed)  # type: ignore[attr-defined]
         return numbers
 
+    def chase_actions(self) -> list[int]:
+        """One scheduler tick over the action ledger and the jobs it enqueues, run here."""
+        from pipeline.steps.action_chase import chase_actions
+        from pipeline.store import chases
+
+        with self.svc.db.transaction() as conn:
+            numbers = chases.claim_due_actions(conn, now=self.now, lease=self.svc.lease)
+        claimed = chase_actions(self.svc, numbers)
+        send_claimed(self.svc, self.app.transport(), claimed)  # type: ignore[attr-defined]
+        return numbers
+
     def new_mail(self, expected: int | None = None) -> list[Received]:
         """The mails the sink received since the last call (``expected`` of them, when given)."""
         if expected:

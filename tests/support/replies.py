@@ -77,11 +77,15 @@ Why charged twice? The capture was retried. Why retried? The gateway timed out. 
 dedupe? Captures carried no idempotency key. Why none? The client library predates them.
 Why not caught? No test covered a timeout during capture.
 
+Detection:
+No test simulated a gateway timeout, and no alert watched for duplicate captures.
+
 Corrective actions:
-We refunded every second charge on 23 November and wrote to each affected customer.
+- Refund every second charge and write to each affected customer, owner: me, due: in 2 days
+- Send an idempotency key with every capture call, owner: me, due: in 2 weeks
 
 Preventive actions:
-Every capture now carries an idempotency key; a contract test simulates gateway timeouts.
+- A contract test that simulates gateway timeouts during capture, owner: me, due: in 3 weeks
 """
 
 THIN_IMPACT = WRITEUP.replace(

@@ -1,11 +1,12 @@
 """The escalation state machine."""
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from pipeline.model.action_items import ActionItem, ActionProblem, ActionReading
 from pipeline.model.escalation import Escalation, InvalidTransition, RootCauseMissing, State
 from pipeline.model.ids import parse_ref, ref
 from rules.loader import load_rules
@@ -18,9 +19,29 @@ COMPLETE = {
     "what_happened": "The gateway retried a capture after a timeout and charged forty cards twice.",
     "impact": "Forty customers paid twice for one invoice.",
     "root_cause": "No idempotency key on captures, because the client library predates them entirely.",
-    "corrective_actions": "Refunded every second charge and wrote to each affected customer the same day.",
-    "preventive_actions": "Idempotency keys on every capture and a contract test that simulates timeouts.",
+    "detection": "No test simulated a gateway timeout during a capture.",
+    "corrective_actions": "- Refund every second charge, owner: me, due: 2026-11-25",
+    "preventive_actions": "- Idempotency keys on every capture, owner: me, due: 2026-12-04",
 }
+# What reading COMPLETE's action sections gives (the reading itself is pipeline.inbound.actions').
+PLANNED = ActionReading(
+    (
+        ActionItem(
+            "corrective_actions",
+            COMPLETE["corrective_actions"],
+            "Refund every second charge",
+            "pat.owner@acme.test",
+            date(2026, 11, 25),
+        ),
+        ActionItem(
+            "preventive_actions",
+            COMPLETE["preventive_actions"],
+            "Idempotency keys on every capture",
+            "pat.owner@acme.test",
+            date(2026, 12, 4),
+        ),
+    )
+)
 
 
 def opened() -> Escalation:
@@ -72,7 +93,7 @@ def test_closing_without_a_complete_writeup_is_refused_and_changes_nothing():
 
 def test_closing_with_a_complete_writeup_closes_once():
     escalation = explained()
-    escalation.add_writeup(now=NOW, actor="pat.owner@acme.test", sections=COMPLETE, rca=RCA)
+    escalation.add_writeup(now=NOW, actor="pat.owner@acme.test", sections=COMPLETE, rca=RCA, actions=PLANNED)
     escalation.close(now=NOW, actor="pat.owner@acme.test", rca=RCA)
     assert escalation.state is State.CLOSED
     assert escalation.closed_at == NOW and escalation.root_cause_at == NOW
@@ -82,11 +103,32 @@ def test_closing_with_a_complete_writeup_closes_once():
 
 def test_the_gate_rechecks_the_writeup_it_holds_so_a_tampered_one_cannot_close():
     escalation = explained()
-    escalation.add_writeup(now=NOW, actor="pat.owner@acme.test", sections=COMPLETE, rca=RCA)
+    escalation.add_writeup(now=NOW, actor="pat.owner@acme.test", sections=COMPLETE, rca=RCA, actions=PLANNED)
     escalation.writeup["impact"] = "TBD"  # whatever a caller does to the object, the gate re-checks
     with pytest.raises(RootCauseMissing, match="Impact"):
         escalation.submit(now=NOW, actor="pat.owner@acme.test", rca=RCA)
     assert escalation.state is State.AWAITING_ROOT_CAUSE
+
+
+def test_a_complete_writeup_plans_its_actions_and_the_gate_wants_one_per_action_section():
+    escalation = explained()
+    escalation.add_writeup(now=NOW, actor="pat.owner@acme.test", sections=COMPLETE, rca=RCA, actions=PLANNED)
+    assert escalation.planned_actions == list(PLANNED.items)
+    escalation.planned_actions = escalation.planned_actions[:1]  # the preventive action lost
+    with pytest.raises(RootCauseMissing, match="Preventive actions"):
+        escalation.submit(now=NOW, actor="pat.owner@acme.test", rca=RCA)
+    assert escalation.state is State.AWAITING_ROOT_CAUSE
+
+
+def test_an_action_line_refused_keeps_the_writeup_incomplete_and_plans_nothing():
+    escalation = explained()
+    problem = ActionProblem("preventive_actions", "- Keys everywhere", "no owner")
+    reading = ActionReading(PLANNED.items[:1], (problem,))
+    verdict = escalation.add_writeup(
+        now=NOW, actor="pat.owner@acme.test", sections=COMPLETE, rca=RCA, actions=reading
+    )
+    assert not verdict.complete and verdict.action_problems == (problem,)
+    assert escalation.planned_actions == [] and escalation.root_cause_at is None
 
 
 def test_the_explanation_stops_the_explanation_clock_and_starts_the_root_cause_clock():
@@ -107,10 +149,16 @@ def test_the_explanation_stops_the_explanation_clock_and_starts_the_root_cause_c
 def test_a_writeup_completed_over_several_mails_is_merged():
     escalation = explained()
     partial = {k: v for k, v in COMPLETE.items() if k != "impact"}
-    verdict = escalation.add_writeup(now=NOW, actor="pat.owner@acme.test", sections=partial, rca=RCA)
+    verdict = escalation.add_writeup(
+        now=NOW, actor="pat.owner@acme.test", sections=partial, rca=RCA, actions=PLANNED
+    )
     assert not verdict.complete and [f.key for f in verdict.findings] == ["impact"]
     verdict = escalation.add_writeup(
-        now=NOW, actor="pat.owner@acme.test", sections={"impact": COMPLETE["impact"]}, rca=RCA
+        now=NOW,
+        actor="pat.owner@acme.test",
+        sections={"impact": COMPLETE["impact"]},
+        rca=RCA,
+        actions=PLANNED,
     )
     assert verdict.complete and escalation.root_cause_at == NOW
 
@@ -118,7 +166,7 @@ def test_a_writeup_completed_over_several_mails_is_merged():
 def test_under_executive_approves_a_complete_writeup_waits_for_approval_and_can_be_sent_back():
     rca = replace(RCA, policy="executive_approves")
     escalation = explained()
-    escalation.add_writeup(now=NOW, actor="pat.owner@acme.test", sections=COMPLETE, rca=rca)
+    escalation.add_writeup(now=NOW, actor="pat.owner@acme.test", sections=COMPLETE, rca=rca, actions=PLANNED)
     escalation.submit(now=NOW, actor="pat.owner@acme.test", rca=rca)
     assert escalation.state is State.AWAITING_APPROVAL
     escalation.send_back(now=NOW, actor="dana.chief@acme.test", note="why?")
@@ -130,7 +178,7 @@ def test_under_executive_approves_a_complete_writeup_waits_for_approval_and_can_
 
 def test_reopening_a_closed_escalation_asks_for_a_new_explanation_and_writeup():
     escalation = explained()
-    escalation.add_writeup(now=NOW, actor="pat.owner@acme.test", sections=COMPLETE, rca=RCA)
+    escalation.add_writeup(now=NOW, actor="pat.owner@acme.test", sections=COMPLETE, rca=RCA, actions=PLANNED)
     escalation.submit(now=NOW, actor="pat.owner@acme.test", rca=RCA)
     later = NOW + timedelta(days=3)
     escalation.reopen(

@@ -167,17 +167,20 @@ def test_an_unknown_command_explains_itself_with_a_suggestion_or_the_known_comma
     )
     assert UnknownCommand("hello").problem == (
         "#hello is not a command qmark knows; the commands are #close, #reassign, #need-more-time,"
-        " #waiting-on-customer, #resume."
+        " #waiting-on-customer, #resume, #done, #drop, #due."
     )
 
 
-def test_the_known_commands_are_close_reassign_and_need_more_time_in_that_order() -> None:
+def test_the_known_commands_are_the_escalations_then_the_actions_in_that_order() -> None:
     assert [spec.name for spec in COMMANDS] == [
         "close",
         "reassign",
         "need-more-time",
         "waiting-on-customer",
         "resume",
+        "done",
+        "drop",
+        "due",
     ]
     assert COMMANDS[1] == CommandSpec(
         "reassign", "#reassign person@domain", "hands the escalation to someone listed in people.yaml"

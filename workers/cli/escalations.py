@@ -15,8 +15,10 @@ from typing import Any
 from pipeline.config.settings import Settings
 from pipeline.model.escalation import State
 from pipeline.model.ids import ref
+from pipeline.ops.actions import progress_line
 from pipeline.ops.escalations import details, list_summaries
 from pipeline.store.db import Database
+from workers.cli.actions import action_cells
 from workers.cli.db import ready
 from workers.cli.output import (
     EX_DATAERR,
@@ -72,6 +74,7 @@ def run_show(args: argparse.Namespace) -> int:
         return EX_OK
     for key in SHOWN:
         print(f"{key + ':':<11} {data[key]}")
+    _print_actions(data)
     if data["related"]:
         print("Seen before:")
         for item in data["related"]:
@@ -82,6 +85,16 @@ def run_show(args: argparse.Namespace) -> int:
         detail = ", ".join(f"{k}={one_line(v)}" for k, v in event["detail"].items())
         print(f"  {second(event['at'])}  {event['kind']:<16} {event['actor']:<26} {detail}")
     return EX_OK
+
+
+def _print_actions(data: dict[str, Any]) -> None:
+    """``actions: 1 of 2 done`` and one line per action; nothing for an escalation without actions."""
+    progress = data["action_progress"]
+    if progress is None:
+        return
+    print(f"{'actions:':<11} {progress_line(progress['done'], progress['of'])}")
+    for action in data["actions"]:
+        print(f"  {action['id']:<7} {action_cells(action)}")
 
 
 def run_close(args: argparse.Namespace) -> int:

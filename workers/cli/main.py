@@ -36,6 +36,8 @@ COMMANDS: dict[tuple[str, ...], str] = {
     ("escalations", "list"): "escalations:run_list",
     ("escalations", "show"): "escalations:run_show",
     ("escalations", "close"): "escalations:run_close",
+    ("actions", "list"): "actions:run_list",
+    ("actions", "show"): "actions:run_show",
     ("rules", "check"): "rules:run_check",
     ("rules", "explain"): "rules:run_explain",
     ("dead-letters", "list"): "dead_letters:run_list",
@@ -86,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _roles(sub, common)
     _escalations(sub, common)
+    _actions(sub, common)
     _ops(sub, common)
     _rules(sub, common)
     return parser
@@ -132,6 +135,19 @@ def _escalations(sub: Any, common: argparse.ArgumentParser) -> None:
     close.add_argument("id", help="Q-<n> or <n>")
     close.add_argument("--writeup", required=True, help="a text file with the writeup's sections, or -")
     close.add_argument("--by", required=True, help="the email address of who closes it (recorded)")
+
+
+def _actions(sub: Any, common: argparse.ArgumentParser) -> None:
+    group = _group(sub, common, "actions", "the corrective and preventive actions of closed escalations")
+    listing = group.add_parser("list", parents=[common])
+    which = listing.add_mutually_exclusive_group()
+    which.add_argument("--open", action="store_true", help="only open ones")
+    which.add_argument("--overdue", action="store_true", help="only open ones past due, most overdue first")
+    listing.add_argument("--owner", help="only this owner's (an email address)")
+    listing.add_argument("--json", action="store_true")
+    show = group.add_parser("show", parents=[common])
+    show.add_argument("id", help="A-<n> or <n>")
+    show.add_argument("--json", action="store_true")
 
 
 def _ops(sub: Any, common: argparse.ArgumentParser) -> None:

@@ -10,6 +10,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from pipeline.config.settings import Settings
+from pipeline.ops.actions import overdue_lines
 from workers.cli.db import ready
 from workers.cli.output import print_json
 
@@ -103,5 +104,17 @@ def _escalations(data: dict[str, Any]) -> list[str]:
     return [head] + [f"  {name:<22} {number}" for name, number in counts["by_state"].items()]
 
 
+def _actions(data: dict[str, Any]) -> list[str]:
+    found = data.get("actions")
+    if not found or not any(found["by_state"].values()):
+        return []
+    states = ", ".join(f"{state} {number}" for state, number in found["by_state"].items())
+    lines = [f"actions      {states}", f"  {found['figure']}"]
+    if found["overdue"]:
+        lines.append("  overdue, most overdue first:")
+        lines += [f"    {line}" for line in overdue_lines(found["most_overdue"], found["overdue"])]
+    return lines
+
+
 # The report's sections, in the order they are shown (the statistics close it).
-SECTIONS = (_queues, _backlog, _processes, _imap, _escalations)
+SECTIONS = (_queues, _backlog, _processes, _imap, _escalations, _actions)

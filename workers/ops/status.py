@@ -6,7 +6,10 @@ ops (dead letters, mail that failed or bounced or was quarantined in the last da
 backlog older than five minutes, an IMAP folder lagging), else ``ok`` — always with the reasons. Then:
 queues (ready, delayed, dead; oldest unprocessed), processes alive by role (their
 heartbeats), the scheduler's and each IMAP folder's lag, escalations open, overdue
-and awaiting the root cause, and the honest statistics. ``workers/cli/status.py`` prints it.
+and awaiting the root cause, the action ledger (overdue actions, most overdue first, and the
+share done by their due date) and the honest statistics. Overdue actions are listed, never a
+reason for the verdict: like an overdue escalation they are people's lateness, not a fault of
+qmark's, which is what the exit code says. ``workers/cli/status.py`` prints it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 import redis
 
 from pipeline.model.escalation import State
+from pipeline.ops.actions import ledger
 from pipeline.store import escalations, heartbeats, mailboxes, reports
 from pipeline.store.stats import describe_stats, honest_stats
 from workers.bootstrap import App
@@ -47,6 +51,7 @@ def report(app: App, *, now: datetime | None = None) -> dict[str, Any]:
             out["escalations"] = _escalations(escalations.counts(session, now=now), now)
             stats = honest_stats(session, now=now)
             out["statistics"] = describe_stats(stats)
+        out["actions"] = ledger(app.services.db, now=now)
     except Exception as error:  # the database check above names it
         out["error"] = str(error).splitlines()[0][:200]
     else:

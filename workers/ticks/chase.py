@@ -9,6 +9,7 @@ timers' sweeper.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 from pipeline import log
 from pipeline.steps.services import Services
@@ -21,15 +22,22 @@ BATCH = 500
 
 
 def tick(services: Services, graph: Graph) -> int:
-    """Claim every due escalation (in batches) and enqueue its chase job; returns how many."""
+    """Claim every due escalation and action (in batches) and enqueue their chase jobs; returns how many."""
+    escalations = _claim_all(services, chases.claim_due, graph.enqueue_chase, "chase")
+    actions = _claim_all(services, chases.claim_due_actions, graph.enqueue_chase_actions, "chase_actions")
+    if escalations or actions:
+        logger.info("chase_due", escalations=escalations, actions=actions)
+    return escalations + actions
+
+
+def _claim_all(
+    services: Services, claim: Callable[..., list[int]], enqueue: Callable[[list[int]], None], what: str
+) -> int:
     total = 0
     while True:
         with services.db.transaction() as conn:
-            numbers = chases.claim_due(conn, now=services.clock(), lease=services.lease, limit=BATCH)
-        ring(functools.partial(graph.enqueue_chase, numbers), what="chase", ids=numbers)
+            numbers = claim(conn, now=services.clock(), lease=services.lease, limit=BATCH)
+        ring(functools.partial(enqueue, numbers), what=what, ids=numbers)
         total += len(numbers)
         if len(numbers) < BATCH:
-            break
-    if total:
-        logger.info("chase_due", escalations=total)
-    return total
+            return total

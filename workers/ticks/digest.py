@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from pipeline import log
 from pipeline.config.settings import Settings
 from pipeline.model.mail import Address
-from pipeline.ops.digest import digest_data
+from pipeline.ops.digest import digest_data, overdue_actions
 from pipeline.outbound import digest
 from pipeline.store import digests
 from pipeline.store.db import Database
@@ -127,6 +127,7 @@ def _deliver(app: App, day: str, to: Sequence[Address], now: datetime) -> tuple[
         facts, stats_lines = digest_data(
             app.services.db, day=day, now=now, sections=app.services.rules.rca.sections
         )
+        late = overdue_actions(app.services.db, now=now)
         for recipient in to:
             try:
                 mail = digest.render_digest(
@@ -136,6 +137,7 @@ def _deliver(app: App, day: str, to: Sequence[Address], now: datetime) -> tuple[
                     recipient=recipient,
                     day=day,
                     timezone=app.settings.service.timezone,
+                    actions=late,
                 )
                 app.transport().send(mail)
                 delivered.append(recipient.email)

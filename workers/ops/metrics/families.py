@@ -1,9 +1,10 @@
 """The database's numbers as Prometheus metric families: what one scrape says about stored state.
 
 :func:`database_families` shapes :func:`pipeline.store.metricdata.metric_data` (mail, outcomes,
-quarantine, outbound mail, chases, recurrences, escalations, heartbeats, IMAP lag); :func:`honest_families`
-shapes the honest statistics (:func:`pipeline.store.stats.honest_stats`). Reading Redis and the
-processes' files, and surviving a source that fails, is :mod:`workers.ops.metrics.collector`'s job.
+quarantine, outbound mail, chases, recurrences, escalations, heartbeats, IMAP lag, actions);
+:func:`honest_families` shapes the honest statistics (:func:`pipeline.store.stats.honest_stats`).
+Reading Redis and the processes' files, and surviving a source that fails, is
+:mod:`workers.ops.metrics.collector`'s job.
 """
 
 from __future__ import annotations
@@ -58,6 +59,10 @@ def database_families(data: MetricData, now: datetime) -> list[Metric]:
         if last_poll_at is not None:
             lag.add_metric([key], _seconds_since(last_poll_at, now))
 
+    ledger = family("qmark_actions")
+    for state, number in sorted(data.actions_by_state.items()):
+        ledger.add_metric([state], number)
+
     chases = data.chases
     return [
         stored,
@@ -75,6 +80,8 @@ def database_families(data: MetricData, now: datetime) -> list[Metric]:
         single("qmark_outbound_pending", data.outbound_pending),
         beats,
         lag,
+        ledger,
+        single("qmark_actions_overdue", data.actions_overdue),
     ]
 
 

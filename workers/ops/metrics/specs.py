@@ -77,6 +77,8 @@ SPECS: tuple[Spec, ...] = (
         "Seconds since the freshest heartbeat of any process of the role (the scheduler: its last tick).",
         ("role",),
     ),
+    Spec("qmark_actions", "gauge", "Corrective and preventive actions by state.", ("state",)),
+    Spec("qmark_actions_overdue", "gauge", "Open actions past their due date."),
     Spec("qmark_imap_lag_seconds", "gauge", "Seconds since the IMAP folder was last polled.", ("mailbox",)),
     # From Redis
     Spec(
