@@ -98,7 +98,10 @@ def _writeup(
         now=ctx.now, actor=reply.sender.email, sections=sections, rca=rca, actions=planned
     )
     if not verdict.complete:
+        titles = {section.key: section.title for section in rca.sections}
         missing = [finding.title for finding in verdict.findings]
+        missing += [titles.get(p.section, p.section) for p in verdict.action_problems]
+        missing = list(dict.fromkeys(missing))  # a section with several refused lines, once
         lacking = feedback(
             escalation,
             ctx,

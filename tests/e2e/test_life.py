@@ -104,7 +104,7 @@ def test_a_whole_life_through_smtp(run):
 
     life.send(reply_to(forward, sender=PAT, text="#close"))
     lacking = body_of(life.expect(PAT)[PAT])
-    assert lacking.count(": missing") == 5
+    assert lacking.count(": missing") == 6  # the five defaults and the example's detection section
     assert life.state() == "awaiting_root_cause"
 
     life.send(reply_to(forward, sender=PAT, text=THIN_IMPACT))

@@ -153,7 +153,13 @@ def test_a_whole_life_by_email_under_executive_approves(database_url, redis_url,
     assert life.state() == "awaiting_root_cause"
 
     # The owner sends the writeup again; the executive approves with a thumbs-up
-    life.deliver(reply_to(sent_back, sender=PAT, text=WRITEUP + "\nAlso: an alert on duplicate captures.\n"))
+    life.deliver(
+        reply_to(
+            sent_back,
+            sender=PAT,
+            text=WRITEUP + "- An alert on duplicate captures, owner: me, due: in 3 weeks\n",
+        )
+    )
     request = life.one_to(DANA)
     life.deliver(reply_to(request, sender=DANA, text="👍"))
     by_rcpt = {m.rcpt_tos[0]: m.data for m in life.new_mail(2)}
@@ -474,8 +480,9 @@ def test_the_owner_filling_in_the_template_qmark_sent_closes_it(life):
         "What happened": "A gateway retry after a timeout captured forty payments a second time.",
         "Impact": "Forty customers were charged twice on one day.",
         "Root cause (five whys)": "Captures had no idempotency key: the client library predates them.",
-        "Corrective actions": "Every second charge was refunded and each customer got an apology mail.",
-        "Preventive actions": "Idempotency keys on every capture, and a contract test with timeouts.",
+        "Why wasn't it caught earlier?": "No test ran a capture into a gateway timeout.",
+        "Corrective actions": "- Refund every second charge and mail an apology, owner: me, due: in 2 days",
+        "Preventive actions": "- Idempotency keys on every capture — owner: me — due in 2 weeks",
     }
     template = (
         body_of(forward).split("---- Root-cause writeup (fill in and reply) ----")[1].split("---- End")[0]
