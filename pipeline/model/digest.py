@@ -1,4 +1,5 @@
-"""What a digest says: the open escalations, the breaches and the closures of a period, as of a moment.
+"""What a digest says: the open escalations, the breaches, the closures and the complaints that came back
+after a fix, of a period, as of a moment.
 
 Plain values, read by :mod:`pipeline.store.reports` and rendered by
 :mod:`pipeline.outbound.digest`; which of the open ones are overdue is decided here.
@@ -63,6 +64,14 @@ class ClosedItem:
 
 
 @dataclass(frozen=True)
+class Recurrence:
+    """An escalation opened in the period that came back after an earlier one's fix (recurred_after_fix)."""
+
+    ref: str
+    earlier: str
+
+
+@dataclass(frozen=True)
 class DigestFacts:
     """Everything one digest says, as of ``now``; breaches and closures are those since ``since``."""
 
@@ -71,6 +80,7 @@ class DigestFacts:
     open: tuple[OpenItem, ...] = ()
     breaches: tuple[Breach, ...] = ()
     closed: tuple[ClosedItem, ...] = ()
+    recurrences: tuple[Recurrence, ...] = ()
 
     def __post_init__(self) -> None:
         if self.now.utcoffset() is None or self.since.utcoffset() is None:

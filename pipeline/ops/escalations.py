@@ -2,9 +2,10 @@
 
 The keys are the ``--json`` contract (DESIGN.md §4.1): ``id`` (``Q-<n>``), ``state``,
 ``executive``, ``owner``, ``deadline`` and ``opened_at`` (ISO 8601, UTC), and for one
-escalation its ``events`` and its ``actions`` (``id``, ``title``, ``owner``, ``due``, ``state``,
-``done_at``, ...). ``action_progress`` is ``{"done": 1, "of": 2}`` (dropped actions not counted),
-or null for an escalation without actions.
+escalation its ``events``, its ``actions`` (``id``, ``title``, ``owner``, ``due``, ``state``,
+``done_at``, ...) and ``related``: the earlier escalations its opening mails showed as "Seen
+before" (``id``, ``why``, and their ``state`` and ``root_cause`` now). ``action_progress`` is
+``{"done": 1, "of": 2}`` (dropped actions not counted), or null for an escalation without actions.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from pipeline.model.digest import ROOT_CAUSE_KEY
 from pipeline.model.escalation import State
-from pipeline.model.ids import ref
+from pipeline.model.ids import parse_ref, ref
 from pipeline.ops import actions as ledger
-from pipeline.store import actions, escalations
+from pipeline.outbound.related import root_cause_line
+from pipeline.store import actions, escalations, related
 from pipeline.store.db import Database
 from pipeline.store.models import EscalationRow
 
@@ -55,9 +58,11 @@ def _progress(found: tuple[int, int] | None) -> dict[str, int] | None:
     return None if found is None else {"done": found[0], "of": found[1]}
 
 
-def details(db: Database, *, number: int, now: datetime | None = None) -> dict[str, Any] | None:
-    """Escalation ``number``'s summary with its ``actions`` and ``events`` (oldest first), as of ``now``
-    (default: the present); None when there is none."""
+def details(
+    db: Database, *, number: int, now: datetime | None = None, root_cause_key: str = ROOT_CAUSE_KEY
+) -> dict[str, Any] | None:
+    """Escalation ``number``'s summary with its ``actions``, ``events`` (oldest first) and ``related``,
+    as of ``now`` (default: the present); None when there is none."""
     with db.read() as session:
         row = escalations.get(session, number=number)
         if row is None:
@@ -71,4 +76,19 @@ def details(db: Database, *, number: int, now: datetime | None = None) -> dict[s
             {"at": e.at.isoformat(), "kind": e.kind, "actor": e.actor, "detail": e.detail}
             for e in escalations.list_events(session, number=number)
         ]
+        named = _named(data["events"])
+        earlier = related.shown(session, numbers=[n for n, _ in named])
+    data["related"] = [_related(n, why, earlier[n], root_cause_key) for n, why in named if n in earlier]
     return data
+
+
+def _named(events: list[dict[str, Any]]) -> list[tuple[int, str]]:
+    """(number, why) of each earlier escalation the opening's ``seen_before`` event names."""
+    named = [item for e in events if e["kind"] == "seen_before" for item in e["detail"].get("related", [])]
+    pairs = [(parse_ref(str(item.get("id", ""))), str(item.get("why", ""))) for item in named]
+    return [(n, why) for n, why in pairs if n is not None]
+
+
+def _related(number: int, why: str, row: related.Earlier, key: str) -> dict[str, Any]:
+    cause = str(row.writeup.get(key) or row.writeup.get(ROOT_CAUSE_KEY) or "")
+    return {"id": ref(number), "why": why, "state": row.state, "root_cause": root_cause_line(cause)}

@@ -149,6 +149,7 @@ def _body(
         breaches=_capped([[_breach_line(item, zone)] for item in facts.breaches]),
         closed_count=len(facts.closed),
         closed=_capped(closed),
+        recurrences=_recurrences(facts),
         actions=_late_actions(actions, now) if actions is not None else "",
         statistics=_statistics(stats_lines),
     )
@@ -162,6 +163,14 @@ def _summary(facts: DigestFacts, since: str) -> str:
     )
     summary += f"; {_count(len(facts.breaches), 'breach', 'breaches')} and {len(facts.closed)} closed"
     return summary + f" since {since}."
+
+
+def _recurrences(facts: DigestFacts) -> str:
+    """``2 (Q-31 after Q-12, Q-40 after Q-7)``, or ``0``; at most :data:`MAX_LINES` pairs named."""
+    pairs = [f"{item.ref} after {item.earlier}" for item in facts.recurrences[:MAX_LINES]]
+    more = len(facts.recurrences) - len(pairs)
+    named = ", ".join(pairs) + (f" and {more} more" if more > 0 else "")
+    return f"{len(facts.recurrences)} ({named})" if pairs else "0"
 
 
 def _root_cause_line(item: ClosedItem) -> str:

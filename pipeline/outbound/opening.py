@@ -19,9 +19,11 @@ from email.utils import format_datetime, parsedate_to_datetime
 
 from pipeline.model.ids import well_formed_message_id
 from pipeline.model.mail import Address, Original, OutgoingMail
+from pipeline.model.related import SeenBefore
 from pipeline.outbound import mailtext
 from pipeline.outbound.compose import Identity, compose, text_message
 from pipeline.outbound.headers import HeaderBlock, clean_text
+from pipeline.outbound.related import seen_before
 from rules.timezones import zone
 
 OWNER_FORWARD = "owner_forward"
@@ -44,6 +46,7 @@ class EscalationFacts:
     route: str
     route_reasons: tuple[str, ...]
     rca_sections: tuple[str, ...]
+    seen_before: tuple[SeenBefore, ...] = ()  # earlier escalations it repeats, best first
 
     def __post_init__(self) -> None:
         if self.ref != f"Q-{self.number}":
@@ -54,7 +57,8 @@ class EscalationFacts:
 
 
 def render_owner_forward(facts: EscalationFacts, identity: Identity) -> OutgoingMail:
-    """The complaint forwarded to its owner: note, deadline, how to answer, why them, writeup template."""
+    """The complaint forwarded to its owner: note, deadline, what was seen before, how to answer, why them,
+    writeup template."""
     body = mailtext.template("owner_forward.txt").substitute(
         ref=facts.ref,
         executive=mailtext.display(facts.executive),
@@ -62,6 +66,7 @@ def render_owner_forward(facts: EscalationFacts, identity: Identity) -> Outgoing
         note=mailtext.indented(facts.executive_note),
         deadline=f"{mailtext.when(facts.deadline, facts.owner_timezone)} ({facts.owner_timezone})",
         lead_time=_lead_time(facts.deadline - facts.opened_at),
+        seen_before=seen_before(facts.seen_before),
         route=_route(facts.route),
         reasons=_bullets(facts.route_reasons),
         complaint_from=_sender(facts.complaint),
@@ -86,7 +91,7 @@ def render_owner_forward(facts: EscalationFacts, identity: Identity) -> Outgoing
 
 
 def render_executive_ack(facts: EscalationFacts, identity: Identity) -> OutgoingMail:
-    """The acknowledgement to the executive: who owns it, by when, and why them."""
+    """The acknowledgement to the executive: who owns it, by when, what was seen before, and why them."""
     owner_name = mailtext.name_of(facts.owner)
     body = mailtext.template("executive_ack.txt").substitute(
         ref=facts.ref,
@@ -95,6 +100,7 @@ def render_executive_ack(facts: EscalationFacts, identity: Identity) -> Outgoing
         due_utc=mailtext.when(facts.deadline, "UTC"),
         due_owner=mailtext.when(facts.deadline, facts.owner_timezone),
         owner_timezone=facts.owner_timezone,
+        seen_before=seen_before(facts.seen_before),
         route=_route(facts.route),
         reasons=_bullets(facts.route_reasons),
         note=mailtext.indented(facts.executive_note),

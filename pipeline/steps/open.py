@@ -4,12 +4,15 @@ One escalation per executive mail (:func:`dedupe_key`): a second copy of the sam
 mail is recorded as a duplicate. The route, the number and the rendered mails are
 worked out before the write transaction, which then holds only the inserts: the
 escalation, its events, its mails (claimed by this worker, which sends them at
-once) and the message's outcome.
+once) and the message's outcome. Before it, :mod:`pipeline.steps.related` looks up
+the earlier escalations the complaint repeats ("Seen before" in both mails); when
+one's fix did not hold, its event and its owner's mail go in the same transaction.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 
@@ -19,7 +22,9 @@ from pipeline.model.deadlines import deadline_for
 from pipeline.model.escalation import Escalation
 from pipeline.model.ids import ref
 from pipeline.model.mail import Address, InboundMail, Original, OutgoingMail
+from pipeline.model.related import SeenBefore, domain_of
 from pipeline.outbound.opening import EscalationFacts, render_executive_ack, render_owner_forward
+from pipeline.steps import related
 from pipeline.steps.services import Services
 from pipeline.steps.transition import stage
 from pipeline.store import escalations, messages, outbox
@@ -36,6 +41,7 @@ class _Opening:
     escalation: Escalation
     row: escalations.NewEscalation
     mails: list[OutgoingMail]
+    fix_mail: OutgoingMail | None = None  # to the owner of the escalation whose fix did not hold
 
 
 def dedupe_key(mail: InboundMail, message_id: int) -> str:
@@ -102,9 +108,11 @@ def _prepare(
         comment=disposition.comment,
         business=decision.deadline.is_business,
     )
+    lookup = related.look_up(svc, customer=customer, route=decision.route, complaint=original, now=now)
+    _record_lookup(escalation, lookup, now)
     with svc.db.transaction() as session:
         number = escalations.reserve_number(session)
-    facts = _facts(svc, number, mail, decision, escalation)
+    facts = _facts(svc, number, mail, decision, escalation, lookup.seen())
     mails = [render_owner_forward(facts, svc.identity)]
     if svc.rules.defaults.acknowledge_executive:
         mails.append(render_executive_ack(facts, svc.identity))
@@ -118,12 +126,33 @@ def _prepare(
         executive_note=mail.note,
         source_message_id=message_id,
         dedupe_key=key,
+        customer_domain=domain_of(customer),
+        complaint_key=lookup.probe.complaint_key,
+        recurred_after=lookup.related.recurred_after,
     )
-    return _Opening(number, escalation, row, mails)
+    fix_mail = related.fix_mail(
+        svc, lookup, number=number, owner=facts.owner, customer=customer, subject=original.subject
+    )
+    return _Opening(number, escalation, row, mails, fix_mail)
+
+
+def _record_lookup(escalation: Escalation, lookup: related.Lookup, now: datetime) -> None:
+    """The matches, and the fix that did not hold, on the new escalation's audit trail."""
+    found = lookup.related
+    if found.matches:
+        shown = [{"id": ref(match.number), "why": match.why} for match in found.matches]
+        escalation.record("seen_before", now, "qmark", related=shown)
+    if found.recurred_after is not None:
+        escalation.record("recurred_after_fix", now, "qmark", earlier=ref(found.recurred_after))
 
 
 def _facts(
-    svc: Services, number: int, mail: InboundMail, decision: RouteDecision, escalation: Escalation
+    svc: Services,
+    number: int,
+    mail: InboundMail,
+    decision: RouteDecision,
+    escalation: Escalation,
+    seen: tuple[SeenBefore, ...],
 ) -> EscalationFacts:
     """What the two opening mails say."""
     assert mail.forwarded is not None and mail.from_ is not None
@@ -142,6 +171,7 @@ def _facts(
         route=decision.route,
         route_reasons=decision.reasons,
         rca_sections=tuple(section.title for section in svc.rules.rca.sections),
+        seen_before=seen,
     )
 
 
@@ -153,6 +183,11 @@ def _insert(svc: Services, message_id: int, opening: _Opening, reason: str) -> l
         claimed = outbox.add_claimed(
             session, escalation_id=opening.number, mails=opening.mails, now=now, lease=svc.lease
         )
+        earlier = opening.row.recurred_after
+        if earlier is not None and opening.fix_mail is not None:
+            claimed += related.record_on_earlier(
+                svc, session, earlier=earlier, later=opening.number, mail=opening.fix_mail, now=now
+            )
         messages.finish(
             session,
             message_id=message_id,

@@ -28,6 +28,9 @@ class NewEscalation:
     executive_note: str
     source_message_id: int
     dedupe_key: str
+    customer_domain: str = ""
+    complaint_key: str = ""  # pipeline.model.related.complaint_key: what the repeat lookup compares
+    recurred_after: int | None = None  # the earlier escalation whose fix did not hold
 
 
 # The columns a transition may change; everything else is written once, at opening.

@@ -2,8 +2,9 @@
 
 Mail stored and its outcomes, quarantine reasons grouped into a fixed set of classes, mail
 sent, failed and waiting, chases, escalations by state and overdue, the oldest unprocessed
-message, heartbeats, IMAP polls and the action ledger. Plain numbers and moments only: turning them into
-Prometheus metric families is :mod:`workers.ops.metrics.families`' job.
+message, heartbeats, IMAP polls, the action ledger and complaints that came back after a fix.
+Plain numbers and moments only: turning them into Prometheus metric families is
+:mod:`workers.ops.metrics.families`' job.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sqlalchemy import case, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from pipeline.model.outcomes import OTHER, QUARANTINE_CLASSES
-from pipeline.store import actions, escalations, heartbeats
+from pipeline.store import actions, escalations, heartbeats, related
 from pipeline.store.models import EventRow, ImapMailboxRow, MessageRow, OutboundMailRow
 
 CHASE_EVENTS = ("reminded", "breached", "chased_up")
@@ -58,6 +59,7 @@ class MetricData:
     imap_polls: list[tuple[str, datetime | None]]  # per mailbox key, when it was last polled
     actions_by_state: dict[str, int]  # open, done, dropped; all present
     actions_overdue: int  # open actions past their due time
+    recurrences: int = 0  # escalations that came back after an earlier one's fix, ever
 
 
 def metric_data(session: Session, *, now: datetime) -> MetricData:
@@ -85,6 +87,7 @@ def metric_data(session: Session, *, now: datetime) -> MetricData:
         imap_polls=[(key, at) for key, at in session.execute(polls)],
         actions_by_state=ledger.by_state,
         actions_overdue=ledger.overdue,
+        recurrences=related.recurrence_count(session),
     )
 
 

@@ -135,10 +135,19 @@ class EscalationRow(Base):
     # The actions the accepted writeup plans (pipeline.model.action_items, as JSON); they become
     # rows of ``actions`` when the escalation closes.
     planned_actions: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list, server_default="[]")
+    # The repeat-complaint lookup (pipeline.store.related): the customer's domain, the complaint as a
+    # short normalised text (pipeline.model.related.complaint_key), and the earlier escalation whose
+    # fix did not hold when this one came back after it ("recurred_after_fix").
+    customer_domain: Mapped[str] = mapped_column(String(255), default="", server_default="")
+    complaint_key: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    recurred_after: Mapped[int | None] = mapped_column(ForeignKey("escalations.id"), index=True)
 
     __table_args__ = (
         Index("ix_escalations_state_deadline", "state", "deadline"),
         Index("ix_escalations_chase_at", "chase_at"),
+        Index("ix_escalations_customer_opened_at", "customer", "opened_at"),
+        Index("ix_escalations_customer_domain_opened_at", "customer_domain", "opened_at"),
+        Index("ix_escalations_route_opened_at", "route", "opened_at"),
         CheckConstraint("state <> 'closed' OR root_cause_at IS NOT NULL", name="closed_has_root_cause"),
     )
 

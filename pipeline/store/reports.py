@@ -13,10 +13,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pipeline.model.digest import ROOT_CAUSE_KEY, Breach, ClosedItem, DigestFacts, OpenItem
+from pipeline.model.digest import ROOT_CAUSE_KEY, Breach, ClosedItem, DigestFacts, OpenItem, Recurrence
 from pipeline.model.escalation import State
 from pipeline.model.ids import ref
 from pipeline.model.mail import Address
+from pipeline.store import related
 from pipeline.store.models import EscalationRow, EventRow, MessageRow, OutboundMailRow
 
 #: The events a digest lists as breaches: a deadline missed, a later rung chased, the ladder's top.
@@ -24,7 +25,7 @@ BREACH_KINDS = ("breached", "chased_up", "ladder_top_reached")
 
 
 def digest_facts(session: Session, *, now: datetime, since: datetime, root_cause_key: str) -> DigestFacts:
-    """Every open escalation, and the breaches and closures in ``[since, now]``.
+    """Every open escalation, and the breaches, closures and recurrences in ``[since, now]``.
 
     ``root_cause_key`` names the writeup section that holds the root cause
     (:func:`pipeline.model.digest.root_cause_key`).
@@ -35,6 +36,10 @@ def digest_facts(session: Session, *, now: datetime, since: datetime, root_cause
         open=_open(session),
         breaches=_breaches(session, now=now, since=since),
         closed=_closed(session, now=now, since=since, key=root_cause_key),
+        recurrences=tuple(
+            Recurrence(ref(number), ref(earlier))
+            for number, earlier in related.recurrences(session, since=since, now=now)
+        ),
     )
 
 

@@ -75,6 +75,11 @@ def run_show(args: argparse.Namespace) -> int:
     for key in SHOWN:
         print(f"{key + ':':<11} {data[key]}")
     _print_actions(data)
+    if data["related"]:
+        print("Seen before:")
+        for item in data["related"]:
+            cause = f'root cause "{item["root_cause"]}"' if item["root_cause"] else "no root cause yet"
+            print(f"  {item['id']:<8} {item['state']:<22} {cause} — {item['why']}")
     print("history:")
     for event in data["events"]:
         detail = ", ".join(f"{k}={one_line(v)}" for k, v in event["detail"].items())

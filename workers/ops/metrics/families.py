@@ -1,9 +1,10 @@
 """The database's numbers as Prometheus metric families: what one scrape says about stored state.
 
 :func:`database_families` shapes :func:`pipeline.store.metricdata.metric_data` (mail, outcomes,
-quarantine, outbound mail, chases, escalations, heartbeats, IMAP lag, actions); :func:`honest_families`
-shapes the honest statistics (:func:`pipeline.store.stats.honest_stats`). Reading Redis and the
-processes' files, and surviving a source that fails, is :mod:`workers.ops.metrics.collector`'s job.
+quarantine, outbound mail, chases, recurrences, escalations, heartbeats, IMAP lag, actions);
+:func:`honest_families` shapes the honest statistics (:func:`pipeline.store.stats.honest_stats`).
+Reading Redis and the processes' files, and surviving a source that fails, is
+:mod:`workers.ops.metrics.collector`'s job.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ def database_families(data: MetricData, now: datetime) -> list[Metric]:
         failed,
         single("qmark_reminders_sent", chases["reminded"]),
         single("qmark_breaches", chases["breached"] + chases["chased_up"]),
+        single("qmark_recurrences", data.recurrences),
         by_state,
         single("qmark_escalations_overdue", data.overdue),
         single("qmark_escalation_oldest_overdue_seconds", _seconds_since(data.oldest_overdue_deadline, now)),

@@ -52,6 +52,12 @@ SPECS: tuple[Spec, ...] = (
     ),
     Spec("qmark_reminders_sent", "counter", "Reminders to owners before a deadline."),
     Spec("qmark_breaches", "counter", "Deadline breaches and chases up the ladder."),
+    Spec(
+        "qmark_recurrences",
+        "counter",
+        "Escalations that came back after an earlier one's fix: same route and customer or domain, "
+        "every action of the earlier one done.",
+    ),
     Spec("qmark_escalations", "gauge", "Escalations by state.", ("state",)),
     Spec("qmark_escalations_overdue", "gauge", "Escalations past their deadline, clock running."),
     Spec(
