@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from tests.support.dovecot import DovecotServer, ImapMailbox
-from tests.support.servers import RedisServer
+from tests.support.servers import PostgresServer, RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 MAIL = ROOT / "tests" / "mail"
@@ -59,6 +59,27 @@ def imap_mailbox(dovecot: DovecotServer) -> ImapMailbox:
     if not dovecot.running:  # a previous test stopped it
         dovecot.start()
     return ImapMailbox.fresh(dovecot)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One throwaway PostgreSQL for the session; a test takes it through :func:`empty_postgres`."""
+    server = PostgresServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def empty_postgres(postgres: PostgresServer) -> str:
+    """The session's PostgreSQL with an empty ``public`` schema (no tables, no migrations): its URL."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(postgres.url)
+    with engine.begin() as connection:
+        connection.execute(text("drop schema public cascade; create schema public"))
+    engine.dispose()
+    return postgres.url
 
 
 @pytest.fixture

@@ -129,6 +129,12 @@ def slots_due(slots: Sequence[Slot], done: int, now: datetime) -> Due:
     )
 
 
+def rung(rules: Rules, owner: str, slot: Slot) -> Person | None:
+    """Whom ``slot`` chases on ``owner``'s ladder (level 1: their manager); None for a reminder or the top."""
+    ladder = rules.ladder(owner)
+    return ladder[slot.level - 1] if 0 < slot.level <= len(ladder) else None
+
+
 def next_chase_at(escalation: Escalation, rules: Rules, *, service_timezone: str = "UTC") -> datetime | None:
     """When the escalation's next unhandled slot falls due; None when no clock runs."""
     if not escalation.chased:

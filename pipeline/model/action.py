@@ -13,6 +13,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+from pipeline.model.action_items import ActionItem
 from pipeline.model.escalation import Event, InvalidTransition
 
 #: Words of evidence ``#done`` needs at least.
@@ -48,6 +49,22 @@ class Action:
     chase_slot: int = 0
     chase_at: datetime | None = None
     new_events: list[Event] = field(default_factory=list)
+
+    @classmethod
+    def from_item(cls, item: ActionItem, *, escalation: int, due_at: datetime, now: datetime) -> Action:
+        """The open action a writeup's ``item`` becomes when its escalation closes (numbered when stored)."""
+        return cls(
+            number=0,
+            escalation=escalation,
+            section=item.section,
+            title=item.title,
+            line=item.line,
+            owner=item.owner,
+            due=item.due,
+            due_at=due_at,
+            created_at=now,
+            clock_started_at=now,
+        )
 
     @property
     def is_open(self) -> bool:

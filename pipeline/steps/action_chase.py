@@ -27,7 +27,7 @@ from pipeline.model.mail import Address, OutgoingMail
 from pipeline.outbound import actions as action_mails
 from pipeline.outbound.actions import ActionFacts
 from pipeline.outbound.thread import Thread
-from pipeline.steps.services import Services
+from pipeline.steps.services import Services, each_alone
 from pipeline.steps.thread import thread_for
 from pipeline.steps.transition import commit
 from pipeline.store import actions, chases, escalations, outbox
@@ -37,11 +37,7 @@ logger = log.get(__name__)
 
 def chase_actions(svc: Services, numbers: Sequence[int]) -> list[outbox.ClaimedMail]:
     """Run the chase step for each action; returns the mails queued (claimed for sending)."""
-    claimed: list[outbox.ClaimedMail] = []
-    for number in numbers:
-        with log.bound(action_id=action_ref(number)), svc.db.transaction() as conn:
-            claimed += _chase(svc, conn, number)
-    return claimed
+    return each_alone(svc, numbers, _chase, bound=lambda number: {"action_id": action_ref(number)})
 
 
 def facts(svc: Services, action: Action) -> ActionFacts:
@@ -97,21 +93,20 @@ def _act(
     if slot.kind == "remind":
         action.record("action_reminded", now, "qmark", to=action.owner)
         return [action_mails.render_reminder(thread, svc.identity, about)]
-    ladder = svc.rules.ladder(action.owner)
-    mails: list[OutgoingMail] = []
-    chased: list[Address] = []
-    if slot.level and slot.level <= len(ladder):
-        rung = ladder[slot.level - 1]
-        chased.append(Address(rung.email, rung.name))
-        mails.append(
-            action_mails.render_overdue(thread, svc.identity, about, to=chased[0], level=slot.level, now=now)
-        )
+    manager = chase.rung(svc.rules, action.owner, slot)
+    chased = [Address(manager.email, manager.name)] if manager else []
+    mails = [
+        action_mails.render_overdue(thread, svc.identity, about, to=to, level=slot.level, now=now)
+        for to in chased
+    ]
+    if manager is not None:
         kind = "action_overdue" if slot.kind == "breach" else "action_chased_up"
-        action.record(kind, now, "qmark", level=slot.level, to=rung.email)
+        action.record(kind, now, "qmark", level=slot.level, to=manager.email)
         logger.warning("action_chased", level=slot.level)
     if due.breach_now:
         mails.append(action_mails.render_overdue_notice(thread, svc.identity, about, chased=chased))
-    if slot.tell_ops:
-        action.record("action_ladder_top_reached", now, "qmark", levels=len(ladder))
-        logger.error("action_ladder_exhausted", levels=len(ladder), escalation_state=escalation.state.value)
+    if slot.tell_ops:  # the top of the ladder: nobody left to chase
+        levels = len(svc.rules.ladder(action.owner))
+        action.record("action_ladder_top_reached", now, "qmark", levels=levels)
+        logger.error("action_ladder_exhausted", levels=levels, escalation_state=escalation.state.value)
     return mails

@@ -24,7 +24,7 @@ from pipeline.model.mail import Address, OutgoingMail
 from pipeline.outbound import reminders
 from pipeline.outbound.reminders import HistoryLine
 from pipeline.outbound.thread import Thread
-from pipeline.steps.services import Services
+from pipeline.steps.services import Services, each_alone
 from pipeline.steps.thread import complaint, thread_for
 from pipeline.steps.transition import commit
 from pipeline.store import chases, escalations, outbox
@@ -34,11 +34,7 @@ logger = log.get(__name__)
 
 def chase_many(svc: Services, numbers: Sequence[int]) -> list[outbox.ClaimedMail]:
     """Run the chase step for each escalation; returns the mails queued (claimed for sending)."""
-    claimed: list[outbox.ClaimedMail] = []
-    for number in numbers:
-        with log.bound(escalation_id=ref(number)), svc.db.transaction() as conn:
-            claimed += _chase(svc, conn, number)
-    return claimed
+    return each_alone(svc, numbers, _chase, bound=lambda number: {"escalation_id": ref(number)})
 
 
 def _chase(svc: Services, conn: Connection, number: int) -> list[outbox.ClaimedMail]:
@@ -81,18 +77,15 @@ def _act(
     act = _Acting(svc, conn, escalation, row, thread_for(svc, escalation, row), phase, now)
     if slot.kind == "remind":
         return [act.remind(slot.share or 0.0)]
-    ladder = svc.rules.ladder(escalation.owner)
-    mails: list[OutgoingMail] = []
-    chased: list[Address] = []
-    if slot.level and slot.level <= len(ladder):
-        rung = ladder[slot.level - 1]
-        chased.append(Address(rung.email, rung.name))
-        mails.append(act.chase(chased[0], slot.level, "breached" if slot.kind == "breach" else "chased_up"))
+    manager = chase.rung(svc.rules, escalation.owner, slot)
+    chased = [Address(manager.email, manager.name)] if manager else []
+    mails = [act.chase(to, slot.level, "breached" if slot.kind == "breach" else "chased_up") for to in chased]
     if due.breach_now:
         mails.append(act.tell_executive(chased))
     if slot.tell_ops:  # the top of the ladder: nobody left to chase
-        escalation.record("ladder_top_reached", now, "qmark", phase=phase, levels=len(ladder))
-        logger.error("escalation_ladder_exhausted", phase=phase, levels=len(ladder))
+        levels = len(svc.rules.ladder(escalation.owner))
+        escalation.record("ladder_top_reached", now, "qmark", phase=phase, levels=levels)
+        logger.error("escalation_ladder_exhausted", phase=phase, levels=levels)
     return mails
 
 

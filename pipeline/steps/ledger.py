@@ -36,16 +36,6 @@ def open_actions(svc: Services, conn: Connection, escalation: Escalation, now: d
 def _new(svc: Services, escalation: int, item: ActionItem, now: datetime) -> actions.NewAction:
     """The row for ``item``: when it is overdue, and when its chase first looks at it."""
     due_at = action_plan.due_at(item, svc.rules, service_timezone=svc.timezone)
-    draft = Action(
-        number=0,
-        escalation=escalation,
-        section=item.section,
-        title=item.title,
-        owner=item.owner,
-        due=item.due,
-        due_at=due_at,
-        created_at=now,
-        clock_started_at=now,
-    )
+    draft = Action.from_item(item, escalation=escalation, due_at=due_at, now=now)
     action_plan.reschedule(draft, svc.rules, service_timezone=svc.timezone)
     return actions.NewAction(item=item, due_at=due_at, chase_at=draft.chase_at)

@@ -25,7 +25,7 @@ from pipeline.model.related import Probe, SeenBefore
 from pipeline.outbound.related import FIX_DID_NOT_HOLD, render_fix_did_not_hold
 from pipeline.outbound.thread import Thread
 from pipeline.steps.services import Services
-from pipeline.store import escalations, outbox, related
+from pipeline.store import actions, escalations, outbox, related
 from pipeline.store.related import Earlier
 
 
@@ -72,7 +72,7 @@ def look_up(svc: Services, *, customer: str, route: str, complaint: Original, no
         scored = score(probe, found)
         if not scored:
             return Lookup(probe)
-        progress = related.progress(session, numbers=progress_wanted(probe, scored))
+        progress = actions.progress(session, escalation_ids=progress_wanted(probe, scored))
         decided = choose(probe, scored, progress)
         earlier = related.shown(session, numbers=[match.number for match in decided.matches])
     key = root_cause_key(svc.rules.rca.sections)

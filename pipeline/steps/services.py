@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import Connection
 
@@ -17,6 +18,7 @@ from pipeline.store.db import Database
 from rules.schema import Rules
 
 logger = log.get(__name__)
+T = TypeVar("T")
 
 
 def utcnow() -> datetime:
@@ -37,6 +39,22 @@ class Services:
     max_send_attempts: int = 200
     clock: Callable[[], datetime] = utcnow
     timezone: str = "UTC"
+
+
+def each_alone(
+    svc: Services,
+    numbers: Sequence[int],
+    step: Callable[[Services, Connection, int], list[T]],
+    *,
+    bound: Callable[[int], dict[str, str]],
+) -> list[T]:
+    """Run ``step`` for each of ``numbers`` in a transaction of its own, its log lines bound to
+    ``bound(number)``; returns what the steps return, in order."""
+    done: list[T] = []
+    for number in numbers:
+        with log.bound(**bound(number)), svc.db.transaction() as conn:
+            done += step(svc, conn, number)
+    return done
 
 
 def finish(

@@ -8,11 +8,11 @@ show`` tells the whole story. Claiming actions whose chase slot is due is
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, case, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, case, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from pipeline.model.action import Action, ActionState
@@ -22,6 +22,7 @@ from pipeline.store.models import ActionRow
 
 # The columns a change of an action may write; the rest is written once, when it is added.
 _MUTABLE = (
+    "state",
     "due",
     "due_at",
     "done_at",
@@ -33,6 +34,9 @@ _MUTABLE = (
     "chase_slot",
     "chase_at",
 )
+# Action's fields whose column has another name; every other field is its column's namesake.
+_COLUMN_OF = {"number": "id", "escalation": "escalation_id"}
+_FIELDS = tuple(f.name for f in fields(Action) if f.name != "new_events")
 
 
 @dataclass(frozen=True)
@@ -48,27 +52,13 @@ def add(conn: Connection, *, escalation_id: int, actions: Sequence[NewAction], n
     """Add the actions of a closing escalation; returns their numbers (``A-<n>``), in order."""
     if not actions:
         return []
-    rows = [
-        {
-            "escalation_id": escalation_id,
-            "section": new.item.section,
-            "title": new.item.title,
-            "line": new.item.line,
-            "owner": new.item.owner,
-            "due": new.item.due,
-            "due_at": new.due_at,
-            "state": ActionState.OPEN.value,
-            "created_at": now,
-            "evidence": "",
-            "dropped_reason": "",
-            "due_moves": 0,
-            "clock_started_at": now,
-            "chase_phase": 1,
-            "chase_slot": 0,
-            "chase_at": new.chase_at,
-        }
-        for new in actions
-    ]
+    rows = []
+    for new in actions:
+        draft = Action.from_item(new.item, escalation=escalation_id, due_at=new.due_at, now=now)
+        draft.chase_at = new.chase_at
+        row = _columns(draft)
+        del row["id"]  # numbered by the database
+        rows.append(row)
     result = conn.execute(insert(ActionRow).returning(ActionRow.id, sort_by_parameter_order=True), rows)
     return [row[0] for row in result]
 
@@ -89,34 +79,24 @@ def load_for_escalation(conn: Connection, *, escalation_id: int) -> list[Action]
 
 def save(conn: Connection, *, action: Action) -> None:
     """Write back what a change of the action did, and its events (on the escalation's trail)."""
-    values: dict[str, Any] = {name: getattr(action, name) for name in _MUTABLE}
-    values["state"] = action.state.value
+    values = {name: value for name, value in _columns(action).items() if name in _MUTABLE}
     conn.execute(update(ActionRow).where(ActionRow.id == action.number).values(values))
     escalations.save_events(conn, escalation_id=action.escalation, events=action.new_events)
     action.new_events.clear()
 
 
 def _action(row: RowMapping) -> Action:
-    return Action(
-        number=row["id"],
-        escalation=row["escalation_id"],
-        section=row["section"],
-        title=row["title"],
-        line=row["line"],
-        owner=row["owner"],
-        due=row["due"],
-        due_at=row["due_at"],
-        state=ActionState(row["state"]),
-        created_at=row["created_at"],
-        done_at=row["done_at"],
-        evidence=row["evidence"],
-        dropped_reason=row["dropped_reason"],
-        due_moves=row["due_moves"],
-        clock_started_at=row["clock_started_at"],
-        chase_phase=row["chase_phase"],
-        chase_slot=row["chase_slot"],
-        chase_at=row["chase_at"],
-    )
+    """An action as its row holds it."""
+    values = {name: row[_COLUMN_OF.get(name, name)] for name in _FIELDS}
+    values["state"] = ActionState(values["state"])
+    return Action(**values)
+
+
+def _columns(action: Action) -> dict[str, Any]:
+    """Column -> value of ``action``, as its row holds it."""
+    values = {_COLUMN_OF.get(name, name): getattr(action, name) for name in _FIELDS}
+    values["state"] = action.state.value
+    return values
 
 
 def list_all(
@@ -147,18 +127,23 @@ def get(session: Session, *, number: int) -> ActionRow | None:
     return session.get(ActionRow, number)
 
 
-def progress(session: Session, *, escalation_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
-    """Per escalation: (actions done, actions not dropped) — "1 of 2 done"."""
+_DONE = func.sum(case((ActionRow.state == ActionState.DONE.value, 1), else_=0))
+_KEPT = func.sum(case((ActionRow.state != ActionState.DROPPED.value, 1), else_=0))
+# Built once: the opening's repeat-complaint lookup reads it for every new escalation.
+_PROGRESS = (
+    select(ActionRow.escalation_id, _DONE, _KEPT)
+    .where(ActionRow.escalation_id.in_(bindparam("numbers", expanding=True)))
+    .group_by(ActionRow.escalation_id)
+)
+
+
+def progress(session: Session | Connection, *, escalation_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+    """Per escalation with actions: (actions done, actions not dropped) — "1 of 2 done"."""
     if not escalation_ids:
         return {}
-    done = func.sum(case((ActionRow.state == ActionState.DONE.value, 1), else_=0))
-    kept = func.sum(case((ActionRow.state != ActionState.DROPPED.value, 1), else_=0))
-    query = (
-        select(ActionRow.escalation_id, done, kept)
-        .where(ActionRow.escalation_id.in_(list(escalation_ids)))
-        .group_by(ActionRow.escalation_id)
-    )
-    return {number: (int(d or 0), int(k or 0)) for number, d, k in session.execute(query)}
+    conn = session.connection() if isinstance(session, Session) else session  # Core: no ORM overhead
+    rows = conn.execute(_PROGRESS, {"numbers": list(escalation_ids)})
+    return {number: (int(done or 0), int(kept or 0)) for number, done, kept in rows}
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ the same customer address (``ix_escalations_customer_opened_at``, :data:`PER_CUS
 same customer domain when there is one to match (``…_customer_domain_opened_at``,
 :data:`PER_DOMAIN`) and the same route (``…_route_opened_at``, :data:`PER_ROUTE`, whose complaint
 texts ``pipeline.decide.related`` compares). So an opening reads at most a few hundred short
-index entries, however large the table. :func:`progress` reads the candidates' actions,
+index entries, however large the table. :func:`pipeline.store.actions.progress` reads the candidates' actions,
 :func:`shown` what the mails say of the few picked; :func:`recurrences` and
 :func:`recurrence_count` feed the digest and ``/metrics``.
 """
@@ -17,12 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, func, select, union_all
+from sqlalchemy import Connection, bindparam, func, select, union_all
 from sqlalchemy.orm import Session
 
-from pipeline.model.action import ActionState
 from pipeline.model.related import WINDOW, Candidate, Probe
-from pipeline.store.models import ActionRow, EscalationRow
+from pipeline.store.models import EscalationRow
 
 PER_CUSTOMER = 10
 PER_DOMAIN = 10
@@ -82,24 +81,6 @@ def candidates(
         if number != exclude:
             found[number] = Candidate(number, customer, domain, route, key)
     return list(found.values())
-
-
-_DONE = func.sum(case((ActionRow.state == ActionState.DONE.value, 1), else_=0))
-_KEPT = func.sum(case((ActionRow.state != ActionState.DROPPED.value, 1), else_=0))
-_PROGRESS = (
-    select(ActionRow.escalation_id, _DONE, _KEPT)
-    .where(ActionRow.escalation_id.in_(bindparam("numbers", expanding=True)))
-    .group_by(ActionRow.escalation_id)
-)
-
-
-def progress(session: Session | Connection, *, numbers: Sequence[int]) -> dict[int, tuple[int, int]]:
-    """Per escalation with actions: (done, not dropped), the figures of
-    :func:`pipeline.store.actions.progress`, from a statement built once for the opening's path."""
-    if not numbers:
-        return {}
-    rows = _connection(session).execute(_PROGRESS, {"numbers": list(numbers)})
-    return {number: (int(done or 0), int(kept or 0)) for number, done, kept in rows}
 
 
 @dataclass(frozen=True)

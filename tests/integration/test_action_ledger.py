@@ -43,6 +43,14 @@ def closed_with_actions(life: Life, writeup: str = PLANNED) -> bytes:
     return forward
 
 
+def reminded(life: Life) -> tuple[bytes, bytes]:
+    """Q-1 closed with its actions, Pat reminded of A-1 on Wed 2 Dec: (Pat's forward, the reminder)."""
+    forward = closed_with_actions(life)
+    at(life, datetime(2026, 12, 2, 8, 30, tzinfo=UTC))
+    life.chase_actions()
+    return forward, life.one_to(PAT)
+
+
 def ledger(life: Life) -> list[tuple[int, str, str, str, str]]:
     return [
         (int(n), str(owner), str(due)[:10], str(state), str(evidence))
@@ -92,7 +100,7 @@ def test_the_owner_is_reminded_before_due_and_the_manager_told_on_the_due_date(l
     # Fri 4 Dec, 18:00 Berlin: the end of Pat's working day; Sam (Pat's manager) and Dana hear it
     at(life, datetime(2026, 12, 4, 17, 1, tzinfo=UTC))
     life.chase_actions()
-    by_rcpt = {m.rcpt_tos[0]: m.data for m in life.new_mail(2)}
+    by_rcpt = life.by_recipient(2)
     assert set(by_rcpt) == {SAM, DANA}
     assert "[A-1] Overdue" in str(parsed(by_rcpt[SAM])["Subject"])
     assert "A-1 of Q-1 is overdue" in body_of(by_rcpt[DANA])
@@ -118,10 +126,7 @@ def test_the_owner_is_reminded_before_due_and_the_manager_told_on_the_due_date(l
 
 
 def test_done_with_evidence_closes_the_action_and_the_executive_hears_when_the_last_is_done(life):
-    forward = closed_with_actions(life)
-    at(life, datetime(2026, 12, 2, 8, 30, tzinfo=UTC))
-    life.chase_actions()
-    reminder = life.one_to(PAT)
+    forward, reminder = reminded(life)
 
     # Too little evidence: refused, the action stays open
     life.deliver(reply_to(reminder, sender=PAT, text="#done fixed it"))
@@ -140,7 +145,7 @@ def test_done_with_evidence_closes_the_action_and_the_executive_hears_when_the_l
             text="#done A-2 the contract test now runs a gateway timeout on every build",
         )
     )
-    by_rcpt = {m.rcpt_tos[0]: m.data for m in life.new_mail(2)}
+    by_rcpt = life.by_recipient(2)
     assert set(by_rcpt) == {LEE, DANA}
     assert str(parsed(by_rcpt[DANA])["Subject"]).startswith("[Q-1] All actions done (2 of 2)")
     assert "gateway timeout on every build" in body_of(by_rcpt[DANA])
@@ -149,13 +154,10 @@ def test_done_with_evidence_closes_the_action_and_the_executive_hears_when_the_l
 
 
 def test_drop_tells_the_executive_why(life):
-    closed_with_actions(life)
-    at(life, datetime(2026, 12, 2, 8, 30, tzinfo=UTC))
-    life.chase_actions()
-    reminder = life.one_to(PAT)
+    _, reminder = reminded(life)
     dropped = "#drop the payment provider adds idempotency keys itself"
     life.deliver(reply_to(reminder, sender=PAT, text=dropped))
-    by_rcpt = {m.rcpt_tos[0]: m.data for m in life.new_mail(2)}
+    by_rcpt = life.by_recipient(2)
     assert set(by_rcpt) == {PAT, DANA}
     assert "[A-1] Dropped" in str(parsed(by_rcpt[DANA])["Subject"])
     assert "adds idempotency keys itself" in body_of(by_rcpt[DANA])
@@ -163,17 +165,14 @@ def test_drop_tells_the_executive_why(life):
 
 
 def test_due_moves_once_and_a_second_move_goes_to_the_manager_who_may_move_it(life):
-    closed_with_actions(life)
-    at(life, datetime(2026, 12, 2, 8, 30, tzinfo=UTC))
-    life.chase_actions()
-    reminder = life.one_to(PAT)
+    _, reminder = reminded(life)
 
     life.deliver(reply_to(reminder, sender=PAT, text="#due 2026-12-11"))
     assert "now due on 2026-12-11" in body_of(life.one_to(PAT))
     assert ledger(life)[0][2] == "2026-12-11"
 
     life.deliver(reply_to(reminder, sender=PAT, text="#due 2026-12-18"))
-    by_rcpt = {m.rcpt_tos[0]: m.data for m in life.new_mail(2)}
+    by_rcpt = life.by_recipient(2)
     assert set(by_rcpt) == {PAT, SAM}
     request = by_rcpt[SAM]
     assert "#due A-1 2026-12-18" in body_of(request)
@@ -189,10 +188,7 @@ def test_due_moves_once_and_a_second_move_goes_to_the_manager_who_may_move_it(li
 
 
 def test_a_forged_token_or_a_stranger_changes_no_action(life):
-    closed_with_actions(life)
-    at(life, datetime(2026, 12, 2, 8, 30, tzinfo=UTC))
-    life.chase_actions()
-    reminder = life.one_to(PAT)
+    _, reminder = reminded(life)
     before = ledger(life)
     fake = "escalations+q1-aaaaaaaaaaaaaaaabbbbbbbb@acme.test"
     forged = reply_to(reminder, sender=PAT, text="#done every capture sends an idempotency key now", to=fake)

@@ -51,7 +51,7 @@ def test_reminders_at_half_and_ninety_percent_then_the_breach_climbs_the_ladder_
     assert [to for to, _ in subjects(life.new_mail(1))] == [PAT]
     life.tick(minutes=24)  # 4h: the deadline; Sam is chased with the history, Dana told
     life.chase()
-    breach = {m.rcpt_tos[0]: m.data for m in life.new_mail(2)}
+    breach = life.by_recipient(2)
     assert set(breach) == {SAM, DANA}
     assert "Overdue" in str(parsed(breach[SAM])["Subject"])
     assert "opened" in body_of(breach[SAM]) and "reminded" in body_of(breach[SAM])

@@ -28,7 +28,7 @@ from tests.support.runners import (
     stop,
     wait_until,
 )
-from tests.support.servers import PostgresServer, wait_for_port
+from tests.support.servers import wait_for_port
 from workers.ops.metrics.specs import METRIC_NAMES
 
 pytestmark = pytest.mark.integration
@@ -364,42 +364,13 @@ def test_quarantine_reasons_fall_into_a_fixed_set_of_classes(env):
     assert 0 <= value(samples, "qmark_oldest_unprocessed_message_seconds") < 60
 
 
-def _accepts_connections(url: str) -> bool:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            connection.execute(text("select 1"))
-        return True
-    except Exception:  # "the database system is starting up" after the port opened
-        return False
-    finally:
-        engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    server = PostgresServer()
-    server.start()
-    wait_until(lambda: _accepts_connections(server.url), timeout=30, what="PostgreSQL accepting connections")
-    yield server
-    server.stop()
-
-
-def test_heartbeats_and_the_metric_queries_work_on_postgresql(postgres, tmp_path):
-    from sqlalchemy import create_engine, text
-
+def test_heartbeats_and_the_metric_queries_work_on_postgresql(empty_postgres, tmp_path):
     from pipeline.store.metricdata import metric_data
     from pipeline.store.migrate import upgrade
     from workers.ops.metrics.families import database_families
 
-    engine = create_engine(postgres.url)
-    with engine.begin() as connection:
-        connection.execute(text("drop schema public cascade; create schema public"))
-    engine.dispose()
-    upgrade(postgres.url)
-    db = Database(postgres.url)
+    upgrade(empty_postgres)
+    db = Database(empty_postgres)
     now = datetime.now(UTC)
     with db.transaction() as conn:
         heartbeats.beat(conn, "worker", "a:1", now - timedelta(seconds=20), now - timedelta(minutes=5))

@@ -14,29 +14,16 @@ from pipeline.steps.process import process_message
 from pipeline.steps.send import deliver_mails, send_claimed
 from pipeline.store.models import Base
 from tests.conftest import mail_fixture
-from tests.support.servers import PostgresServer
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def postgres():
-    server = PostgresServer()
-    server.start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def pg_url(postgres):
-    engine = create_engine(postgres.url)
-    with engine.begin() as connection:
-        connection.execute(text("drop schema public cascade; create schema public"))
-    engine.dispose()
+def pg_url(empty_postgres):
     from pipeline.store.migrate import upgrade
 
-    upgrade(postgres.url)
-    return postgres.url
+    upgrade(empty_postgres)
+    return empty_postgres
 
 
 def test_the_migrations_build_exactly_the_models_on_postgresql(pg_url):

@@ -60,7 +60,7 @@ def life(database_url, redis_url, relay_sink, tmp_path) -> Life:
 def open_q1(life: Life) -> tuple[bytes, bytes]:
     """Dana forwards a billing complaint with "?": (Pat's forward, Dana's acknowledgement)."""
     life.deliver(mail_fixture("gmail-forward.eml"))
-    by_rcpt = {m.rcpt_tos[0]: m.data for m in life.new_mail(2)}
+    by_rcpt = life.by_recipient(2)
     return by_rcpt[PAT], by_rcpt[DANA]
 
 
@@ -120,7 +120,7 @@ def test_a_whole_life_by_email_under_close_when_complete(life):
 
     # The complete writeup closes it; the executive gets the summary, the owner a confirmation
     life.deliver(reply_to(forward, sender=PAT, text=WRITEUP))
-    by_rcpt = {m.rcpt_tos[0]: m.data for m in life.new_mail(2)}
+    by_rcpt = life.by_recipient(2)
     summary = body_of(by_rcpt[DANA])
     assert parsed(by_rcpt[DANA])["Subject"].startswith("[Q-1] Closed")
     assert "Captures carried no idempotency key" in summary and "Forty customers" in summary
@@ -162,7 +162,7 @@ def test_a_whole_life_by_email_under_executive_approves(database_url, redis_url,
     )
     request = life.one_to(DANA)
     life.deliver(reply_to(request, sender=DANA, text="👍"))
-    by_rcpt = {m.rcpt_tos[0]: m.data for m in life.new_mail(2)}
+    by_rcpt = life.by_recipient(2)
     assert set(by_rcpt) == {DANA, PAT}
     assert life.state() == "closed"
     assert "approval_requested" in life.events() and "sent_back" in life.events()
@@ -217,7 +217,7 @@ def test_the_owners_manager_may_explain_and_a_subject_tag_alone_finds_the_escala
 def test_a_reply_to_a_closed_escalation_that_is_not_a_question_mark_is_recorded_and_changes_nothing(life):
     forward = explained(life)
     life.deliver(reply_to(forward, sender=PAT, text=WRITEUP))
-    summary = {m.rcpt_tos[0]: m.data for m in life.new_mail(2)}[DANA]
+    summary = life.by_recipient(2)[DANA]
     from_dana = life.deliver(reply_to(summary, sender=DANA, text="Thanks, good work."))
     from_pat = life.deliver(reply_to(forward, sender=PAT, text="One more detail: the refunds all went out."))
     assert life.new_mail() == [] and life.state() == "closed"
@@ -244,7 +244,7 @@ def test_reassign_hands_the_escalation_to_someone_in_people_yaml_and_tells_the_e
     life.deliver(
         reply_to(forward, sender=PAT, text="#reassign lee.logistics@acme.test\nLee owns shipping refunds.")
     )
-    by_rcpt = {m.rcpt_tos[0]: m.data for m in life.new_mail(2)}
+    by_rcpt = life.by_recipient(2)
     assert set(by_rcpt) == {LEE, DANA}
     assert parsed(by_rcpt[LEE])["Subject"].startswith("[Q-1] ?")
     assert reply_address(by_rcpt[LEE]) != reply_address(forward)  # signed for Lee
@@ -411,7 +411,7 @@ def test_ops_can_close_from_the_cli_with_a_complete_writeup_and_both_sides_are_t
         ("closed_confirmation", "pending"),
     ]
     deliver_mails(life.svc, life.app.transport(), [mail_id for mail_id, _, _ in queued])
-    by_rcpt = {m.rcpt_tos[0]: m.data for m in life.new_mail(2)}
+    by_rcpt = life.by_recipient(2)
     assert "Captures carried no idempotency key" in body_of(by_rcpt[DANA])
     assert set(by_rcpt) == {DANA, PAT}
     # The audit trail: every transition and every mail, one line each
@@ -492,5 +492,5 @@ def test_the_owner_filling_in_the_template_qmark_sent_closes_it(life):
         assert f"## {title}" in template
         filled = filled.replace(f"## {title}\n", f"## {title}\n{text}\n")
     life.deliver(reply_to(forward, sender=PAT, text=filled))
-    by_rcpt = {m.rcpt_tos[0]: m.data for m in life.new_mail(2)}
+    by_rcpt = life.by_recipient(2)
     assert set(by_rcpt) == {DANA, PAT} and life.state() == "closed"

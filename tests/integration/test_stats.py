@@ -9,13 +9,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import bindparam, create_engine, text
+from sqlalchemy import bindparam, text
 
 from pipeline.store.db import Database
 from pipeline.store.migrate import upgrade
 from pipeline.store.stats import HonestStats, describe_stats, honest_stats
 from pipeline.store.types import UTCDateTime
-from tests.support.servers import PostgresServer
 from tests.unit.test_honest import EXPLANATION_BY_HAND, ROOT_CAUSE_BY_HAND
 
 pytestmark = pytest.mark.integration
@@ -87,24 +86,12 @@ ROWS = [
 ]  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def postgres():
-    server = PostgresServer()
-    server.start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db(request, database_url):
     """The example stored in a migrated database; on PostgreSQL too (the query must be portable)."""
     url = database_url
     if request.param == "postgresql":
-        url = request.getfixturevalue("postgres").url
-        engine = create_engine(url)
-        with engine.begin() as connection:
-            connection.execute(text("drop schema public cascade; create schema public"))
-        engine.dispose()
+        url = request.getfixturevalue("empty_postgres")
         upgrade(url)
     database = Database(url)
     with database.transaction() as conn:

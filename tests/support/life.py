@@ -81,6 +81,12 @@ class Life:
             assert len(received) == expected, f"expected {expected} mail(s), got {got}"
         return received
 
+    def by_recipient(self, expected: int) -> dict[str, bytes]:
+        """The ``expected`` new mails, each by its one recipient (which must differ)."""
+        mails = {mail.rcpt_tos[0]: mail.data for mail in self.new_mail(expected)}
+        assert len(mails) == expected, sorted(mails)
+        return mails
+
     def one_to(self, rcpt: str) -> bytes:
         """The single new mail, which must be addressed to ``rcpt``."""
         [mail] = self.new_mail(1)
