@@ -1,7 +1,8 @@
-"""Shared fixtures: real Redis, a migrated SQLite database, the relay sink, the corpora."""
+"""Shared fixtures: real Redis, Dovecot and PostgreSQL, a migrated database on each store, the relay sink."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import tempfile
@@ -82,13 +83,58 @@ def empty_postgres(postgres: PostgresServer) -> str:
     return postgres.url
 
 
+@pytest.fixture(scope="session")
+def postgres_template(postgres: PostgresServer) -> str:
+    """A database migrated to head once per session, which each test's database is copied from."""
+    from pipeline.store.migrate import upgrade
+
+    _admin(postgres, "create database qmark_template")
+    url = postgres.database_url("qmark_template")
+    upgrade(url)
+    return "qmark_template"
+
+
+def _admin(postgres: PostgresServer, *statements: str) -> None:
+    """Run statements outside a transaction (CREATE/DROP DATABASE refuse to run inside one)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(postgres.url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            for statement in statements:
+                connection.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+_copies = itertools.count(1)
+
+
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
+def migrated_postgres(postgres: PostgresServer, postgres_template: str) -> Iterator[str]:
+    """A database of its own for this test, migrated to head (a copy of the session's template)."""
+    name = f"qmark_test_{next(_copies)}"
+    _admin(postgres, f"create database {name} template {postgres_template}")
+    yield postgres.database_url(name)
+    _admin(postgres, f"drop database {name} with (force)")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A migrated SQLite database in the test's directory: for tests of SQLite's own behaviour."""
     from pipeline.store.migrate import upgrade
 
     url = f"sqlite:///{tmp_path / 'qmark.db'}"
     upgrade(url)
     return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """A migrated, empty database of record: every test that takes it runs once on each store."""
+    if request.param == "sqlite":
+        return str(request.getfixturevalue("sqlite_url"))
+    return str(request.getfixturevalue("migrated_postgres"))
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ from pipeline.model.mail import Address
 from pipeline.outbound.compose import Identity
 from pipeline.outbound.transport import Transport, open_transport
 from pipeline.steps.services import Services
-from pipeline.store.db import Database
+from pipeline.store.db import open_database
 from rules.loader import load_rules
 from workers import broker as broker_module
 from workers import graph as graph_module
@@ -92,7 +92,7 @@ def build(config: str | None = None, *, settings: Settings | None = None) -> App
     rules = load_rules(settings.rules.path)
     for warning in settings.warnings():
         logger.warning("config_warning", warning=warning)
-    db = Database(settings.storage.database_url, durable=False)  # workers redo steps; see Database
+    db = open_database(settings.storage, durable=False)  # workers redo steps; see Database
     services = Services(
         db=db,
         rules=rules,

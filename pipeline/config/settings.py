@@ -46,6 +46,16 @@ class ServiceSettings(_Section):
 class StorageSettings(_Section):
     database_url: str = Field(default="sqlite:///var/qmark.db", min_length=1, repr=False)
     redis_url: str = Field(default="redis://127.0.0.1:6379/0", min_length=1, repr=False)
+    # PostgreSQL only (SQLite ignores them): connections each process keeps and may add in a
+    # burst, how long a step waits for one, and the server-side timeouts that end a stuck
+    # statement, lock wait or abandoned transaction (rolled back; the job is redone).
+    pool_size: Count = 5
+    pool_overflow: int = Field(default=5, ge=0)
+    pool_timeout: Seconds = 10.0
+    connect_timeout: Seconds = 5.0
+    statement_timeout: Seconds = 30.0
+    lock_timeout: Seconds = 10.0
+    idle_in_transaction_timeout: Seconds = 60.0
 
 
 class SmtpSettings(_Section):

@@ -91,7 +91,9 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-_DBAPI_CLASS = re.compile(r"\((?:\w+\.)*\w+(?:Error|Exception|Warning)\) ")  # "(sqlite3.OperationalError) "
+# The driver's class SQLAlchemy puts before the text: "(sqlite3.OperationalError) ",
+# "(psycopg.errors.UndefinedTable) ".
+_DBAPI_CLASS = re.compile(r"\((?:\w+\.)+\w+\) ")
 
 
 def first_line(error: str | None) -> str:

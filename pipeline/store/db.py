@@ -1,8 +1,16 @@
-"""The engine and the session scope: one place that knows SQLite's quirks.
+"""The engine and the session scope: one place that knows each store's quirks.
 
 SQLite runs in WAL mode with ``synchronous=FULL`` (a committed message survives
 power loss) and every transaction begins ``IMMEDIATE``, so a read that later
 writes waits on ``busy_timeout`` instead of failing with "database is locked".
+
+PostgreSQL gets a bounded pool per process (``[storage] pool_*``), a ping before a
+pooled connection is reused (a server restart or a dropped connection costs one
+reconnect, not a failed step), and server-side limits on every session: a statement,
+a lock wait or an idle open transaction that runs over is ended by the server and
+its transaction rolled back. A connection lost mid-transaction likewise rolls back
+on the server; the caller sees an error, the job is retried or swept and redone, and
+since every step is safe twice nothing is half-applied or applied twice.
 """
 
 from __future__ import annotations
@@ -18,6 +26,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from pipeline.config.settings import StorageSettings
 
 
 def _sqlite_pragmas(dbapi_connection: Any, synchronous: str) -> None:
@@ -39,18 +49,40 @@ def _sqlite_begin_deferred(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN")
 
 
-def make_engine(url: str, *, immediate: bool = True, durable: bool = True) -> Engine:
+def _server_engine(url: str, tuning: StorageSettings) -> Engine:
+    """A PostgreSQL engine: the pool and the per-session timeouts of ``[storage]``."""
+
+    def ms(seconds: float) -> int:
+        return max(1, round(seconds * 1000))
+
+    options = (
+        f"-c statement_timeout={ms(tuning.statement_timeout)} -c lock_timeout={ms(tuning.lock_timeout)}"
+        f" -c idle_in_transaction_session_timeout={ms(tuning.idle_in_transaction_timeout)}"
+    )
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=tuning.pool_size,
+        max_overflow=tuning.pool_overflow,
+        pool_timeout=tuning.pool_timeout,
+        connect_args={"connect_timeout": max(1, round(tuning.connect_timeout)), "options": options},
+    )
+
+
+def make_engine(
+    url: str, *, immediate: bool = True, durable: bool = True, tuning: StorageSettings | None = None
+) -> Engine:
     """An engine for ``url``; for SQLite also creates the database's folder.
 
     ``immediate=False`` gives SQLite readers a plain deferred BEGIN: in WAL mode
     they neither wait for nor block the single writer. ``durable=False`` commits
     with ``synchronous=NORMAL``: a power loss may roll back the newest commits
     (never corrupt), which is fine for steps that are simply redone, but not for
-    accepting mail.
+    accepting mail. ``tuning`` sets PostgreSQL's pool and timeouts (defaults when None).
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        return _server_engine(url, tuning or StorageSettings())
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 10, "check_same_thread": False})
@@ -101,9 +133,9 @@ class Database:
     power loss takes back a commit.
     """
 
-    def __init__(self, url: str, *, durable: bool = True) -> None:
+    def __init__(self, url: str, *, durable: bool = True, tuning: StorageSettings | None = None) -> None:
         self.url = url
-        self.engine = make_engine(url, durable=durable)
+        self.engine = make_engine(url, durable=durable, tuning=tuning)
         is_sqlite = self.engine.dialect.name == "sqlite"
         self._reader = make_engine(url, immediate=False) if is_sqlite else self.engine
         self._read_sessions = sessionmaker(self._reader, expire_on_commit=False)
@@ -126,6 +158,11 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
         self._reader.dispose()
+
+
+def open_database(storage: StorageSettings, *, durable: bool = True) -> Database:
+    """The database of ``[storage]``, with its pool and timeouts."""
+    return Database(storage.database_url, durable=durable, tuning=storage)
 
 
 def ping(db: Database) -> None:

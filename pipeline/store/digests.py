@@ -11,10 +11,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, and_, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from pipeline.store.inserts import insert_unless_taken
 from pipeline.store.models import DigestRow
 
 SENDING, SENT, FAILED = "sending", "sent", "failed"
@@ -27,8 +26,7 @@ def get(session: Session, *, day: str) -> DigestRow | None:
 
 def claim(conn: Connection, *, day: str, recipients: Sequence[str], now: datetime) -> bool:
     """Insert ``day``'s row (the claim); False, and nothing written, when the day is taken already."""
-    insert = sqlite_insert if conn.dialect.name == "sqlite" else postgresql_insert
-    statement = insert(DigestRow).values(day=day, **_claimed(recipients, now)).on_conflict_do_nothing()
+    statement = insert_unless_taken(conn, DigestRow, day=day, **_claimed(recipients, now))
     return conn.execute(statement.returning(DigestRow.id)).first() is not None
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, insert, or_, select, update
+from sqlalchemy import Connection, or_, select, update
 from sqlalchemy.orm import Session
 
+from pipeline.store.inserts import insert_unless_taken
 from pipeline.store.models import ImapMailboxRow
 
 
@@ -30,10 +31,9 @@ class Progress:
 
 def acquire(conn: Connection, *, key: str, holder: str, now: datetime, lease: timedelta) -> bool:
     """Take or renew the lease on folder ``key``: True when ``holder`` polls it until now + lease."""
-    if conn.execute(select(ImapMailboxRow.id).where(ImapMailboxRow.key == key)).first() is None:
-        # Two pollers starting at once on PostgreSQL: the loser's unique-key error ends its
-        # transaction, and it tries again on its next round.
-        conn.execute(insert(ImapMailboxRow).values(key=key, last_uid=0, ingested=0))
+    # Two pollers starting at once (two hosts): the folder's row is created once, the other
+    # insert is a no-op, and the update below gives the lease to one of them.
+    conn.execute(insert_unless_taken(conn, ImapMailboxRow, key=key, last_uid=0, ingested=0))
     taken = conn.execute(
         update(ImapMailboxRow)
         .where(

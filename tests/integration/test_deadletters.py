@@ -50,6 +50,13 @@ def store(app, name: str) -> int:
     return message_id
 
 
+def missing_table(database_url: str) -> str:
+    """How the store's driver words the error of a query on the renamed-away table."""
+    if database_url.startswith("sqlite"):
+        return "OperationalError: no such table: escalation_numbers"
+    return 'ProgrammingError: relation "escalation_numbers" does not exist'
+
+
 def rename(database_url: str, old: str, new: str) -> None:
     engine = create_engine(database_url)
     try:
@@ -96,7 +103,7 @@ def test_a_job_failing_on_purpose_appears_in_dead_letters_and_replays_once_the_f
         [item] = listed(capsys, app.settings)
         assert item["actor"] == "process_messages" and item["queue"] == "process" and item["kind"] == "job"
         assert item["ids"] == item["message_ids"] == [message_id] == item["unfinished"]
-        assert "no such table: escalation_numbers" in item["reason"]
+        assert missing_table(database_url).split(": ", 1)[1] in item["reason"]
         assert item["sender"] == "Dana Chief <dana.chief@acme.test>"
         assert item["subject"] == "Fwd: Charged twice for invoice 4411"
         assert item["retries"] == 0 and item["job_error"] is None  # dramatiq kept no traceback
@@ -105,7 +112,7 @@ def test_a_job_failing_on_purpose_appears_in_dead_letters_and_replays_once_the_f
         assert deadletters.list_command(app.settings, as_json=False) == 0
         table = printed(capsys)
         assert item["id"] in table and "process_messages" in table and f"message {message_id}" in table
-        assert "no such table: escalation_numbers" in table and "Fwd: Charged twice" in table
+        assert missing_table(database_url).split(": ", 1)[1] in table and "Fwd: Charged twice" in table
         # When the fault is removed and the dead letter replayed
         rename(database_url, "escalation_numbers_away", "escalation_numbers")
         assert deadletters.replay_command(app.settings, ident=item["id"], replay_all=False) == 0
@@ -223,7 +230,8 @@ def test_a_retried_job_keeps_the_traceback_and_time_of_the_failure_before_the_la
         [item] = listed(capsys, app.settings)
     # Dramatiq stores the message as last enqueued: the retry carried the first failure's traceback
     assert item["retries"] == 1
-    assert item["job_error"] == "OperationalError: no such table: escalation_numbers" == item["reason"]
+    assert item["job_error"].startswith(missing_table(database_url))
+    assert item["reason"] == item["job_error"]
     assert item["enqueued_at"] <= item["last_retry_at"] <= item["dead_at"]
     assert scalar(database_url, "select attempts from messages") == 2
 

@@ -8,7 +8,6 @@ is Europe/Berlin and the digest is due at 08:00 there; the clock starts Tuesday
 
 from __future__ import annotations
 
-import json
 import threading
 from datetime import timedelta
 
@@ -20,7 +19,7 @@ from pipeline.outbound.digest import one_line
 from pipeline.store import models
 from tests.conftest import mail_fixture
 from tests.integration.test_replies import EXPLANATION, PAT
-from tests.support.db import rows, scalar
+from tests.support.db import decoded, rows, scalar
 from tests.support.life import START, Life
 from tests.support.replies import WRITEUP, body_of, parsed, reply_to
 from tests.support.runners import qmark_env, settings_from
@@ -97,7 +96,7 @@ def test_a_digest_per_recipient_with_the_right_counts_then_nothing_more_that_day
         assert "Open, not overdue: 1\n- Q-2  due " in body
         assert "- last 30 days: 2 escalations opened" in body  # the honest statistics
     [(day, state, recipients)] = rows(database_url, "select day, state, recipients from digests")
-    assert (day, state) == (DAY, "sent") and sorted(json.loads(recipients)) == [CTO, OPS]
+    assert (day, state) == (DAY, "sent") and sorted(decoded(recipients)) == [CTO, OPS]
     # A second tick, later that day, sends nothing
     assert tick(life.app, START + timedelta(hours=8)) is False
     assert life.new_mail() == []

@@ -13,7 +13,7 @@ from pipeline.store.models import Base
 pytestmark = pytest.mark.integration
 
 
-def test_the_migrations_build_exactly_the_models_on_sqlite(database_url):
+def test_the_migrations_build_exactly_the_models_on_each_store(database_url):
     engine = create_engine(database_url)
     with engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []

@@ -17,7 +17,7 @@ import pytest
 from pipeline.steps.process import process_message
 from pipeline.steps.send import deliver_mails
 from tests.conftest import ROOT, mail_fixture
-from tests.support.db import rows, scalar
+from tests.support.db import decoded, rows, scalar
 from tests.support.life import Life
 from tests.support.replies import THIN_IMPACT, WRITEUP, body_of, parsed, reply_address, reply_to
 from tests.support.rules import acme_rules
@@ -331,6 +331,7 @@ def test_an_unmarked_responder_repeating_itself_is_capped_per_day(life):
     assert life.events().count("feedback_suppressed") == 2 * FEEDBACK_PER_DAY
 
 
+EMPTY_SENDER = "the envelope sender is empty (<>), as for bounces and auto-replies"
 DSN = """\
 From: Mail Delivery System <MAILER-DAEMON@mx.acme.test>
 To: {to}
@@ -379,7 +380,7 @@ def test_a_bounce_of_the_owners_forward_marks_the_delivery_failed_and_answers_no
     [(state, kind)] = rows(life.url, f"select state, kind from outbound_mails where recipient = '{PAT}'")
     assert (state, kind) == ("bounced", "owner_forward")
     [(detail,)] = rows(life.url, "select detail from events where kind = 'delivery_bounced'")
-    assert PAT in detail and "owner_forward" in detail
+    assert decoded(detail) == {"mail": "owner_forward", "to": PAT, "reason": EMPTY_SENDER}
 
 
 # -- the gate --------------------------------------------------------------------------------

@@ -25,13 +25,13 @@ for n in range(int(sys.argv[2])):
 """
 
 
-def test_threads_and_processes_writing_together_all_commit(database_url):
+def test_threads_and_processes_writing_together_all_commit(sqlite_url):
     # Given two other processes and four threads of this one, all writing as fast as they can
     others = [
-        subprocess.Popen([sys.executable, "-c", WRITER, database_url, "150"], stderr=subprocess.PIPE)
+        subprocess.Popen([sys.executable, "-c", WRITER, sqlite_url, "150"], stderr=subprocess.PIPE)
         for _ in range(2)
     ]
-    db = Database(database_url)
+    db = Database(sqlite_url)
     errors: list[BaseException] = []
 
     def write() -> None:
@@ -51,4 +51,4 @@ def test_threads_and_processes_writing_together_all_commit(database_url):
     outputs = [process.communicate(timeout=120)[1] for process in others]
     assert [p.returncode for p in others] == [0, 0], outputs
     assert errors == []
-    assert scalar(database_url, "select count(*) from escalation_numbers") == 6 * 150
+    assert scalar(sqlite_url, "select count(*) from escalation_numbers") == 6 * 150

@@ -107,7 +107,11 @@ class PostgresServer:
 
     @property
     def url(self) -> str:
-        return f"postgresql+psycopg://qmark@127.0.0.1:{self.port}/postgres"
+        return self.database_url("postgres")
+
+    def database_url(self, name: str) -> str:
+        """The URL of database ``name`` on this server."""
+        return f"postgresql+psycopg://qmark@127.0.0.1:{self.port}/{name}"
 
     def start(self) -> None:
         data, sockets = self.workdir / "data", self.workdir / "run"

@@ -12,7 +12,7 @@ from typing import Any
 
 from pipeline.model.ids import action_ref, parse_action_ref
 from pipeline.ops.actions import details, list_actions
-from pipeline.store.db import Database
+from pipeline.store.db import Database, open_database
 from workers.cli.db import ready
 from workers.cli.output import EX_DATAERR, EX_NOTFOUND, EX_OK, cut, fail, minute, one_line, print_json, second
 
@@ -21,7 +21,7 @@ SHOWN = ("id", "escalation", "state", "title", "owner", "due", "due_at", "done_a
 
 def run_list(args: argparse.Namespace) -> int:
     """``qmark actions list [--open|--overdue] [--owner EMAIL] [--json]``."""
-    db = Database(ready(args).storage.database_url)
+    db = open_database(ready(args).storage)
     return list_command(db, args, now=datetime.now(UTC))
 
 
@@ -56,7 +56,7 @@ def action_number(ident: str) -> int | None:
 
 def run_show(args: argparse.Namespace) -> int:
     """``qmark actions show A-<n> [--json]``: 65 for a malformed id, 66 for an unknown one."""
-    db = Database(ready(args).storage.database_url)
+    db = open_database(ready(args).storage)
     return show_command(db, args, now=datetime.now(UTC))
 
 

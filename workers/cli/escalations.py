@@ -17,7 +17,7 @@ from pipeline.model.escalation import State
 from pipeline.model.ids import ref
 from pipeline.ops.actions import progress_line
 from pipeline.ops.escalations import details, list_summaries
-from pipeline.store.db import Database
+from pipeline.store.db import open_database
 from workers.cli.actions import action_cells
 from workers.cli.db import ready
 from workers.cli.output import (
@@ -43,7 +43,7 @@ def run_list(args: argparse.Namespace) -> int:
     except ValueError:
         states = ", ".join(s.value for s in State)
         return fail(EX_DATAERR, f"unknown state {args.state!r}; one of: {states}")
-    rows = list_summaries(Database(settings.storage.database_url), state=wanted, overdue=args.overdue)
+    rows = list_summaries(open_database(settings.storage), state=wanted, overdue=args.overdue)
     if args.json:
         print_json(rows)
     elif rows:
@@ -66,7 +66,7 @@ def run_show(args: argparse.Namespace) -> int:
     number = escalation_number(args.id)
     if number is None:
         return fail(EX_DATAERR, f"{args.id!r} is not an escalation id (Q-<n>)")
-    data = details(Database(settings.storage.database_url), number=number)
+    data = details(open_database(settings.storage), number=number)
     if data is None:
         return fail(EX_NOTFOUND, f"no escalation {ref(number)}")
     if args.json:

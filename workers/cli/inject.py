@@ -15,7 +15,7 @@ from pipeline import log
 from pipeline.config.settings import Settings
 from pipeline.inbound.envelopes import from_headers
 from pipeline.model.mail import Envelope
-from pipeline.store.db import Database
+from pipeline.store.db import open_database
 from workers.cli.db import ready
 from workers.cli.output import EX_DATAERR, EX_OK, EX_TEMPFAIL, fail
 
@@ -55,7 +55,7 @@ def inject(settings: Settings, file: str, *, mail_from: str | None, rcpts: list[
     envelope = envelope_for(raw, mail_from, rcpts, settings)
     try:
         app = build(settings=settings)
-        message_id = store_one(Database(settings.storage.database_url), raw, envelope)
+        message_id = store_one(open_database(settings.storage), raw, envelope)
     except Exception as error:
         return fail(EX_TEMPFAIL, f"temporary failure, message not stored: {error}", command="qmark inject")
     ring(functools.partial(app.graph.enqueue_process, [message_id]), what="process", ids=[message_id])

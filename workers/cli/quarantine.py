@@ -13,7 +13,7 @@ from typing import Any
 
 from pipeline.config.settings import Settings
 from pipeline.ops import quarantine
-from pipeline.store.db import Database
+from pipeline.store.db import open_database
 from workers.cli.db import ready
 from workers.cli.output import EX_DATAERR, EX_NOTFOUND, EX_OK, cut, fail, minute, print_json
 from workers.graph import ring
@@ -29,7 +29,7 @@ def message_number(ident: str) -> int | None:
 
 def list_command(settings: Settings, *, as_json: bool) -> int:
     """Every held message, oldest first: id, when received, sender, subject and the reason in words."""
-    db = Database(settings.storage.database_url)
+    db = open_database(settings.storage)
     try:
         items = quarantine.list_held(db)
     finally:
@@ -56,7 +56,7 @@ def show_command(settings: Settings, ident: str, *, as_json: bool) -> int:
     message_id = message_number(ident)
     if message_id is None:
         return fail(EX_DATAERR, NOT_AN_ID.format(ident=ident))
-    db = Database(settings.storage.database_url)
+    db = open_database(settings.storage)
     try:
         data = quarantine.details(db, message_id=message_id)
     except quarantine.NotQuarantined as error:

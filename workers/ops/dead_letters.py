@@ -39,7 +39,7 @@ from pipeline import log
 from pipeline.config.settings import Settings
 from pipeline.ops.dead_letters import MAIL_PREFIX, DeadLetter, ReplayRefused, dead_mails
 from pipeline.store import outbox
-from pipeline.store.db import Database
+from pipeline.store.db import open_database
 from workers.ops.dead_jobs import list_dead
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ def list_all(settings: Settings) -> Listing:
     """Every dead letter, oldest first; only the dead mails (from the database) when Redis cannot be read."""
     from workers.broker import build_broker
 
-    broker, db = build_broker(settings.storage.redis_url), Database(settings.storage.database_url)
+    broker, db = build_broker(settings.storage.redis_url), open_database(settings.storage)
     try:
         try:
             letters, problem = list_dead(broker, db=db), None

@@ -42,7 +42,7 @@ from pipeline import log
 from pipeline.inbound.envelopes import from_headers
 from pipeline.model.mail import Envelope
 from pipeline.store import mailboxes, messages
-from pipeline.store.db import Database
+from pipeline.store.db import open_database
 from workers.bootstrap import App
 from workers.graph import ring
 from workers.heartbeat import Heart
@@ -77,7 +77,7 @@ class Poller:
         self.app = app
         self.folder = Folder.from_settings(app.settings)
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
-        self.db = Database(app.settings.storage.database_url)  # durable: flags follow the commit
+        self.db = open_database(app.settings.storage)  # durable: flags follow the commit
         self.after_commit = after_commit
         self.clock = clock
         self.lease = lease or timedelta(seconds=app.settings.imap.lease)

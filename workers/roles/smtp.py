@@ -22,7 +22,7 @@ from aiosmtpd.smtp import Envelope as SmtpEnvelope
 
 from pipeline import log
 from pipeline.model.mail import Envelope
-from pipeline.store.db import Database
+from pipeline.store.db import open_database
 from workers import graph as graph_module
 from workers.bootstrap import App
 from workers.heartbeat import Heart
@@ -116,7 +116,7 @@ async def serve(app: App, *, stop: asyncio.Event | None = None) -> None:
     host, port = settings.smtp.host_port
     setup.use_metrics_dir(settings)  # before prometheus_client is imported
     doorbell = Doorbell(make_enqueue(app.graph))
-    committer = GroupCommitter(Database(settings.storage.database_url), doorbell.ring)  # durable commits
+    committer = GroupCommitter(open_database(settings.storage), doorbell.ring)  # durable commits
     handler = IntakeHandler(
         committer,
         intake=frozenset(a.lower() for a in settings.service.intake_addresses),
