@@ -14,7 +14,6 @@ import socket
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -116,7 +115,9 @@ def env(database_url, tmp_path):
     return qmark_env(database_url=database_url, redis_url="redis://127.0.0.1:1/0", outbound_url="maildir:x")
 
 
-def test_the_healthcheck_fails_without_a_heartbeat_of_this_host_and_passes_with_a_fresh_one(env, database_url):
+def test_the_healthcheck_fails_without_a_heartbeat_of_this_host_and_passes_with_a_fresh_one(
+    env, database_url
+):
     host = socket.gethostname()
     beat(database_url, "worker", "another-container:1", timedelta(seconds=1))
     unhealthy = healthcheck(env)

@@ -69,7 +69,9 @@ def test_a_container_with_an_unknown_field_is_refused_in_strict_mode(tmp_path):
 
 def test_every_container_runs_a_real_qmark_command_with_requests_and_no_root():
     workloads = {**by_kind("Deployment"), **by_kind("Job")}
-    assert set(workloads) == {f"qmark-{name}" for name in ("smtp", "worker", "scheduler", "imap", "http", "migrate")}
+    assert set(workloads) == {
+        f"qmark-{name}" for name in ("smtp", "worker", "scheduler", "imap", "http", "migrate")
+    }
     for name, workload in workloads.items():
         spec = pod_spec(workload)
         assert spec["securityContext"]["runAsNonRoot"] is True, name
