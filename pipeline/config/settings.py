@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
+from pipeline.config.redis_url import valid_redis_url
 from pipeline.config.values import (
     LOOPBACK,
     Addresses,
@@ -45,7 +46,10 @@ class ServiceSettings(_Section):
 
 class StorageSettings(_Section):
     database_url: str = Field(default="sqlite:///var/qmark.db", min_length=1, repr=False)
-    redis_url: str = Field(default="redis://127.0.0.1:6379/0", min_length=1, repr=False)
+    # redis://, rediss://, unix:// or redis+sentinel://host:port,…/service/db (see redis_url.py).
+    redis_url: Annotated[str, AfterValidator(valid_redis_url)] = Field(
+        default="redis://127.0.0.1:6379/0", min_length=1, repr=False
+    )
 
 
 class SmtpSettings(_Section):
