@@ -1,0 +1,103 @@
+"""One fault run on several hosts: steady traffic, a fault halfway, drain, then the history check.
+
+Shared by tests/e2e/test_two_hosts.py (small N) and bench/two_hosts.py (N=2000, with figures).
+The fault is a callable run when half the forwards had their turn; it returns the
+Message-IDs that were in flight when it struck (see :func:`tests.support.history.in_flight`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from tests.support.history import History, check_history, drained, in_flight
+from tests.support.hosts import Host
+from tests.support.runners import wait_until
+from tests.support.servers import RedisServer
+from tests.support.sink import RelaySink
+from tests.support.traffic import Traffic, executive_forwards
+
+Fault = Callable[[], set[str]]
+
+
+@dataclass
+class Outcome:
+    """The history check and the timings of one run (seconds, from the first forward's turn)."""
+
+    history: History
+    sent: int
+    fault_at: float
+    traffic_done_at: float
+    drained_at: float
+
+
+@contextmanager
+def running(hosts: list[Host]) -> Iterator[list[Host]]:
+    """Start every host, stop them all afterwards (also when the run fails)."""
+    try:
+        for host in hosts:
+            host.start()
+        yield hosts
+    finally:
+        for host in hosts:
+            host.stop()
+
+
+def kill_and_restart(host: Host, database_url: str, *, down_for: float) -> Fault:
+    """SIGKILL ``host``'s whole tree, note what was being sent, start it again ``down_for`` s later."""
+
+    def fault() -> set[str]:
+        host.kill()
+        sending = in_flight(database_url)
+        time.sleep(down_for)
+        host.start()
+        return sending
+
+    return fault
+
+
+def wipe_redis(server: RedisServer) -> Fault:
+    """Kill Redis and start it empty on the same port: every queued job is lost, no process dies."""
+
+    def fault() -> set[str]:
+        server.restart_wiped()
+        return set()
+
+    return fault
+
+
+def run_with_fault(
+    hosts: list[Host],
+    sink: RelaySink,
+    database_url: str,
+    *,
+    count: int,
+    rate: float,
+    fault: Fault,
+    drain_timeout: float = 300,
+) -> Outcome:
+    """Send ``count`` forwards round-robin at ``rate``/s, strike ``fault`` halfway, drain, check."""
+    mails = executive_forwards(count, f"r{time.time_ns()}")
+    traffic = Traffic([host.smtp_port for host in hosts], mails, rate)
+    start = time.monotonic()
+    traffic.start()
+    traffic.wait_sent(count // 2)
+    fault_at = time.monotonic() - start
+    sending = fault()
+    traffic.join()
+    traffic_done_at = time.monotonic() - start
+    wait_until(
+        lambda: drained(database_url, len(traffic.answered)),
+        timeout=drain_timeout,
+        what="every forward processed and every mail sent; logs: "
+        + " | ".join(host.log_tail(800) for host in hosts),
+    )
+    drained_at = time.monotonic() - start
+    history = check_history(
+        database_url, answered=traffic.answered, cut=traffic.cut, sink=sink.messages, in_flight=sending
+    )
+    if traffic.failed:
+        history.problems.append(f"{len(traffic.failed)} forwards never answered 250 by any host")
+    return Outcome(history, traffic.sent, fault_at, traffic_done_at, drained_at)
