@@ -185,6 +185,11 @@ class Settings(BaseModel):
                 f"imap.url uses imap:// to {imap.hostname} with starttls = false: the password travels"
                 " in clear; use imaps:// or starttls = true"
             )
+        if self.service.secret_key is None and not self.storage.database_url.startswith("sqlite"):
+            found.append(
+                "service.secret_key is unset with a shared database: each host generates its own "
+                "var/secret.key and rejects the reply addresses of the others; set one secret_key for all"
+            )
         if relay.scheme == "smtp" and relay.password and relay.hostname not in LOOPBACK:
             found.append(
                 f"outbound.url sends a password to {relay.hostname} without TLS; use smtp+starttls://"

@@ -28,7 +28,9 @@ class Outcome:
 
     history: History
     sent: int
+    cut_sessions: int  # forwards whose SMTP session was cut (not refused) at least once
     fault_at: float
+    fault_done_at: float  # the killed host is back (its SMTP port answers), or Redis is
     traffic_done_at: float
     drained_at: float
 
@@ -86,6 +88,7 @@ def run_with_fault(
     traffic.wait_sent(count // 2)
     fault_at = time.monotonic() - start
     sending = fault()
+    fault_done_at = time.monotonic() - start
     traffic.join()
     traffic_done_at = time.monotonic() - start
     wait_until(
@@ -100,4 +103,5 @@ def run_with_fault(
     )
     if traffic.failed:
         history.problems.append(f"{len(traffic.failed)} forwards never answered 250 by any host")
-    return Outcome(history, traffic.sent, fault_at, traffic_done_at, drained_at)
+    times = (fault_at, fault_done_at, traffic_done_at, drained_at)
+    return Outcome(history, traffic.sent, len(traffic.cut), *times)

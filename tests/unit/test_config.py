@@ -185,6 +185,13 @@ def test_a_demo_without_dmarc_gets_a_start_up_warning() -> None:
     ]
 
 
+def test_a_shared_database_without_a_secret_key_warns_that_hosts_would_disagree() -> None:
+    shared = {"QMARK_STORAGE__DATABASE_URL": "postgresql+psycopg://qmark@db/qmark"}
+    [warning] = load_settings(env=shared).warnings()
+    assert warning.startswith("service.secret_key is unset with a shared database")
+    assert load_settings(env={**shared, "QMARK_SERVICE__SECRET_KEY": "s3cret"}).warnings() == []
+
+
 def test_plain_text_passwords_to_remote_servers_get_warnings() -> None:
     toml(
         '[imap]\nurl = "imap://mail.corp.example:143"\nstarttls = false\n'
