@@ -66,6 +66,8 @@ def report(args: argparse.Namespace, outcome: Outcome) -> dict[str, object]:
         "drained_s": round(outcome.drained_at, 1),
         "back_up_at_s": round(outcome.fault_done_at, 1),
         "drain_after_last_send_s": round(outcome.drained_at - outcome.traffic_done_at, 1),
+        "stranded_jobs_at_kill": outcome.stranded_jobs,
+        "stranded_done_after_kill_s": _rounded(outcome.stranded_done_after),
         "problems": history.problems[:20],
     }
     width = max(len(key) for key in figures)
@@ -75,6 +77,10 @@ def report(args: argparse.Namespace, outcome: Outcome) -> dict[str, object]:
     for problem in history.problems[:20]:
         print(f"PROBLEM {problem}")
     return figures
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
 
 
 def main(argv: list[str] | None = None) -> int:

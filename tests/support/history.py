@@ -23,6 +23,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from tests.support.db import rows, scalar
 from tests.support.sink import Received
@@ -60,6 +61,44 @@ def in_flight(database_url: str) -> set[str]:
     """Message-IDs of mails being sent right now: snapshot this at the moment of a kill."""
     sending = rows(database_url, "select message_id from outbound_mails where state = 'sending'")
     return {norm(mid) for (mid,) in sending}
+
+
+@dataclass(frozen=True)
+class Stranded:
+    """What a kill left half done: mails being sent (Message-IDs), messages being processed (ids)."""
+
+    mails: frozenset[str] = frozenset()
+    messages: frozenset[int] = frozenset()
+    at: datetime | None = None
+
+    @classmethod
+    def now(cls, database_url: str) -> Stranded:
+        """Snapshot this right after the kill."""
+        processing = rows(database_url, "select id from messages where state = 'processing'")
+        at = datetime.now(UTC)
+        return cls(frozenset(in_flight(database_url)), frozenset(i for (i,) in processing), at)
+
+    def recovered_after(self, database_url: str) -> float | None:
+        """Seconds from the kill until the last stranded message was processed and mail sent."""
+        if self.at is None or not (self.mails or self.messages):
+            return None
+        done = [
+            when
+            for (mid, when) in rows(database_url, "select message_id, sent_at from outbound_mails")
+            if norm(mid) in self.mails
+        ]
+        done += [
+            when
+            for (number, when) in rows(database_url, "select id, processed_at from messages")
+            if number in self.messages
+        ]
+        latest = max(_aware(when) for when in done if when is not None)
+        return (latest - self.at).total_seconds()
+
+
+def _aware(value: datetime | str) -> datetime:
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def drained(database_url: str, expected_escalations: int) -> bool:

@@ -1,8 +1,9 @@
 """One fault run on several hosts: steady traffic, a fault halfway, drain, then the history check.
 
 Shared by tests/e2e/test_two_hosts.py (small N) and bench/two_hosts.py (N=2000, with figures).
-The fault is a callable run when half the forwards had their turn; it returns the
-Message-IDs that were in flight when it struck (see :func:`tests.support.history.in_flight`).
+The fault is a callable run when half the forwards had their turn; it returns what it left
+half done (:class:`tests.support.history.Stranded`): the history check allows a resend only
+for those mails, and the run measures how long until the last of that work was finished.
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from tests.support.history import History, check_history, drained, in_flight
+from tests.support.history import History, Stranded, check_history, drained
 from tests.support.hosts import Host
 from tests.support.runners import wait_until
 from tests.support.servers import RedisServer
 from tests.support.sink import RelaySink
 from tests.support.traffic import Traffic, executive_forwards
 
-Fault = Callable[[], set[str]]
+Fault = Callable[[], Stranded]
 
 
 @dataclass
@@ -33,6 +34,8 @@ class Outcome:
     fault_done_at: float  # the killed host is back (its SMTP port answers), or Redis is
     traffic_done_at: float
     drained_at: float
+    stranded_done_after: float | None  # seconds from the kill to the last stranded job's completion
+    stranded_jobs: int = 0  # messages being processed and mails being sent at the kill
 
 
 @contextmanager
@@ -50,12 +53,12 @@ def running(hosts: list[Host]) -> Iterator[list[Host]]:
 def kill_and_restart(host: Host, database_url: str, *, down_for: float) -> Fault:
     """SIGKILL ``host``'s whole tree, note what was being sent, start it again ``down_for`` s later."""
 
-    def fault() -> set[str]:
+    def fault() -> Stranded:
         host.kill()
-        sending = in_flight(database_url)
+        stranded = Stranded.now(database_url)
         time.sleep(down_for)
         host.start()
-        return sending
+        return stranded
 
     return fault
 
@@ -63,9 +66,9 @@ def kill_and_restart(host: Host, database_url: str, *, down_for: float) -> Fault
 def wipe_redis(server: RedisServer) -> Fault:
     """Kill Redis and start it empty on the same port: every queued job is lost, no process dies."""
 
-    def fault() -> set[str]:
+    def fault() -> Stranded:
         server.restart_wiped()
-        return set()
+        return Stranded()
 
     return fault
 
@@ -87,7 +90,7 @@ def run_with_fault(
     traffic.start()
     traffic.wait_sent(count // 2)
     fault_at = time.monotonic() - start
-    sending = fault()
+    stranded = fault()
     fault_done_at = time.monotonic() - start
     traffic.join()
     traffic_done_at = time.monotonic() - start
@@ -99,9 +102,11 @@ def run_with_fault(
     )
     drained_at = time.monotonic() - start
     history = check_history(
-        database_url, answered=traffic.answered, cut=traffic.cut, sink=sink.messages, in_flight=sending
+        database_url, answered=traffic.answered, cut=traffic.cut, sink=sink.messages, in_flight=stranded.mails
     )
     if traffic.failed:
         history.problems.append(f"{len(traffic.failed)} forwards never answered 250 by any host")
-    times = (fault_at, fault_done_at, traffic_done_at, drained_at)
-    return Outcome(history, traffic.sent, len(traffic.cut), *times)
+    times = (fault_at, fault_done_at, traffic_done_at, drained_at, stranded.recovered_after(database_url))
+    outcome = Outcome(history, traffic.sent, len(traffic.cut), *times)
+    outcome.stranded_jobs = len(stranded.mails) + len(stranded.messages)
+    return outcome
