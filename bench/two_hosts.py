@@ -5,12 +5,15 @@ migrates the database once, then two `qmark run` trees (tests/support/hosts.py),
 own working directory, ports and process group, sharing the database, Redis, secret key and
 rules. It sends --count forwards at --rate per second, alternating between the two SMTP
 ports (a failed session is retried on the other, as an MTA tries the next MX). When half had
-their turn it SIGKILLs host B's whole tree (os.killpg) and starts it again --down seconds
-later (--fault wipe-redis instead restarts Redis empty). It waits until every stored message
-is processed and every mail sent, then runs the history check (tests/support/history.py) and
-prints: sent, answered 250, stored, escalations, forwards and acks at the sink, lost,
-different-Message-ID duplicates, same-Message-ID resends with their in-flight bound, and the
-time to drain after the restart. Then one `RESULT {json}` line.
+their turn it waits for a mail being sent, SIGKILLs host B's whole tree (os.killpg) and starts
+it again --down seconds later (--fault wipe-redis instead restarts Redis empty). The sink
+records each mail --relay-delay seconds before its 250, like a relay that takes its time: a
+kill in that window strands a mail the relay already has, which is sent again (same Message-ID).
+It waits until every stored message is processed and every mail sent, then runs the history
+check (tests/support/history.py) and prints: sent, answered 250, stored, escalations,
+forwards and acks at the sink, lost, different-Message-ID duplicates, same-Message-ID resends
+with their in-flight bound, when host B was back, the drain after the last send, and how long
+after the kill the work it stranded was done. Then one `RESULT {json}` line.
 
 Exit 0 when the run completed and every rule held; 1 when a rule broke or the run did not drain.
 """
@@ -38,6 +41,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=25.0, help="forwards per second (default 25)")
     parser.add_argument("--down", type=float, default=10.0, help="seconds host B stays dead (default 10)")
     parser.add_argument("--fault", choices=("kill", "wipe-redis"), default="kill")
+    parser.add_argument(
+        "--relay-delay",
+        type=float,
+        default=0.05,
+        help="seconds the relay sink waits between recording a mail and its 250 (default 0.05)",
+    )
     parser.add_argument("--drain-timeout", type=float, default=600.0)
     return parser.parse_args(argv)
 
@@ -49,6 +58,7 @@ def report(args: argparse.Namespace, outcome: Outcome) -> dict[str, object]:
         "rate": args.rate,
         "fault": args.fault,
         "down_s": args.down if args.fault == "kill" else 0,
+        "relay_delay_s": args.relay_delay,
         "sent": outcome.sent,
         "answered_250": history.answered,
         "smtp_sessions_cut": outcome.cut_sessions,
@@ -91,12 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     redis_server.start()
     try:
         migrate(postgres.url)
-        with RelaySink() as sink:
+        with RelaySink(answer_delay=args.relay_delay) as sink:
             hosts = make_hosts(
                 2, base, database_url=postgres.url, redis_url=redis_server.url, relay_port=sink.port
             )
             fault = (
-                kill_and_restart(hosts[1], postgres.url, down_for=args.down)
+                kill_and_restart(hosts[1], postgres.url, down_for=args.down, mid_send=True)
                 if args.fault == "kill"
                 else wipe_redis(redis_server)
             )

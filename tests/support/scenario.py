@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from tests.support.history import History, Stranded, check_history, drained
+from tests.support.history import History, Stranded, check_history, drained, in_flight
 from tests.support.hosts import Host
 from tests.support.runners import wait_until
 from tests.support.servers import RedisServer
@@ -50,10 +50,15 @@ def running(hosts: list[Host]) -> Iterator[list[Host]]:
             host.stop()
 
 
-def kill_and_restart(host: Host, database_url: str, *, down_for: float) -> Fault:
-    """SIGKILL ``host``'s whole tree, note what was being sent, start it again ``down_for`` s later."""
+def kill_and_restart(host: Host, database_url: str, *, down_for: float, mid_send: bool = False) -> Fault:
+    """SIGKILL ``host``'s whole tree, note what was being sent, start it again ``down_for`` s later.
+
+    With ``mid_send`` the kill waits (up to 10 s) for a moment when some mail is being sent.
+    """
 
     def fault() -> Stranded:
+        if mid_send:
+            wait_until(lambda: in_flight(database_url), timeout=10, what="a mail being sent")
         host.kill()
         stranded = Stranded.now(database_url)
         time.sleep(down_for)
