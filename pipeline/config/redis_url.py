@@ -77,18 +77,20 @@ def _sentinel(value: str) -> RedisTarget:
     netloc, _, path = rest.partition("/")
     credentials, at, hosts = netloc.rpartition("@")
     password = unquote(credentials.partition(":")[2]) if at else None
-    sentinels = []
-    for item in hosts.split(","):
-        match = _HOST_PORT.fullmatch(item.strip())
-        if not match or int(match.group(2) or match.group(4)) > 65535:
-            raise _bad_sentinel(value, f"{item!r} is not host:port")
-        sentinels.append((match.group(1) or match.group(3), int(match.group(2) or match.group(4))))
+    sentinels = [_sentinel_address(value, item.strip()) for item in hosts.split(",")]
     service, _, database = path.strip("/").partition("/")
     if not service or "/" in database or (database and not database.isdigit()):
         raise _bad_sentinel(value, "it needs /<service> (the master's name in sentinel.conf), then /<db>")
     return RedisTarget(
         sentinels=tuple(sentinels), service=service, db=int(database or 0), password=password or None
     )
+
+
+def _sentinel_address(value: str, item: str) -> tuple[str, int]:
+    match = _HOST_PORT.fullmatch(item)
+    if not match or int(match.group(2) or match.group(4)) > 65535:
+        raise _bad_sentinel(value, f"{item!r} is not host:port")
+    return match.group(1) or match.group(3), int(match.group(2) or match.group(4))
 
 
 def _bad_sentinel(value: str, why: str) -> Exception:

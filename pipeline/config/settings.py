@@ -171,6 +171,21 @@ class Settings(BaseModel):
 
     def warnings(self) -> list[str]:
         """Start-up warnings: settings that work but are unsafe or surprising."""
+        found = self._trust_warnings()
+        imap, relay = urlsplit(self.imap.url or ""), urlsplit(self.outbound.url)
+        if imap.scheme == "imap" and not self.imap.starttls and imap.hostname not in LOOPBACK:
+            found.append(
+                f"imap.url uses imap:// to {imap.hostname} with starttls = false: the password travels"
+                " in clear; use imaps:// or starttls = true"
+            )
+        if relay.scheme == "smtp" and relay.password and relay.hostname not in LOOPBACK:
+            found.append(
+                f"outbound.url sends a password to {relay.hostname} without TLS; use smtp+starttls://"
+            )
+        return found
+
+    def _trust_warnings(self) -> list[str]:
+        """Who is trusted: executives without DMARC, and hosts that would not trust each other."""
         found = []
         if not self.auth.require_dmarc:
             found.append(
@@ -179,20 +194,10 @@ class Settings(BaseModel):
             )
         elif not self.auth.trusted_authserv_ids:
             found.append("auth.trusted_authserv_ids is empty: no executive's mail can be trusted")
-        imap, relay = urlsplit(self.imap.url or ""), urlsplit(self.outbound.url)
-        if imap.scheme == "imap" and not self.imap.starttls and imap.hostname not in LOOPBACK:
-            found.append(
-                f"imap.url uses imap:// to {imap.hostname} with starttls = false: the password travels"
-                " in clear; use imaps:// or starttls = true"
-            )
         if self.service.secret_key is None and not self.storage.database_url.startswith("sqlite"):
             found.append(
                 "service.secret_key is unset with a shared database: each host generates its own "
                 "var/secret.key and rejects the reply addresses of the others; set one secret_key for all"
-            )
-        if relay.scheme == "smtp" and relay.password and relay.hostname not in LOOPBACK:
-            found.append(
-                f"outbound.url sends a password to {relay.hostname} without TLS; use smtp+starttls://"
             )
         return found
 

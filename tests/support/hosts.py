@@ -64,30 +64,27 @@ class Host:
 
     def kill(self) -> None:
         """SIGKILL the whole tree at once (supervisor and every role), as when the host dies."""
-        self._signal_group(signal.SIGKILL)
+        assert self.process is not None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self._wait_and_reap(timeout=20)
 
     def stop(self) -> None:
-        """SIGTERM the tree (a graceful stop), SIGKILL whatever is left after a minute."""
+        """SIGTERM the supervisor (it stops its roles gracefully), SIGKILL what is left after a minute."""
         if not self.running:
             return
-        self._signal_group(signal.SIGTERM, timeout=60)
-
-    def _signal_group(self, signum: int, timeout: float = 20) -> None:
         assert self.process is not None
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signum)
-        try:
+        self.process.send_signal(signal.SIGTERM)
+        self._wait_and_reap(timeout=60)
+
+    def _wait_and_reap(self, timeout: float) -> None:
+        """Wait for the supervisor, then SIGKILL any role of its group still alive."""
+        assert self.process is not None
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=20)
-        self._reap_group()
-
-    def _reap_group(self) -> None:
-        """Make sure no role of the tree outlives it (a child may still be exiting)."""
-        assert self.process is not None
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=20)
 
     def log_tail(self, chars: int = 3000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
