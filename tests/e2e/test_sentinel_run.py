@@ -7,6 +7,7 @@ and the sweeper re-queues the work whose job could not reach Redis (or died with
 from __future__ import annotations
 
 import smtplib
+import urllib.request
 
 import pytest
 
@@ -22,6 +23,14 @@ pytestmark = pytest.mark.e2e
 def send(port: int, raw: bytes) -> None:
     with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
         client.sendmail("dana.chief@acme.test", ["escalations@acme.test"], raw)
+
+
+def ready(listen: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://{listen}/readyz", timeout=5) as answer:
+            return answer.status == 200
+    except OSError:  # 503 (HTTPError) or not listening yet
+        return False
 
 
 def test_mail_is_processed_before_and_after_a_sentinel_failover_with_no_config_change(
@@ -45,6 +54,8 @@ def test_mail_is_processed_before_and_after_a_sentinel_failover_with_no_config_c
         wait_until(lambda: drained(database_url, 3), timeout=90, what="three escalations, mails sent")
         relay_sink.wait_for(6, timeout=30)
         assert host.starts == 1 and host.running
+        # And /readyz, on the same URL, finds Redis (the new master) and everything else ready
+        assert wait_until(lambda: ready(host.env["QMARK_HTTP__LISTEN"]), timeout=30, what="/readyz 200")
     history = check_history(
         database_url, answered=[mid for mid, _ in mails], cut=[], sink=relay_sink.messages, in_flight=[]
     )
