@@ -3,8 +3,9 @@
 Forward ``seq`` goes to ``ports[seq % len(ports)]`` at ``start + seq / rate``. A session that
 fails (refused, cut, 4xx) is retried on the next port after a short pause, as an MTA tries
 the next MX, until one answers 250 or the attempts run out. :class:`Traffic` records which
-Message-IDs were answered 250 and which had a session cut or refused on the way (the 250 of
-such an attempt may have been lost after the commit, so qmark may have stored it twice).
+Message-IDs were answered 250 and which had a session cut on the way (the 250 of such an
+attempt may have been lost after the commit, so qmark may have stored it twice); a refused
+connection or a 4xx answer stored nothing.
 """
 
 from __future__ import annotations
@@ -78,8 +79,8 @@ class Traffic:
             try:
                 with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
                     client.sendmail("dana.chief@acme.test", ["escalations@acme.test"], raw)
-            except ConnectionRefusedError:  # nothing listens: nothing can have been stored
-                time.sleep(0.5)
+            except (ConnectionRefusedError, smtplib.SMTPResponseException):
+                time.sleep(0.5)  # nobody listened, or qmark refused (451): nothing was stored
                 continue
             except (OSError, smtplib.SMTPException):
                 with self._lock:
