@@ -13,6 +13,7 @@ import pytest
 import redis
 
 from tests.support.dovecot import DovecotServer, ImapMailbox
+from tests.support.sentinel import SentinelSetup
 from tests.support.servers import PostgresServer, RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +39,17 @@ def redis_url(redis_server: RedisServer) -> str:
         redis_server.start()
     redis.Redis.from_url(redis_server.url).flushall()
     return redis_server.url
+
+
+@pytest.fixture
+def redis_sentinel(tmp_path: Path) -> Iterator[SentinelSetup]:
+    """A Redis master, its replica and two sentinels watching service "qmark"; ``.url`` for qmark."""
+    setup = SentinelSetup(tmp_path / "sentinel")
+    try:
+        setup.start()
+        yield setup
+    finally:
+        setup.stop()
 
 
 @pytest.fixture(scope="session")

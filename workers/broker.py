@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import dramatiq
-import redis
 import structlog
 from dramatiq.broker import MessageProxy
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import Middleware
+
+from workers.redis_client import redis_client
 
 QUEUES = ("process", "send", "chase")
 
@@ -40,10 +41,8 @@ class LogContext(Middleware):
 
 
 def build_broker(redis_url: str, *, namespace: str = "qmark") -> RedisBroker:
-    """A Redis broker with short socket timeouts (Redis down must not stall SMTP accept)."""
-    client = redis.Redis.from_url(
-        redis_url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30
-    )
+    """A Redis broker (plain or via Sentinel), short socket timeouts: Redis down must not stall SMTP."""
+    client = redis_client(redis_url, socket_timeout=5, health_check_interval=30)
     broker = RedisBroker(client=client, namespace=namespace, heartbeat_timeout=15000)  # type: ignore[no-untyped-call]
     broker.add_middleware(LogContext())
     dramatiq.set_broker(broker)

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
+from pipeline.config.redis_url import valid_redis_url
 from pipeline.config.values import (
     LOOPBACK,
     Addresses,
@@ -45,7 +46,10 @@ class ServiceSettings(_Section):
 
 class StorageSettings(_Section):
     database_url: str = Field(default="sqlite:///var/qmark.db", min_length=1, repr=False)
-    redis_url: str = Field(default="redis://127.0.0.1:6379/0", min_length=1, repr=False)
+    # redis://, rediss://, unix:// or redis+sentinel://host:port,…/service/db (see redis_url.py).
+    redis_url: Annotated[str, AfterValidator(valid_redis_url)] = Field(
+        default="redis://127.0.0.1:6379/0", min_length=1, repr=False
+    )
     # PostgreSQL only (SQLite ignores them): connections each process keeps and may add in a
     # burst, how long a step waits for one, and the server-side timeouts that end a stuck
     # statement, lock wait or abandoned transaction (rolled back; the job is redone).
@@ -177,14 +181,7 @@ class Settings(BaseModel):
 
     def warnings(self) -> list[str]:
         """Start-up warnings: settings that work but are unsafe or surprising."""
-        found = []
-        if not self.auth.require_dmarc:
-            found.append(
-                "auth.require_dmarc is false: any sender claiming an executive address is trusted; "
-                "use only for local demos"
-            )
-        elif not self.auth.trusted_authserv_ids:
-            found.append("auth.trusted_authserv_ids is empty: no executive's mail can be trusted")
+        found = self._trust_warnings()
         imap, relay = urlsplit(self.imap.url or ""), urlsplit(self.outbound.url)
         if imap.scheme == "imap" and not self.imap.starttls and imap.hostname not in LOOPBACK:
             found.append(
@@ -194,6 +191,23 @@ class Settings(BaseModel):
         if relay.scheme == "smtp" and relay.password and relay.hostname not in LOOPBACK:
             found.append(
                 f"outbound.url sends a password to {relay.hostname} without TLS; use smtp+starttls://"
+            )
+        return found
+
+    def _trust_warnings(self) -> list[str]:
+        """Who is trusted: executives without DMARC, and hosts that would not trust each other."""
+        found = []
+        if not self.auth.require_dmarc:
+            found.append(
+                "auth.require_dmarc is false: any sender claiming an executive address is trusted; "
+                "use only for local demos"
+            )
+        elif not self.auth.trusted_authserv_ids:
+            found.append("auth.trusted_authserv_ids is empty: no executive's mail can be trusted")
+        if self.service.secret_key is None and not self.storage.database_url.startswith("sqlite"):
+            found.append(
+                "service.secret_key is unset with a shared database: each host generates its own "
+                "var/secret.key and rejects the reply addresses of the others; set one secret_key for all"
             )
         return found
 

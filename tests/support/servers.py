@@ -12,6 +12,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -42,10 +43,11 @@ def require_binary(name: str, package: str) -> str:
 class RedisServer:
     """A throwaway redis-server on a free port, without persistence: a restart wipes it."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, args: Sequence[str] = ()) -> None:
         self.binary = require_binary("redis-server", "redis-server")
         self.workdir = workdir
         self.port = free_port()
+        self.args = list(args)  # more redis-server options, e.g. ["--replicaof", "127.0.0.1", "6379"]
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -67,6 +69,7 @@ class RedisServer:
                 "no",
                 "--dir",
                 str(self.workdir),
+                *self.args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

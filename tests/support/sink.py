@@ -2,12 +2,15 @@
 
 ``RelaySink`` plays the outbound relay: it records every transaction as a
 :class:`Received`, counts connections, and can be told to refuse with any reply
-(``reply_with``) at RCPT or DATA to exercise failure mapping. The ``relay_sink``
+(``reply_with``) at RCPT or DATA to exercise failure mapping. With ``answer_delay`` it records
+a mail, then waits that long before its 250: a sender killed meanwhile has delivered a mail
+it never learns was accepted (the window in which a crash makes a resend). The ``relay_sink``
 fixture yields a started sink and stops it afterwards.
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -47,6 +50,7 @@ class RelaySink:
         port: int | None = None,
         reply_with: str | None = None,
         reply_stage: str = "DATA",
+        answer_delay: float = 0.0,
     ) -> None:
         if reply_stage not in ("RCPT", "DATA"):
             raise ValueError("reply_stage is RCPT or DATA")
@@ -54,6 +58,7 @@ class RelaySink:
         self.port = port or free_port(host)
         self.reply_with = reply_with
         self.reply_stage = reply_stage
+        self.answer_delay = answer_delay
         self._received: list[Received] = []
         self._connections = 0
         self._changed = threading.Condition()
@@ -140,6 +145,8 @@ class _Handler:
             return self._sink.reply_with
         data: Any = envelope.original_content or envelope.content or b""
         self._sink._record(Received(str(envelope.mail_from), tuple(envelope.rcpt_tos), bytes(data)))
+        if self._sink.answer_delay:
+            await asyncio.sleep(self._sink.answer_delay)
         return "250 2.0.0 queued by relay-sink"
 
 

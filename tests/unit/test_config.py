@@ -185,6 +185,13 @@ def test_a_demo_without_dmarc_gets_a_start_up_warning() -> None:
     ]
 
 
+def test_a_shared_database_without_a_secret_key_warns_that_hosts_would_disagree() -> None:
+    shared = {"QMARK_STORAGE__DATABASE_URL": "postgresql+psycopg://qmark@db/qmark"}
+    [warning] = load_settings(env=shared).warnings()
+    assert warning.startswith("service.secret_key is unset with a shared database")
+    assert load_settings(env={**shared, "QMARK_SERVICE__SECRET_KEY": "s3cret"}).warnings() == []
+
+
 def test_plain_text_passwords_to_remote_servers_get_warnings() -> None:
     toml(
         '[imap]\nurl = "imap://mail.corp.example:143"\nstarttls = false\n'
@@ -355,3 +362,47 @@ def test_an_empty_intake_list_is_an_error() -> None:
     toml("[service]\nintake_addresses = []\n")
     error = error_from()
     assert (error.line, error.message) == (2, "[service] intake_addresses: [] is empty")
+
+
+# Redis URLs ---------------------------------------------------------------------------------------
+
+
+def test_a_redis_sentinel_url_names_the_sentinels_the_service_and_the_db() -> None:
+    from pipeline.config.redis_url import parse_redis_url
+
+    toml('[storage]\nredis_url = "redis+sentinel://:pw@10.0.0.1:26379,[::1]:26380/qmark/2"\n')
+    target = parse_redis_url(load_settings(env={}).storage.redis_url)
+    assert target.sentinels == (("10.0.0.1", 26379), ("::1", 26380))
+    assert (target.service, target.db, target.password, target.url) == ("qmark", 2, "pw", None)
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://127.0.0.1:6379/0", "rediss://redis.corp.example:6380/1", "unix:///run/redis.sock"]
+)
+def test_plain_redis_urls_are_kept_as_written(url: str) -> None:
+    from pipeline.config.redis_url import parse_redis_url
+
+    toml(f'[storage]\nredis_url = "{url}"\n')
+    assert parse_redis_url(load_settings(env={}).storage.redis_url).url == url
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("redis+sentinel://10.0.0.1:26379", "needs /<service>"),
+        ("redis+sentinel://10.0.0.1/qmark", "'10.0.0.1' is not host:port"),
+        ("redis+sentinel://10.0.0.1:26379/qmark/zero", "needs /<service>"),
+        ("http://10.0.0.1:6379/0", "is not redis://host:port/db"),
+        ("redis://10.0.0.1:6379/zero", "is not redis://host:port/db"),
+    ],
+)
+def test_a_bad_redis_url_stops_start_up_with_its_line_and_the_fix(url: str, why: str) -> None:
+    toml(f'[service]\ndomain = "acme.test"\n[storage]\nredis_url = "{url}"\n')
+    error = error_from()
+    assert error.line == 4 and error.message.startswith(f'[storage] redis_url: "{url}"')
+    assert why in error.message and "redis+sentinel://" in (error.fix or "")
+
+
+def test_a_bad_redis_url_never_echoes_its_password() -> None:
+    error = error_from(env={"QMARK_STORAGE__REDIS_URL": "redis+sentinel://:hunter2@10.0.0.1/qmark"})
+    assert error.file == "QMARK_STORAGE__REDIS_URL" and "hunter2" not in str(error)

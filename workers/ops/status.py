@@ -17,8 +17,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import redis
-
 from pipeline.model.escalation import State
 from pipeline.ops.actions import ledger
 from pipeline.store import escalations, heartbeats, mailboxes, reports
@@ -26,6 +24,7 @@ from pipeline.store.stats import describe_stats, honest_stats
 from workers.bootstrap import App
 from workers.ops.health import Health
 from workers.ops.queues import queue_depths
+from workers.redis_client import redis_client
 
 ALIVE = timedelta(seconds=60)  # a process whose last heartbeat is older is counted as gone
 BACKLOG = timedelta(minutes=5)
@@ -34,7 +33,7 @@ BACKLOG = timedelta(minutes=5)
 def report(app: App, *, now: datetime | None = None) -> dict[str, Any]:
     """Everything ``qmark status`` shows, as plain data (the ``--json`` output)."""
     now = now or datetime.now(UTC)
-    client = redis.Redis.from_url(app.settings.storage.redis_url, socket_timeout=2, socket_connect_timeout=2)
+    client = redis_client(app.settings.storage.redis_url)
     failing = Health(app=app, redis_client=client).problems()
     degraded: list[str] = []
     queues: dict[str, Any] = {}

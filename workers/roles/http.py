@@ -19,13 +19,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import redis
-
 from pipeline import log
 from workers.bootstrap import App
 from workers.heartbeat import Heart
 from workers.ops.health import Health
 from workers.ops.metrics import setup
+from workers.redis_client import redis_client
 
 logger = log.get(__name__)
 
@@ -39,9 +38,7 @@ class Endpoints:
 
     @classmethod
     def build(cls, app: App, *, metrics_dir: Path | None) -> Endpoints:
-        client = redis.Redis.from_url(
-            app.settings.storage.redis_url, socket_timeout=2, socket_connect_timeout=2
-        )
+        client = redis_client(app.settings.storage.redis_url)
         found = setup.registry(app.services.db, client, metrics_dir=metrics_dir)
         return cls(health=Health(app=app, redis_client=client), registry=found)
 
