@@ -92,7 +92,8 @@ def build(config: str | None = None, *, settings: Settings | None = None) -> App
     rules = load_rules(settings.rules.path)
     for warning in settings.warnings():
         logger.warning("config_warning", warning=warning)
-    db = Database(settings.storage.database_url, durable=False)  # workers redo steps; see Database
+    # Workers redo steps (see Database); one pooled connection per job thread, plus the heartbeat's.
+    db = Database(settings.storage.database_url, durable=False, connections=settings.worker.threads + 1)
     services = Services(
         db=db,
         rules=rules,

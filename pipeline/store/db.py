@@ -39,7 +39,7 @@ def _sqlite_begin_deferred(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN")
 
 
-def make_engine(url: str, *, immediate: bool = True, durable: bool = True) -> Engine:
+def make_engine(url: str, *, immediate: bool = True, durable: bool = True, connections: int = 5) -> Engine:
     """An engine for ``url``; for SQLite also creates the database's folder.
 
     ``immediate=False`` gives SQLite readers a plain deferred BEGIN: in WAL mode
@@ -47,10 +47,15 @@ def make_engine(url: str, *, immediate: bool = True, durable: bool = True) -> En
     with ``synchronous=NORMAL``: a power loss may roll back the newest commits
     (never corrupt), which is fine for steps that are simply redone, but not for
     accepting mail.
+
+    ``connections`` is how many connections the pool keeps open (a server database): a
+    process with more threads using the database at once should keep one for each, else
+    every transaction beyond them opens a new connection (a new PostgreSQL backend
+    process) and closes it afterwards. They are opened on first use.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, pool_size=connections)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 10, "check_same_thread": False})
@@ -98,14 +103,21 @@ class Database:
     ``durable`` (the default) makes every commit survive power loss: the SMTP
     edge and ``qmark inject`` need it before they answer. Workers use
     ``durable=False`` on SQLite: their steps are idempotent and are redone if a
-    power loss takes back a commit.
+    power loss takes back a commit. ``connections``: see :func:`make_engine`.
     """
 
-    def __init__(self, url: str, *, durable: bool = True) -> None:
+    def __init__(self, url: str, *, durable: bool = True, connections: int = 5) -> None:
         self.url = url
-        self.engine = make_engine(url, durable=durable)
+        self.engine = make_engine(url, durable=durable, connections=connections)
         is_sqlite = self.engine.dialect.name == "sqlite"
-        self._reader = make_engine(url, immediate=False) if is_sqlite else self.engine
+        # PostgreSQL reads in autocommit: under its READ COMMITTED every statement takes its own
+        # snapshot inside a transaction too, so a read-only BEGIN ... COMMIT would only add two
+        # round trips.
+        self._reader = (
+            make_engine(url, immediate=False)
+            if is_sqlite
+            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         self._read_sessions = sessionmaker(self._reader, expire_on_commit=False)
         database = make_url(url).database
         on_disk = is_sqlite and database not in (None, "", ":memory:")
@@ -119,7 +131,8 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A session for reading only; on SQLite it does not take the write lock."""
+        """A session for reading only; on SQLite it does not take the write lock, on PostgreSQL it
+        sends no BEGIN and COMMIT (each statement sees what was committed when it started)."""
         with self._read_sessions() as session, session.begin():
             yield session
 
