@@ -122,7 +122,9 @@ def append_events(conn: Connection, *, events: Sequence[tuple[int, Event]]) -> N
             {"escalation_id": number, "at": e.at, "kind": e.kind, "actor": e.actor, "detail": e.detail}
             for number, e in events
         ]
-        conn.execute(insert(models.EventRow), rows)
+        # One multi-row INSERT: an executemany is one statement per row on PostgreSQL (psycopg
+        # pipelines them, but converts and the server executes each one).
+        conn.execute(insert(models.EventRow).values(rows))
 
 
 def add_event(
