@@ -29,6 +29,29 @@ upgrade`), the sink and `qmark run` on rules/examples/acme, and stops and remove
 the end, also on Ctrl-C. --target HOST:PORT drives a running qmark instead; its outbound relay
 must point at --sink-listen HOST:PORT, which the bench opens.
 
+--database sqlite,postgres (or a postgresql+psycopg:// URL) measures the bare server once,
+then qmark on each database in turn, each with a fresh Redis, database and `qmark run`, and
+prints them side by side with the ratios to the same bare figure. `postgres` starts a
+throw-away PostgreSQL with its durable defaults (fsync and synchronous_commit on), on the same
+two cores: its server processes are the role "postgres" in the CPU table (backends that end
+during a phase count through the postmaster's reaped-children CPU).
+
+Where the time goes on PostgreSQL (bench/pg_waits.py): during the flat-out phase a sampler
+process reads pg_stat_activity every --sample-interval (10 ms) and classes each qmark backend
+(named qmark-<role> by `qmark run`) as on CPU, waiting on a lock (Lock, LWLock other than WAL),
+waiting on commit (IO WALSync/WALWrite, LWLock WALWrite/WALInsert), idle in transaction or
+idle; samples x interval estimate each backend's seconds in each class. The worker backends'
+lock and commit seconds are divided by the seconds worker threads spent in steps (Dramatiq's
+dramatiq_message_duration_milliseconds_sum at qmark's /metrics, before and after the phase):
+"lock wait %" and "commit wait %" of step time. pg_stat_wal and pg_stat_database add WAL fsyncs
+(and their time: the server runs with track_wal_io_timing on) and transactions per escalation.
+The sampler and its backend are the role "sampler" (not qmark's, not postgres').
+
+Projected escalations/s per added worker core = 1000 / (worker CPU ms per escalation, flat out),
+assuming the database and Redis run elsewhere with headroom, one worker process per core, and
+that a step costs the same CPU on a bigger machine: it holds while lock and commit waits stay a
+small share of step time (no queueing on the database as workers are added).
+
 Output: readable lines, then `RESULT {json}`. Exit 0 when the run completed, whether or not a
 target was met; 1 when it broke (e.g. forwards never arrived); 130 on Ctrl-C.
 """
@@ -681,7 +704,7 @@ def measure(args: argparse.Namespace, plan: Plan, kind: str, stack: contextlib.E
             f"{share['in_txn']} %); {pg['samples']} samples over {pg['phase_seconds']} s"
         )
         print(
-            f"{'':14} per escalation: {pg['commits_per_escalation']} commits, "
+            f"{'':14} per escalation: {pg['transactions_per_escalation']} transactions, "
             f"{pg['wal_fsyncs_per_escalation']} WAL fsyncs ({pg['wal_fsync_ms_per_escalation']} ms), "
             f"{pg['wal_kb_per_escalation']} KB WAL; "
             f"SMTP edge backends waited on commit {pg['smtp_backend_seconds']['commit']} s, "
@@ -690,7 +713,8 @@ def measure(args: argparse.Namespace, plan: Plan, kind: str, stack: contextlib.E
     if worker_ms:
         print(
             f"per added core worker {result['per_core']['worker']} escalations/s "
-            f"(= 1000 / {worker_ms:.2f} worker CPU ms per escalation, flat out)"
+            f"(= 1000 / {worker_ms:.2f} worker CPU ms per escalation, flat out); per core of the "
+            + ", ".join(f"{role} {rate}/s" for role, rate in result["per_core"].items())
         )
     return result
 

@@ -170,7 +170,7 @@ def report(waits: dict[str, Any], step_seconds: float, escalations: int) -> dict
         "phase_seconds": round(waits["seconds"], 2),
         "samples": waits["samples"],
         # The sampler's own queries are autocommit transactions: one per sample, and the totals'.
-        "commits_per_escalation": round((waits.get("commits", 0) - waits["samples"] - 1) / per, 2),
+        "transactions_per_escalation": round((waits.get("commits", 0) - waits["samples"] - 1) / per, 2),
         "wal_fsyncs_per_escalation": round(waits.get("wal_sync", 0) / per, 2),
         "wal_fsync_ms_per_escalation": round(waits.get("wal_sync_ms", 0) / per, 3),
         "wal_kb_per_escalation": round(waits.get("wal_bytes", 0) / per / 1024, 1),
