@@ -432,8 +432,20 @@ def background(seconds: float = 1.0) -> float:
     return cpu_by_role(before, Procs())["other"] / seconds
 
 
+def memory_kb(pid: int, key: str) -> int:
+    """VmRSS (from status) or Pss (from smaps_rollup) of ``pid`` in KiB."""
+    source = "smaps_rollup" if key == "Pss:" else "status"
+    lines = Path(f"/proc/{pid}/{source}").read_text().splitlines()
+    return int(next(ln for ln in lines if ln.startswith(key)).split()[1])
+
+
 class RssSampler:
-    """VmRSS of qmark's processes (and Redis) every 0.2 s; keeps the peak total and per role."""
+    """VmRSS of qmark's processes (and Redis) every 0.2 s; keeps the peak total and per role.
+
+    PostgreSQL's processes share its buffers, which VmRSS counts once per process: for them
+    the proportional set size (Pss, shared pages divided among their users) is summed instead,
+    read every fifth round (smaps_rollup costs the bench's CPU, which qmark shares).
+    """
 
     def __init__(self, procs: Procs) -> None:
         self.procs, self.peak_total, self.peak, self.count = procs, 0, Counter[str](), Counter[str]()
@@ -442,13 +454,14 @@ class RssSampler:
         self._thread.start()
 
     def _run(self) -> None:
+        rounds = 0
         while not self._stop.wait(0.2):
-            kb, count = Counter[str](), Counter[str]()
+            kb, count, rounds = Counter[str](), Counter[str](), rounds + 1
+            skip = ("bench", "sink", "sampler") + (("postgres",) if rounds % 5 else ())
             for pid, role in self.procs.roles(proc_table()).items():
                 with contextlib.suppress(OSError, StopIteration):
-                    if role not in ("bench", "sink", "sampler"):
-                        status = Path(f"/proc/{pid}/status").read_text().splitlines()
-                        kb[role] += int(next(ln for ln in status if ln.startswith("VmRSS:")).split()[1])
+                    if role not in skip:
+                        kb[role] += memory_kb(pid, "Pss:" if role == "postgres" else "VmRSS:")
                         count[role] += 1
             qmark = sum(v for r, v in kb.items() if r not in ("redis", "postgres"))
             self.peak_total = max(self.peak_total, qmark)

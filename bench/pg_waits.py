@@ -160,7 +160,7 @@ def report(waits: dict[str, Any], step_seconds: float, escalations: int) -> dict
     """The figures the bench prints: worker lock and commit waits as shares of step time, and more."""
     worker = waits["by_role"].get("worker", Counter())
     smtp = waits["by_role"].get("smtp", Counter())
-    share = {key: round(100 * worker[key] / step_seconds, 1) if step_seconds else None for key in CLASSES}
+    share = {key: round(100 * worker[key] / step_seconds, 2) if step_seconds else None for key in CLASSES}
     per = max(1, escalations)
     return {
         "step_seconds": round(step_seconds, 2),

@@ -145,11 +145,9 @@ class Database:
         # PostgreSQL reads in autocommit: under its READ COMMITTED every statement takes its own
         # snapshot inside a transaction too, so a read-only BEGIN ... COMMIT would only add two
         # round trips.
-        self._reader = (
-            make_engine(url, immediate=False)
-            if is_sqlite
-            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        )
+        autocommit = None if is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._autocommit = autocommit
+        self._reader = autocommit or make_engine(url, immediate=False)
         self._read_sessions = sessionmaker(self._reader, expire_on_commit=False)
         database = make_url(url).database
         on_disk = is_sqlite and database not in (None, "", ":memory:")
@@ -160,6 +158,22 @@ class Database:
         """One write transaction (SQLAlchemy Core): committed on success, rolled back on error."""
         with self._writers or nullcontext(), self.engine.begin() as connection:
             yield connection
+
+    @contextmanager
+    def statement(self) -> Iterator[Connection]:
+        """For exactly one write statement (a claim, a number): committed on its own.
+
+        On PostgreSQL it runs in autocommit, a transaction by itself: one round trip instead of
+        BEGIN, the statement and COMMIT, with the same durability. On SQLite it is a
+        :meth:`transaction`. A second statement would not be atomic with the first: use
+        :meth:`transaction` for that.
+        """
+        if self._autocommit is None:
+            with self.transaction() as connection:
+                yield connection
+        else:
+            with self._autocommit.connect() as connection:
+                yield connection
 
     @contextmanager
     def read(self) -> Iterator[Session]:

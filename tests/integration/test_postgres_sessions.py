@@ -87,3 +87,23 @@ def test_a_pooled_connection_the_server_closed_while_idle_is_replaced_before_use
         second = int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
     db.dispose()
     assert second != first
+
+
+def test_a_single_write_statement_on_postgresql_is_committed_by_itself_before_the_block_ends(empty_postgres):
+    from pipeline.store import escalations
+    from pipeline.store.migrate import upgrade
+
+    upgrade(empty_postgres)
+    db, other = Database(empty_postgres), Database(empty_postgres)
+    query = text("SELECT count(*) FROM escalation_numbers WHERE id = :n")
+    with db.statement() as conn:
+        number = escalations.reserve_number(conn)
+        with other.read() as session:
+            seen_at_once = session.execute(query, {"n": number}).scalar_one()
+    with db.transaction() as conn:
+        held = escalations.reserve_number(conn)
+        with other.read() as session:
+            seen_in_transaction = session.execute(query, {"n": held}).scalar_one()
+    db.dispose()
+    other.dispose()
+    assert (seen_at_once, seen_in_transaction) == (1, 0)
