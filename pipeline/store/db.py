@@ -10,7 +10,6 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -18,7 +17,6 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -41,34 +39,6 @@ def _sqlite_begin_deferred(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN")
 
 
-#: A pooled connection unused for this long is pinged before use (see :func:`_ping_when_idle`).
-IDLE_PING_SECONDS = 1.0
-
-
-def _ping_when_idle(engine: Engine) -> None:
-    """Ping a pooled connection before use only when it lay unused for ``IDLE_PING_SECONDS``.
-
-    ``pool_pre_ping`` costs a round trip before every transaction (a fifth of a worker's
-    round trips on PostgreSQL). Under load a connection comes back within milliseconds; one
-    that lay idle may have been closed by a server restart, so it is pinged, and a dead one
-    is replaced (``DisconnectionError`` makes the pool connect again).
-    """
-
-    def checkin(_dbapi: Any, record: Any) -> None:
-        record.info["idle_since"] = time.monotonic()
-
-    def checkout(dbapi: Any, record: Any, _proxy: Any) -> None:
-        since = record.info.get("idle_since")
-        if since is not None and time.monotonic() - since >= IDLE_PING_SECONDS:
-            try:
-                engine.dialect.do_ping(dbapi)
-            except Exception as error:
-                raise DisconnectionError(str(error)) from error
-
-    event.listen(engine, "checkin", checkin)
-    event.listen(engine, "checkout", checkout)
-
-
 def make_engine(url: str, *, immediate: bool = True, durable: bool = True, connections: int = 5) -> Engine:
     """An engine for ``url``; for SQLite also creates the database's folder.
 
@@ -85,9 +55,7 @@ def make_engine(url: str, *, immediate: bool = True, durable: bool = True, conne
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        engine = create_engine(url, pool_size=connections)
-        _ping_when_idle(engine)
-        return engine
+        return create_engine(url, pool_pre_ping=True, pool_size=connections)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 10, "check_same_thread": False})

@@ -72,23 +72,6 @@ def test_a_postgresql_read_runs_each_statement_in_its_own_transaction(empty_post
     assert (fresh, held) == (True, False)
 
 
-def test_a_pooled_connection_the_server_closed_while_idle_is_replaced_before_use(empty_postgres, monkeypatch):
-    from pipeline.store import db as db_module
-
-    db = Database(empty_postgres)
-    with db.transaction() as conn:
-        first = int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
-    other = Database(empty_postgres)
-    with other.transaction() as conn:
-        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
-    other.dispose()
-    monkeypatch.setattr(db_module, "IDLE_PING_SECONDS", 0.0)  # the pooled one counts as idle long enough
-    with db.transaction() as conn:
-        second = int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
-    db.dispose()
-    assert second != first
-
-
 def test_a_single_write_statement_on_postgresql_is_committed_by_itself_before_the_block_ends(empty_postgres):
     from pipeline.store import escalations
     from pipeline.store.migrate import upgrade
