@@ -29,6 +29,29 @@ upgrade`), the sink and `qmark run` on rules/examples/acme, and stops and remove
 the end, also on Ctrl-C. --target HOST:PORT drives a running qmark instead; its outbound relay
 must point at --sink-listen HOST:PORT, which the bench opens.
 
+--database sqlite,postgres (or a postgresql+psycopg:// URL) measures the bare server once,
+then qmark on each database in turn, each with a fresh Redis, database and `qmark run`, and
+prints them side by side with the ratios to the same bare figure. `postgres` starts a
+throw-away PostgreSQL with its durable defaults (fsync and synchronous_commit on), on the same
+two cores: its server processes are the role "postgres" in the CPU table (backends that end
+during a phase count through the postmaster's reaped-children CPU).
+
+Where the time goes on PostgreSQL (bench/pg_waits.py): during the flat-out phase a sampler
+process reads pg_stat_activity every --sample-interval (10 ms) and classes each qmark backend
+(named qmark-<role> by `qmark run`) as on CPU, waiting on a lock (Lock, LWLock other than WAL),
+waiting on commit (IO WALSync/WALWrite, LWLock WALWrite/WALInsert), idle in transaction or
+idle; samples x interval estimate each backend's seconds in each class. The worker backends'
+lock and commit seconds are divided by the seconds worker threads spent in steps (Dramatiq's
+dramatiq_message_duration_milliseconds_sum at qmark's /metrics, before and after the phase):
+"lock wait %" and "commit wait %" of step time. pg_stat_wal and pg_stat_database add WAL fsyncs
+(and their time: the server runs with track_wal_io_timing on) and transactions per escalation.
+The sampler and its backend are the role "sampler" (not qmark's, not postgres').
+
+Projected escalations/s per added worker core = 1000 / (worker CPU ms per escalation, flat out),
+assuming the database and Redis run elsewhere with headroom, one worker process per core, and
+that a step costs the same CPU on a bigger machine: it holds while lock and commit waits stay a
+small share of step time (no queueing on the database as workers are added).
+
 Output: readable lines, then `RESULT {json}`. Exit 0 when the run completed, whether or not a
 target was met; 1 when it broke (e.g. forwards never arrived); 130 on Ctrl-C.
 """
@@ -52,12 +75,18 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench import pg_waits  # noqa: E402
+from tests.support.servers import PostgresServer  # noqa: E402
+
 TOKEN = re.compile(rb"bench-([0-9a-f]{6})-(\d{7})")
 TICK = os.sysconf("SC_CLK_TCK")
 RAW = argparse.RawDescriptionHelpFormatter
@@ -331,13 +360,18 @@ def host_port(text: str) -> tuple[str, int]:
 
 
 def proc_table() -> dict[int, tuple[int, int]]:
-    """pid -> (ppid, user + system CPU in clock ticks), for every process."""
+    """pid -> (ppid, CPU in clock ticks), for every process.
+
+    The CPU is user + system, plus that of its exited children it has waited for (cutime +
+    cstime): PostgreSQL backends that end during a phase (a pool closing connections) count
+    for the postmaster that reaped them.
+    """
     table = {}
     for entry in os.scandir("/proc"):
         with contextlib.suppress(OSError):
             if entry.name.isdigit():
                 fields = Path(entry.path, "stat").read_bytes().rsplit(b")", 1)[1].split()
-                table[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+                table[int(entry.name)] = (int(fields[1]), sum(map(int, fields[11:15])))
     return table
 
 
@@ -345,11 +379,13 @@ _ROLE: dict[int, str] = {}
 
 
 def qmark_role(pid: int) -> str:
-    """smtp, worker or scheduler from a `qmark run` child's command line; "run" for the supervisor."""
+    """smtp, worker, scheduler or http from a `qmark run` child's command line; "run" for the supervisor."""
     if pid not in _ROLE:
         with contextlib.suppress(OSError):
             args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            _ROLE[pid] = next((r for r in ("smtp", "worker", "scheduler") if r.encode() in args), "run")
+            _ROLE[pid] = next(
+                (r for r in ("smtp", "worker", "scheduler", "http") if r.encode() in args), "run"
+            )
     return _ROLE.get(pid, "run")
 
 
@@ -358,16 +394,19 @@ class Procs:
     """The processes of this run; ``roles`` maps each live pid to what it is."""
 
     qmark: int | None = None
-    named: dict[int, str] = field(default_factory=dict)  # redis, sink, bare
+    named: dict[int, str] = field(default_factory=dict)  # redis, sink, bare, postgres (its tree), sampler
 
     def roles(self, table: dict[int, tuple[int, int]]) -> dict[int, str]:
-        roles, children = {os.getpid(): "bench", **self.named}, defaultdict(list)
+        """Named pids and their descendants by name (a named descendant keeps its own); qmark's by role."""
+        roles, children = {os.getpid(): "bench"}, defaultdict(list)
         for pid, (ppid, _) in table.items():
             children[ppid].append(pid)
-        todo = [self.qmark] if self.qmark in table else []
+        todo = [(pid, name) for pid, name in self.named.items() if pid in table]
+        todo += [(self.qmark, "")] if self.qmark in table else []
         while todo:
-            roles[pid] = qmark_role(pid := todo.pop())
-            todo += children[pid]
+            pid, inherited = todo.pop()
+            roles[pid] = role = self.named.get(pid) or inherited or qmark_role(pid)
+            todo += [(child, role if inherited else "") for child in children[pid]]
         return roles
 
 
@@ -393,8 +432,20 @@ def background(seconds: float = 1.0) -> float:
     return cpu_by_role(before, Procs())["other"] / seconds
 
 
+def memory_kb(pid: int, key: str) -> int:
+    """VmRSS (from status) or Pss (from smaps_rollup) of ``pid`` in KiB."""
+    source = "smaps_rollup" if key == "Pss:" else "status"
+    lines = Path(f"/proc/{pid}/{source}").read_text().splitlines()
+    return int(next(ln for ln in lines if ln.startswith(key)).split()[1])
+
+
 class RssSampler:
-    """VmRSS of qmark's processes (and Redis) every 0.2 s; keeps the peak total and per role."""
+    """VmRSS of qmark's processes (and Redis) every 0.2 s; keeps the peak total and per role.
+
+    PostgreSQL's processes share its buffers, which VmRSS counts once per process: for them
+    the proportional set size (Pss, shared pages divided among their users) is summed instead,
+    read every fifth round (smaps_rollup costs the bench's CPU, which qmark shares).
+    """
 
     def __init__(self, procs: Procs) -> None:
         self.procs, self.peak_total, self.peak, self.count = procs, 0, Counter[str](), Counter[str]()
@@ -403,15 +454,17 @@ class RssSampler:
         self._thread.start()
 
     def _run(self) -> None:
+        rounds = 0
         while not self._stop.wait(0.2):
-            kb, count = Counter[str](), Counter[str]()
+            kb, count, rounds = Counter[str](), Counter[str](), rounds + 1
+            skip = ("bench", "sink", "sampler") + (("postgres",) if rounds % 5 else ())
             for pid, role in self.procs.roles(proc_table()).items():
                 with contextlib.suppress(OSError, StopIteration):
-                    if role not in ("bench", "sink"):
-                        status = Path(f"/proc/{pid}/status").read_text().splitlines()
-                        kb[role] += int(next(ln for ln in status if ln.startswith("VmRSS:")).split()[1])
+                    if role not in skip:
+                        kb[role] += memory_kb(pid, "Pss:" if role == "postgres" else "VmRSS:")
                         count[role] += 1
-            self.peak_total = max(self.peak_total, sum(v for r, v in kb.items() if r != "redis"))
+            qmark = sum(v for r, v in kb.items() if r not in ("redis", "postgres"))
+            self.peak_total = max(self.peak_total, qmark)
             self.peak, self.count = self.peak | kb, self.count | count
 
     def stop(self) -> None:
@@ -480,8 +533,45 @@ def phase(
     return result
 
 
-def start_qmark(args: argparse.Namespace, work: Path, sink_port: int, stack: contextlib.ExitStack) -> Procs:
-    """redis-server, a migrated SQLite database and `qmark run`; stopped when ``stack`` closes."""
+@dataclass
+class Qmark:
+    """A qmark under test: where it listens, its processes and, when started here, log and /metrics."""
+
+    addr: tuple[str, int]
+    procs: Procs
+    log: Path | None = None
+    metrics: str | None = None
+    url: str | None = None
+
+
+def database(kind: str, work: Path, stack: contextlib.ExitStack) -> tuple[str, dict[int, str]]:
+    """The URL of a fresh database for ``kind`` and the processes started for it (PostgreSQL's tree).
+
+    ``postgres`` starts a throw-away cluster with PostgreSQL's durable defaults (fsync and
+    synchronous_commit on; track_wal_io_timing on, to time WAL fsyncs); a URL's public schema
+    is dropped and created again.
+    """
+    if kind == "sqlite":
+        return f"sqlite:///{work / 'qmark.db'}", {}
+    if kind == "postgres":
+        server = PostgresServer(durable=True, settings={"track_wal_io_timing": "on"})
+        stack.callback(server.stop)
+        server.start()
+        assert server.process is not None
+        return server.url, {server.process.pid: "postgres"}
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(kind)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+    return kind, {}
+
+
+def start_qmark(
+    args: argparse.Namespace, work: Path, sink_port: int, url: str, stack: contextlib.ExitStack
+) -> Qmark:
+    """redis-server, the database at ``url`` migrated, and `qmark run`; stopped when ``stack`` closes."""
     redis_port, smtp_port, qmark = free_port(), free_port(), Path(sys.executable).parent / "qmark"
     redis_argv = [shutil.which("redis-server") or "redis-server", "--port", str(redis_port)]
     with (work / "redis.log").open("wb") as log:
@@ -492,13 +582,15 @@ def start_qmark(args: argparse.Namespace, work: Path, sink_port: int, stack: con
             start_new_session=True,
         )
     stack.callback(stop, redis)
+    http = f"127.0.0.1:{free_port()}"
     env = {
         **os.environ,
-        "QMARK_STORAGE__DATABASE_URL": f"sqlite:///{work / 'qmark.db'}",
+        "QMARK_STORAGE__DATABASE_URL": url,
         "QMARK_STORAGE__REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
         "QMARK_OUTBOUND__URL": f"smtp://127.0.0.1:{sink_port}",
         "QMARK_SMTP__LISTEN": f"127.0.0.1:{smtp_port}",
-        "QMARK_HTTP__LISTEN": f"127.0.0.1:{free_port()}",
+        "QMARK_HTTP__LISTEN": http,
+        "QMARK_HTTP__METRICS_DIR": str(work / "metrics"),
         "QMARK_SERVICE__SECRET_KEY": "bench",
         "QMARK_RULES__PATH": str(ROOT / "rules" / "examples" / "acme"),
     }
@@ -511,14 +603,14 @@ def start_qmark(args: argparse.Namespace, work: Path, sink_port: int, stack: con
             [qmark, "run"], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
     stack.callback(stop, run)
-    args.target = f"127.0.0.1:{smtp_port}"
-    deadline = time.monotonic() + 60
+    addr, deadline = ("127.0.0.1", smtp_port), time.monotonic() + 60
     while run.poll() is None and time.monotonic() < deadline:
         with contextlib.suppress(OSError):
-            Client(host_port(args.target)).close()
-            return Procs(qmark=run.pid, named={redis.pid: "redis"})
+            Client(addr).close()
+            procs = Procs(qmark=run.pid, named={redis.pid: "redis"})
+            return Qmark(addr, procs, work / "qmark.log", f"http://{http}/metrics", url)
         time.sleep(0.2)
-    raise RuntimeError(f"qmark run did not answer on {args.target}; see {work / 'qmark.log'}")
+    raise RuntimeError(f"qmark run did not answer on 127.0.0.1:{smtp_port}; see {work / 'qmark.log'}")
 
 
 def log_summary(path: Path) -> dict[str, int]:
@@ -532,72 +624,218 @@ def log_summary(path: Path) -> dict[str, int]:
     return dict(seen.most_common(10))
 
 
-def bench(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict[str, Any]:
-    n, k, w, paced, run = args.n, args.k, args.warmup, int(args.rate * args.rate_seconds), os.urandom(3).hex()
-    payloads = build_messages(w + n + paced, run)
-    warm, flat, slow = range(w), range(w, w + n), range(w + n, w + n + paced)
-    kb, deadline = sum(map(len, payloads)) / len(payloads) / 1024, time.monotonic() + args.wait_idle
-    while (busy := background()) > 0.1 * (os.cpu_count() or 1) and time.monotonic() < deadline:
-        pass
-    print(
-        f"qmark ingest bench: N={n} K={k}, {kb:.1f} KB mail, warm-up {w}, then {args.rate:g}/s for "
-        f"{args.rate_seconds:g} s; {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; "
-        f"other processes kept {busy:.2f} cores busy just before the start"
-    )
+def step_ms(qm: Qmark) -> float:
+    """Milliseconds qmark's worker threads have spent in jobs so far (its /metrics)."""
+    if not qm.metrics:
+        return 0.0
+    with urllib.request.urlopen(qm.metrics, timeout=10) as answer:
+        return pg_waits.step_ms(answer.read().decode())
 
-    bare_proc, bare_port = serve_process("bare", "127.0.0.1:0", stack)
-    run_load(("127.0.0.1", bare_port), payloads, warm, k)
-    bare_procs = Procs(named={bare_proc.pid: "bare"})
-    bare = phase("bare aiosmtpd", ("127.0.0.1", bare_port), payloads, flat, k, bare_procs)
-    stop(bare_proc)
 
-    sink = Sink(args.sink_listen, run, stack)
-    work = Path(args.workdir or stack.enter_context(tempfile.TemporaryDirectory(prefix="qmark-bench-")))
+def label_of(kind: str) -> str:
+    """A database's name in the output: sqlite, postgres, or the URL without its password."""
+    if kind in ("sqlite", "postgres", "target"):
+        return kind
+    from sqlalchemy.engine import make_url
+
+    return make_url(kind).render_as_string(hide_password=True)
+
+
+@dataclass
+class Plan:
+    """What every run sends: payloads, and the seqs of the warm-up, flat-out and paced phases."""
+
+    run: str
+    payloads: list[bytes]
+    warm: range
+    flat: range
+    slow: range
+
+
+def measure(args: argparse.Namespace, plan: Plan, kind: str, stack: contextlib.ExitStack) -> dict[str, Any]:
+    """qmark on one database (fresh Redis and database): warm-up, flat out, paced; prints and returns it."""
+    print(f"--- qmark on {label_of(kind)}")
+    sink = Sink(args.sink_listen, plan.run, stack)
+    if args.workdir:
+        work = Path(args.workdir) / re.sub(r"[^\w.-]+", "_", label_of(kind))
+    else:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="qmark-bench-")))
     work.mkdir(parents=True, exist_ok=True)
-    procs = Procs(qmark=args.pid) if args.target else start_qmark(args, work, sink.port, stack)
-    procs.named[sink.proc.pid] = "sink"
-    addr, rss = host_port(args.target), RssSampler(procs)
+    if args.target:
+        qm = Qmark(host_port(args.target), Procs(qmark=args.pid))
+    else:
+        url, named = database(kind, work, stack)
+        qm = start_qmark(args, work, sink.port, url, stack)
+        qm.procs.named.update(named)
+    qm.procs.named[sink.proc.pid] = "sink"
+    sampler = None
+    if qm.url and qm.url.startswith("postgresql"):
+        sampler = pg_waits.Sampler(Path(__file__), qm.url, args.sample_interval)
+        stack.callback(sampler.close)
+        qm.procs.named.update({sampler.proc.pid: "sampler", sampler.backend_pid: "sampler"})
+    rss = RssSampler(qm.procs)
     stack.callback(rss.stop)
-    run_load(addr, payloads, warm, k)
-    if not sink.wait(list(warm), args.timeout, sink.forwards):
-        raise RuntimeError(f"warm-up: only {len(sink.forwards)} of {w} owner forwards arrived")
-    qmark = phase("qmark flat out", addr, payloads, flat, k, procs, sink, timeout=args.timeout)
+    run_load(qm.addr, plan.payloads, plan.warm, args.k)
+    if not sink.wait(list(plan.warm), args.timeout, sink.forwards):
+        raise RuntimeError(f"warm-up: only {len(sink.forwards)} of {len(plan.warm)} owner forwards arrived")
+    steps_before = step_ms(qm)
+    if sampler:
+        sampler.start()
+    flat = phase(
+        "qmark flat out", qm.addr, plan.payloads, plan.flat, args.k, qm.procs, sink, timeout=args.timeout
+    )
+    waits = sampler.stop() if sampler else None
+    step_seconds = (step_ms(qm) - steps_before) / 1000
     time.sleep(1)
     slow_name = f"qmark @{args.rate:g}/s"
-    rated = phase(slow_name, addr, payloads, slow, min(2, k), procs, sink, args.rate, args.timeout)
+    rated = phase(
+        slow_name, qm.addr, plan.payloads, plan.slow, min(2, args.k), qm.procs, sink, args.rate, args.timeout
+    )
     rss.stop()
     mib = {role: round(v / 1024, 1) for role, v in rss.peak.items()}
     shown = ", ".join(
         f"{r} {v:.0f}" + (f" ({rss.count[r]} procs)" if rss.count[r] > 1 else "") for r, v in mib.items()
     )
     print(f"peak RSS       qmark {rss.peak_total / 1024:.0f} MiB; by role, MiB: {shown or 'n/a, give --pid'}")
-    log = log_summary(work / "qmark.log") if not args.target else {}
-    if not args.target:
+    log = log_summary(qm.log) if qm.log else {}
+    if qm.log:
         print(f"qmark log      {log or 'no warnings or errors'}")
-
-    ratios = {
-        "accept": qmark["accepted_per_s"] / bare["accepted_per_s"],
-        "e2e": qmark["escalations_per_s"] / bare["accepted_per_s"],
+    result = dict(database=label_of(kind), qmark=flat, paced={"rate": args.rate, **rated}, qmark_log=log)
+    result.update(rss_peak_mib={"qmark_total": round(rss.peak_total / 1024, 1), **mib})
+    worker_ms = flat["cpu_ms_per_msg"].get("worker", 0)
+    result["per_core"] = {
+        role: round(1000 / flat["cpu_ms_per_msg"][role], 1)
+        for role in ("worker", "smtp", "postgres")
+        if flat["cpu_ms_per_msg"].get(role)
     }
-    p99 = rated["fwd_p99_ms"] if rated["fwd_p99_ms"] is not None else math.inf
+    if waits is not None:
+        result["pg"] = pg = pg_waits.report(waits, step_seconds, flat.get("forwards", 0))
+        share = pg["worker_share_of_step_pct"]
+        print(
+            f"PG waits       worker backends, flat out: lock {share['lock']} %, commit {share['commit']} % "
+            f"of {pg['step_seconds']} s in steps (on CPU in PG {share['cpu']} %, idle in transaction "
+            f"{share['in_txn']} %); {pg['samples']} samples over {pg['phase_seconds']} s"
+        )
+        print(
+            f"{'':14} per escalation: {pg['transactions_per_escalation']} transactions, "
+            f"{pg['wal_fsyncs_per_escalation']} WAL fsyncs ({pg['wal_fsync_ms_per_escalation']} ms), "
+            f"{pg['wal_kb_per_escalation']} KB WAL; "
+            f"SMTP edge backends waited on commit {pg['smtp_backend_seconds']['commit']} s, "
+            f"on locks {pg['smtp_backend_seconds']['lock']} s"
+        )
+    if worker_ms:
+        print(
+            f"per added core worker {result['per_core']['worker']} escalations/s "
+            f"(= 1000 / {worker_ms:.2f} worker CPU ms per escalation, flat out); per core of the "
+            + ", ".join(f"{role} {rate}/s" for role, rate in result["per_core"].items())
+        )
+    return result
+
+
+def verdicts(bare: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    """Ratios to the bare server and PASS/MISS against the issue's targets, added to ``result``."""
+    ratios = {
+        "accept": result["qmark"]["accepted_per_s"] / bare["accepted_per_s"],
+        "e2e": result["qmark"].get("escalations_per_s", 0) / bare["accepted_per_s"],
+    }
+    p99 = result["paced"]["fwd_p99_ms"] if result["paced"].get("fwd_p99_ms") is not None else math.inf
     met = {"accept": ratios["accept"] >= 0.5, "e2e": ratios["e2e"] >= 0.15, "fwd_p99_at_rate": p99 <= 250}
-    verdict = {key: "PASS" if ok else "MISS" for key, ok in met.items()}
-    print(f"durable accept {ratios['accept']:.3f} x bare (target >= 0.5)   {verdict['accept']}")
-    print(f"end-to-end     {ratios['e2e']:.3f} x bare (target >= 0.15)  {verdict['e2e']}")
-    print(f"forward p99    {ms(p99)} ms at {args.rate:g}/s (target <= 250 ms) {verdict['fwd_p99_at_rate']}")
-    errors = bare["errors"] + qmark["errors"] + rated["errors"]
-    errors += [
-        f"{p['sent'] - p['forwards']} owner forwards missing after {args.timeout:g} s"
-        for p in (qmark, rated)
-        if not p["complete"]
-    ]
+    result["ratios"] = {key: round(value, 3) for key, value in ratios.items()}
+    result["targets"] = {key: "PASS" if ok else "MISS" for key, ok in met.items()}
+    return result
+
+
+def side_by_side(bare: dict[str, Any], runs: dict[str, dict[str, Any]], rate: float) -> None:
+    """The comparison table: the bare server, then each database's figures and ratios."""
+    names = list(runs)
+    rows: list[tuple[str, list[str]]] = [("", ["bare", *names])]
+
+    def row(label: str, bare_cell: str, cell: Any) -> None:
+        rows.append((label, [bare_cell, *(cell(runs[n]) for n in names)]))
+
+    row("accepted msgs/s", f"{bare['accepted_per_s']}", lambda r: f"{r['qmark']['accepted_per_s']}")
+    row("  x bare (>= 0.5)", "", lambda r: f"{r['ratios']['accept']:.3f} {r['targets']['accept']}")
+    row("escalations/s", "", lambda r: f"{r['qmark'].get('escalations_per_s')}")
+    row("  x bare (>= 0.15)", "", lambda r: f"{r['ratios']['e2e']:.3f} {r['targets']['e2e']}")
+    row(
+        "reply p50/p99 ms",
+        f"{ms(bare['reply_p50_ms'])}/{ms(bare['reply_p99_ms'])}",
+        lambda r: f"{ms(r['qmark']['reply_p50_ms'])}/{ms(r['qmark']['reply_p99_ms'])}",
+    )
+    row(
+        f"fwd p99 @{rate:g}/s ms",
+        "",
+        lambda r: f"{ms(r['paced']['fwd_p99_ms'])} {r['targets']['fwd_p99_at_rate']}",
+    )
+    roles = sorted({role for r in runs.values() for role in r["qmark"]["cpu_ms_per_msg"]})
+    for role in sorted(
+        roles, key=lambda x: -max(r["qmark"]["cpu_ms_per_msg"].get(x, 0) for r in runs.values())
+    ):
+        row(
+            f"CPU ms/msg {role}",
+            f"{bare['cpu_ms_per_msg'].get(role, '')}",
+            lambda r, role=role: f"{r['qmark']['cpu_ms_per_msg'].get(role, '-')}",
+        )
+    row("cores busy", f"{bare['cores_busy']}", lambda r: f"{r['qmark']['cores_busy']}")
+    row("peak RSS qmark MiB", "", lambda r: f"{r['rss_peak_mib']['qmark_total']:.0f}")
+    for role in ("worker", "smtp", "scheduler", "http", "run", "redis", "postgres"):
+        row(f"  {role} MiB", "", lambda r, role=role: f"{r['rss_peak_mib'].get(role, '-')}")
+    row("per worker core esc/s", "", lambda r: f"{r['per_core'].get('worker', '-')}")
+    row(
+        "lock wait % of step",
+        "",
+        lambda r: f"{r['pg']['worker_share_of_step_pct']['lock']}" if "pg" in r else "-",
+    )
+    row(
+        "commit wait % of step",
+        "",
+        lambda r: f"{r['pg']['worker_share_of_step_pct']['commit']}" if "pg" in r else "-",
+    )
+    widths = [max(len(cells[i]) for _, cells in rows) for i in range(len(rows[0][1]))]
+    print("=== side by side")
+    for label, cells in rows:
+        print(f"{label:22}" + "  ".join(f"{c:>{w}}" for c, w in zip(cells, widths, strict=True)))
+
+
+def bench(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict[str, Any]:
+    n, k, w, paced, run = args.n, args.k, args.warmup, int(args.rate * args.rate_seconds), os.urandom(3).hex()
+    plan = Plan(
+        run, build_messages(w + n + paced, run), range(w), range(w, w + n), range(w + n, w + n + paced)
+    )
+    kb, deadline = sum(map(len, plan.payloads)) / len(plan.payloads) / 1024, time.monotonic() + args.wait_idle
+    while (busy := background()) > 0.1 * (os.cpu_count() or 1) and time.monotonic() < deadline:
+        pass
+    kinds = ["target"] if args.target else args.database
+    print(
+        f"qmark ingest bench: N={n} K={k}, {kb:.1f} KB mail, warm-up {w}, then {args.rate:g}/s for "
+        f"{args.rate_seconds:g} s; databases {', '.join(map(label_of, kinds))}; {os.cpu_count()} CPUs, "
+        f"Python {sys.version.split()[0]}; other processes kept {busy:.2f} cores busy just before the start"
+    )
+
+    bare_proc, bare_port = serve_process("bare", "127.0.0.1:0", stack)
+    run_load(("127.0.0.1", bare_port), plan.payloads, plan.warm, k)
+    bare_procs = Procs(named={bare_proc.pid: "bare"})
+    bare = phase("bare aiosmtpd", ("127.0.0.1", bare_port), plan.payloads, plan.flat, k, bare_procs)
+    stop(bare_proc)
+
+    runs: dict[str, dict[str, Any]] = {}
+    for kind in kinds:
+        with contextlib.ExitStack() as one:
+            runs[label_of(kind)] = verdicts(bare, measure(args, plan, kind, one))
+    side_by_side(bare, runs, args.rate)
+    errors = list(bare["errors"])
+    for name, r in runs.items():
+        errors += [f"{name}: {e}" for e in r["qmark"]["errors"] + r["paced"]["errors"]]
+        errors += [
+            f"{name}: {p['sent'] - p['forwards']} owner forwards missing after {args.timeout:g} s"
+            for p in (r["qmark"], r["paced"])
+            if not p["complete"]
+        ]
     for line in errors:
         print(f"error          {line}")
-    ok = qmark["complete"] and rated["complete"] and not errors
-    result = dict(ok=ok, n=n, k=k, msg_kb=round(kb, 2), busy_before=round(busy, 2), bare=bare, qmark=qmark)
-    result.update(paced={"rate": args.rate, **rated}, qmark_log=log, targets=verdict)
-    result.update(rss_peak_mib={"qmark_total": round(rss.peak_total / 1024, 1), **mib})
-    return {**result, "ratios": {key: round(value, 3) for key, value in ratios.items()}}
+    ok = not errors
+    result = dict(ok=ok, n=n, k=k, msg_kb=round(kb, 2), busy_before=round(busy, 2), bare=bare, runs=runs)
+    return {**result, **runs[label_of(kinds[0])]}  # the first database's figures also at the top, as before
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -608,6 +846,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--warmup", type=int, default=40, help="messages sent, and waited for, before measuring (default 40)")
     add("--rate", type=float, default=20, help="escalations/s in the paced phase (default 20)")
     add("--rate-seconds", type=float, default=15, help="length of the paced phase in seconds (default 15)")
+    add(
+        "--database",
+        default="sqlite",
+        type=lambda text: [part.strip() for part in text.split(",") if part.strip()],
+        help="comma-separated, each measured in turn against the same bare run, with a fresh Redis and "
+        "database: sqlite, postgres (a throw-away PostgreSQL with fsync and synchronous_commit on) or a "
+        "postgresql+psycopg:// URL (its public schema is dropped!) (default sqlite)",
+    )
+    add(
+        "--sample-interval",
+        type=float,
+        default=0.01,
+        help="seconds between pg_stat_activity samples on PostgreSQL (default 0.01)",
+    )
     add("--workers", type=int, help="QMARK_WORKER__PROCESSES of the qmark started here (default: qmark's)")
     add("--threads", type=int, help="QMARK_WORKER__THREADS of the qmark started here (default: qmark's)")
     add("--timeout", type=float, default=300, help="seconds to wait for a phase's forwards (default 300)")
@@ -622,8 +874,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     add("--workdir", help="keep the database and logs of the qmark started here in this directory")
     add("--json-out", help="also write the RESULT object to this file")
-    add("--serve", choices=("sink", "bare"), help=argparse.SUPPRESS)
+    add("--serve", choices=("sink", "bare", "pgwait"), help=argparse.SUPPRESS)
+    add("--dsn", help=argparse.SUPPRESS)
+    add("--interval", type=float, default=0.01, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if isinstance(args.database, str):
+        args.database = [args.database]
+    for kind in args.database:
+        if kind not in ("sqlite", "postgres") and not kind.startswith("postgresql"):
+            parser.error(f"--database {kind}: give sqlite, postgres or a postgresql+psycopg:// URL")
     if args.target and not args.sink_listen:
         parser.error("--target needs --sink-listen, the address qmark's outbound.url points at")
     args.sink_listen = args.sink_listen or "127.0.0.1:0"
@@ -636,6 +895,9 @@ def _interrupt(*_: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.serve == "pgwait":
+        pg_waits.serve(args.dsn, args.interval)
+        return 0
     if args.serve:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run((serve_sink if args.serve == "sink" else serve_bare)(*host_port(args.sink_listen)))

@@ -92,7 +92,11 @@ def build(config: str | None = None, *, settings: Settings | None = None) -> App
     rules = load_rules(settings.rules.path)
     for warning in settings.warnings():
         logger.warning("config_warning", warning=warning)
-    db = open_database(settings.storage, durable=False)  # workers redo steps; see Database
+    # Workers redo steps (see Database); a pooled connection for each job thread and the
+    # heartbeat, else every transaction beyond the pool opens and closes a PostgreSQL backend.
+    pool = max(settings.storage.pool_size, settings.worker.threads + 1)
+    storage = settings.storage.model_copy(update={"pool_size": pool})
+    db = open_database(storage, durable=False)
     services = Services(
         db=db,
         rules=rules,

@@ -110,8 +110,8 @@ def _prepare(
     )
     lookup = related.look_up(svc, customer=customer, route=decision.route, complaint=original, now=now)
     _record_lookup(escalation, lookup, now)
-    with svc.db.transaction() as session:
-        number = escalations.reserve_number(session)
+    with svc.db.statement() as conn:
+        number = escalations.reserve_number(conn)
     facts = _facts(svc, number, mail, decision, escalation, lookup.seen())
     mails = [render_owner_forward(facts, svc.identity)]
     if svc.rules.defaults.acknowledge_executive:

@@ -38,7 +38,7 @@ def process_messages(svc: Services, message_ids: Sequence[int]) -> Iterator[list
     hold up the others; the first failure is raised at the end, so the job is
     retried and the messages already done are skipped by their claim.
     """
-    with svc.db.transaction() as conn:
+    with svc.db.statement() as conn:  # one UPDATE ... RETURNING
         batch = messages.claim_many(conn, message_ids=message_ids, now=svc.clock(), lease=svc.lease)
     failure: Exception | None = None
     done = 0

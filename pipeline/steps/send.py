@@ -27,8 +27,8 @@ def deliver_mails(svc: Services, transport: Transport, mail_ids: Sequence[int]) 
 
     Mails already sent, or held by another worker's live lease, are skipped.
     """
-    with svc.db.transaction() as session:
-        claimed = outbox.claim_many(session, mail_ids=mail_ids, now=svc.clock(), lease=svc.lease)
+    with svc.db.statement() as conn:  # one UPDATE ... RETURNING
+        claimed = outbox.claim_many(conn, mail_ids=mail_ids, now=svc.clock(), lease=svc.lease)
     deferred = send_claimed(svc, transport, claimed)
     if deferred:
         raise DeliveryError(f"{len(deferred)} mail(s) deferred; the job will retry", permanent=False)

@@ -12,7 +12,19 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, bindparam, case, func, insert, select, update
+from sqlalchemy import (
+    ARRAY,
+    Connection,
+    Integer,
+    RowMapping,
+    any_,
+    bindparam,
+    case,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from pipeline.model.action import Action, ActionState
@@ -129,10 +141,18 @@ def get(session: Session, *, number: int) -> ActionRow | None:
 
 _DONE = func.sum(case((ActionRow.state == ActionState.DONE.value, 1), else_=0))
 _KEPT = func.sum(case((ActionRow.state != ActionState.DROPPED.value, 1), else_=0))
-# Built once: the opening's repeat-complaint lookup reads it for every new escalation.
+# Built once: the opening's repeat-complaint lookup reads it for every new escalation, often for
+# a hundred or more escalations. PostgreSQL takes them as one array (``= ANY(:numbers)``): the
+# statement's text stays the same, so psycopg caches its conversion and the server its plan; an
+# expanded ``IN (...)`` of a new length each time is parsed and planned again on both sides.
 _PROGRESS = (
     select(ActionRow.escalation_id, _DONE, _KEPT)
     .where(ActionRow.escalation_id.in_(bindparam("numbers", expanding=True)))
+    .group_by(ActionRow.escalation_id)
+)
+_PROGRESS_ANY = (
+    select(ActionRow.escalation_id, _DONE, _KEPT)
+    .where(ActionRow.escalation_id == any_(bindparam("numbers", type_=ARRAY(Integer))))
     .group_by(ActionRow.escalation_id)
 )
 
@@ -142,7 +162,8 @@ def progress(session: Session | Connection, *, escalation_ids: Sequence[int]) ->
     if not escalation_ids:
         return {}
     conn = session.connection() if isinstance(session, Session) else session  # Core: no ORM overhead
-    rows = conn.execute(_PROGRESS, {"numbers": list(escalation_ids)})
+    query = _PROGRESS_ANY if conn.dialect.name == "postgresql" else _PROGRESS
+    rows = conn.execute(query, {"numbers": list(escalation_ids)})
     return {number: (int(done or 0), int(kept or 0)) for number, done, kept in rows}
 
 

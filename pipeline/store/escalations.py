@@ -122,7 +122,10 @@ def append_events(conn: Connection, *, events: Sequence[tuple[int, Event]]) -> N
             {"escalation_id": number, "at": e.at, "kind": e.kind, "actor": e.actor, "detail": e.detail}
             for number, e in events
         ]
-        conn.execute(insert(models.EventRow), rows)
+        # With RETURNING, SQLAlchemy sends the rows as one multi-row INSERT from a cached
+        # compilation ("insertmanyvalues"); a plain executemany is one statement per row on
+        # PostgreSQL, and ``.values(rows)`` is compiled again on every call.
+        conn.execute(insert(models.EventRow).returning(models.EventRow.id), rows)
 
 
 def add_event(

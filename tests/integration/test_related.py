@@ -133,6 +133,26 @@ def test_action_progress_counts_done_of_not_dropped_through_a_session_or_a_conne
         db.dispose()
 
 
+def test_the_progress_of_any_number_of_escalations_is_one_statement_text_on_postgresql(empty_postgres):
+    from sqlalchemy import event
+
+    from pipeline.store import actions
+    from pipeline.store.migrate import upgrade
+
+    upgrade(empty_postgres)
+    db = Database(empty_postgres)
+    sent: list[str] = []
+    event.listen(db.engine, "before_cursor_execute", lambda _c, _cur, statement, *_: sent.append(statement))
+    try:
+        with db.read() as session:
+            for count in (1, 3, 120):
+                assert actions.progress(session, escalation_ids=list(range(1, count + 1))) == {}
+    finally:
+        db.dispose()
+    assert len(sent) == 3
+    assert len(set(sent)) == 1  # psycopg caches its conversion and the server can reuse the plan
+
+
 def test_the_earlier_escalations_are_read_with_their_writeup(url):
     from pipeline.store import related
 

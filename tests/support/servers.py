@@ -97,13 +97,23 @@ def _pg_bin(name: str) -> str:
 
 
 class PostgresServer:
-    """A throwaway PostgreSQL cluster on a free port (run as the postgres user when we are root)."""
+    """A throwaway PostgreSQL cluster on a free port (run as the postgres user when we are root).
 
-    def __init__(self) -> None:
+    Tests run it with ``fsync=off`` (a crash of the machine loses the cluster, which nobody
+    keeps). ``durable=True`` keeps PostgreSQL's defaults (fsync and synchronous_commit on), as
+    in production, for benchmarks; ``settings`` adds ``-c name=value`` server settings.
+    """
+
+    def __init__(self, *, durable: bool = False, settings: dict[str, str] | None = None) -> None:
         # Not under pytest's tmp_path: that is private to root, and the server runs as postgres.
         self.workdir = Path(tempfile.mkdtemp(prefix="qmark-pg-"))
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
+        self.settings = {
+            "listen_addresses": "127.0.0.1",
+            **({} if durable else {"fsync": "off"}),
+            **(settings or {}),
+        }
         self._as_user: list[str] = []
         if os.geteuid() == 0:  # initdb refuses root
             self._as_user = ["runuser", "-u", "postgres", "--"]
@@ -137,10 +147,7 @@ class PostgresServer:
                 str(self.port),
                 "-k",
                 str(sockets),
-                "-c",
-                "listen_addresses=127.0.0.1",
-                "-c",
-                "fsync=off",
+                *(arg for name, value in self.settings.items() for arg in ("-c", f"{name}={value}")),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -11,6 +11,7 @@ use them, so ``qmark escalations list`` or ``qmark rules check`` start quickly.
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable, Sequence
 from importlib import import_module
 from typing import Any
@@ -53,10 +54,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``qmark ...``: the exit code of the command ``argv`` names; 78 for a config, rules or schema to fix."""
     args = build_parser().parse_args(argv)
     log.configure()
+    name_database_sessions(args.command)
     try:
         return handler(args.command, *_subcommand(args))(args)
     except (ConfigError, RulesError, SchemaNotCurrent) as error:
         return fail(EX_CONFIG, str(error))
+
+
+def name_database_sessions(command: str) -> None:
+    """PostgreSQL sessions of this process show ``qmark-<command>`` in ``pg_stat_activity``.
+
+    libpq reads ``PGAPPNAME``; a name the operator set is kept, one inherited from ``qmark run``
+    (``qmark-run``) is replaced by the child's role. SQLite ignores it.
+    """
+    if os.environ.get("PGAPPNAME", "qmark-").startswith("qmark-"):
+        os.environ["PGAPPNAME"] = f"qmark-{command}"
 
 
 def handler(*path: str) -> Callable[[argparse.Namespace], int]:
