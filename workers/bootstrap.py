@@ -50,10 +50,15 @@ class App:
         return graph_module.Runtime(services=self.services, transport=self.transport)
 
 
+def secret_keys(settings: Settings) -> tuple[bytes, ...]:
+    """The token keys, newest (signing) first: ``secret_key``, ``secret_keys``, else the generated one."""
+    return settings.service.signing_keys or (secret_key(settings),)
+
+
 def secret_key(settings: Settings) -> bytes:
-    """The configured secret, or one generated once and kept beside the database."""
-    if settings.service.secret_key is not None:
-        return settings.service.secret_key.get_secret_value().encode()
+    """The signing secret: the configured one, or one generated once and kept beside the database."""
+    if settings.service.signing_keys:
+        return settings.service.signing_keys[0]
     path = Path("var") / "secret.key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -63,7 +68,7 @@ def secret_key(settings: Settings) -> bytes:
     return path.read_text().strip().encode()
 
 
-def identity(settings: Settings, secret: bytes) -> Identity:
+def identity(settings: Settings, secret: bytes, older_secrets: tuple[bytes, ...] = ()) -> Identity:
     from email.utils import parseaddr
 
     name, email = parseaddr(settings.outbound.from_address)
@@ -73,6 +78,7 @@ def identity(settings: Settings, secret: bytes) -> Identity:
         reply_local=intake.partition("@")[0],
         domain=settings.service.domain.lower(),
         secret=secret,
+        older_secrets=older_secrets,
     )
 
 
@@ -97,11 +103,12 @@ def build(config: str | None = None, *, settings: Settings | None = None) -> App
     pool = max(settings.storage.pool_size, settings.worker.threads + 1)
     storage = settings.storage.model_copy(update={"pool_size": pool})
     db = open_database(storage, durable=False)
+    newest, *older = secret_keys(settings)
     services = Services(
         db=db,
         rules=rules,
         policy=policy(settings),
-        identity=identity(settings, secret_key(settings)),
+        identity=identity(settings, newest, tuple(older)),
         limits=ParseLimits(),
         max_attempts=settings.worker.max_attempts,
         lease=timedelta(seconds=settings.worker.lease),

@@ -12,7 +12,16 @@ from pathlib import Path
 from typing import Annotated, Any, cast
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+)
 
 from pipeline.config.redis_url import valid_redis_url
 from pipeline.config.values import (
@@ -26,6 +35,7 @@ from pipeline.config.values import (
     clock_time,
     host_port,
     iana_timezone,
+    invalid,
     mailbox,
     url_scheme,
 )
@@ -41,7 +51,30 @@ class ServiceSettings(_Section):
     domain: str = Field(default="acme.test", min_length=1)
     intake_addresses: Addresses = ("escalations@acme.test",)
     secret_key: SecretStr | None = None
+    # Key rotation: the newest key first signs; every key listed still verifies. Not with secret_key.
+    secret_keys: tuple[SecretStr, ...] = ()
     timezone: Annotated[str, AfterValidator(iana_timezone)] = "UTC"
+
+    @field_validator("secret_keys")
+    @classmethod
+    def _one_way_to_set_keys(cls, keys: tuple[SecretStr, ...], info: ValidationInfo) -> tuple[SecretStr, ...]:
+        if any(not key.get_secret_value() for key in keys):
+            raise invalid("[...]", "holds an empty key", "give every key in secret_keys a long random value")
+        if keys and info.data.get("secret_key") is not None:
+            raise invalid(
+                "[...]",
+                "is set together with secret_key",
+                "set one of them: move the secret_key value into secret_keys (as its last item"
+                " while it still has to verify) and remove secret_key",
+            )
+        return keys
+
+    @property
+    def signing_keys(self) -> tuple[bytes, ...]:
+        """The configured keys as bytes, newest (the signing one) first; empty when none is set."""
+        if self.secret_key is not None:
+            return (self.secret_key.get_secret_value().encode(),)
+        return tuple(key.get_secret_value().encode() for key in self.secret_keys)
 
 
 class StorageSettings(_Section):
@@ -115,6 +148,17 @@ class HttpSettings(_Section):
     # Where qmark's processes share their Prometheus counters (multi-process mode); emptied
     # when `qmark run` starts.
     metrics_dir: str = "var/metrics"
+    # When set, /readyz and /metrics want "Authorization: Bearer <token>"; /healthz stays open.
+    token: SecretStr | None = None
+
+    @field_validator("token")
+    @classmethod
+    def _token_not_empty(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is not None and not token.get_secret_value().strip():
+            raise invalid(
+                "", "is empty", "remove token to leave /readyz and /metrics open, or set a long random value"
+            )
+        return token
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -204,7 +248,7 @@ class Settings(BaseModel):
             )
         elif not self.auth.trusted_authserv_ids:
             found.append("auth.trusted_authserv_ids is empty: no executive's mail can be trusted")
-        if self.service.secret_key is None and not self.storage.database_url.startswith("sqlite"):
+        if not self.service.signing_keys and not self.storage.database_url.startswith("sqlite"):
             found.append(
                 "service.secret_key is unset with a shared database: each host generates its own "
                 "var/secret.key and rejects the reply addresses of the others; set one secret_key for all"

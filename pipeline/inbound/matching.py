@@ -10,13 +10,13 @@ at hand (:func:`role_of`).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
 from pipeline.model.ids import parse_message_id
 from pipeline.model.mail import Envelope, InboundMail
-from pipeline.model.tokens import check_token, token_from_address
+from pipeline.model.tokens import check_token_with_keys, token_from_address
 
 _SUBJECT_TAG = re.compile(r"\[Q-([1-9][0-9]{0,11})\]", re.I)
 
@@ -56,11 +56,21 @@ class Role(StrEnum):
 
 
 def match_reply(
-    mail: InboundMail, envelope: Envelope, *, reply_local: str, domain: str, secret: bytes
+    mail: InboundMail,
+    envelope: Envelope,
+    *,
+    reply_local: str,
+    domain: str,
+    secret: bytes,
+    older_secrets: Sequence[bytes] = (),
 ) -> ReplyMatch:
-    """The escalation ``mail`` answers, by token, then In-Reply-To/References, then subject tag."""
+    """The escalation ``mail`` answers, by token, then In-Reply-To/References, then subject tag.
+
+    A token verifies under ``secret`` or any of ``older_secrets`` (keys being rotated out).
+    """
+    keys = (secret, *older_secrets)
     return (
-        _by_token(mail, envelope, reply_local=reply_local, domain=domain, secret=secret)
+        _by_token(mail, envelope, reply_local=reply_local, domain=domain, secrets=keys)
         or _by_thread(mail, domain)
         or _by_subject(mail)
         or ReplyMatch(None)
@@ -68,13 +78,13 @@ def match_reply(
 
 
 def _by_token(
-    mail: InboundMail, envelope: Envelope, *, reply_local: str, domain: str, secret: bytes
+    mail: InboundMail, envelope: Envelope, *, reply_local: str, domain: str, secrets: Sequence[bytes]
 ) -> ReplyMatch | None:
     """The first genuine token among the recipients; a forged one when none is; None without tokens."""
     sender = mail.from_.email if mail.from_ else ""
     forged: str | None = None
     for token in _tokens(_recipients(mail, envelope), reply_local=reply_local, domain=domain):
-        check = check_token(secret, token, sender)
+        check = check_token_with_keys(secrets, token, sender)
         if check.genuine and check.number is not None:
             return ReplyMatch(check.number, "token", token_sender=check.recipient_ok)
         forged = forged or check.reason

@@ -6,6 +6,9 @@ without touching the database. The last 8 characters are an HMAC over the number
 and the recipient's lower-cased address (40 bits), so a genuine token replayed by
 somebody else is noticed given the claimed sender. Base32 is lower-case and
 unpadded, which survives MTAs that fold the local part's case.
+
+Key rotation: :func:`check_token_with_keys` tries each key, newest first, so
+addresses signed with a key that is still listed keep verifying.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import base64
 import hashlib
 import hmac
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 _NUMBER_MAC_BYTES = 10  # 16 base32 chars
@@ -59,6 +63,20 @@ def check_token(secret: bytes, token: str, sender: str) -> TokenCheck:
             number, genuine=True, recipient_ok=False, reason="token was issued to a different recipient"
         )
     return TokenCheck(number, genuine=True, recipient_ok=True, reason="ok")
+
+
+def check_token_with_keys(secrets: Sequence[bytes], token: str, sender: str) -> TokenCheck:
+    """:func:`check_token` under the first of ``secrets`` (newest first) that signed ``token``."""
+    if not secrets:
+        raise ValueError("at least one token secret is needed")
+    first = check_token(secrets[0], token, sender)
+    if first.genuine or first.reason == "malformed token":
+        return first
+    for older in secrets[1:]:
+        check = check_token(older, token, sender)
+        if check.genuine:
+            return check
+    return first
 
 
 def token_from_address(address: str, *, local: str, domain: str) -> str | None:

@@ -36,12 +36,16 @@ _ATTACHMENT = 'attachment; filename="complaint.eml"'
 
 @dataclass(frozen=True)
 class Identity:
-    """Who qmark is on the wire: the From address, the intake local part, the domain and the token key."""
+    """Who qmark is on the wire: the From address, the intake local part, the domain and the token keys.
+
+    ``secret`` signs new reply addresses; ``older_secrets`` (being rotated out) only verify.
+    """
 
     from_address: Address
     reply_local: str
     domain: str
     secret: bytes
+    older_secrets: tuple[bytes, ...] = ()
 
     def __post_init__(self) -> None:
         clean_address(self.from_address)
@@ -51,8 +55,13 @@ class Identity:
             )
         if not _DOMAIN.fullmatch(self.domain):
             raise ValueError(f"domain {self.domain!r} is not a lower-case host name")
-        if not self.secret:
+        if not self.secret or not all(self.older_secrets):
             raise ValueError("the token secret must not be empty")
+
+    @property
+    def verifying_secrets(self) -> tuple[bytes, ...]:
+        """Every key a reply address may be signed with, the signing one first."""
+        return (self.secret, *self.older_secrets)
 
 
 def compose(

@@ -20,7 +20,7 @@ from pipeline.inbound.matching import ReplyMatch, Role
 from pipeline.model.escalation import Escalation, Event
 from pipeline.model.ids import ref
 from pipeline.model.mail import Envelope, InboundMail
-from pipeline.model.tokens import check_token, token_from_address
+from pipeline.model.tokens import check_token_with_keys, token_from_address
 from pipeline.steps.reply import match_for, role_in
 from pipeline.steps.services import Services, record_outcome
 from pipeline.store import escalations, outbox
@@ -127,7 +127,8 @@ def _mail_for_token(
     ]
     for mail_id, kind, recipient, state in reversed(outbox.list_for_escalation(conn, escalation_id=number)):
         if state in {"sent", "sending", "pending"} and any(
-            check_token(svc.identity.secret, token, recipient).recipient_ok for token in tokens
+            check_token_with_keys(svc.identity.verifying_secrets, token, recipient).recipient_ok
+            for token in tokens
         ):
             return [(mail_id, number, kind, recipient)]
     return []

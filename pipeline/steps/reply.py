@@ -147,4 +147,5 @@ def match_for(svc: Services, mail: InboundMail, envelope: Envelope) -> ReplyMatc
         reply_local=svc.identity.reply_local,
         domain=svc.identity.domain,
         secret=svc.identity.secret,
+        older_secrets=svc.identity.older_secrets,
     )

@@ -7,10 +7,15 @@
 * ``GET /metrics`` — Prometheus text (see :mod:`workers.ops.metrics.setup`).
 
 Anything else is 404. Binds ``[http] listen``; SIGTERM stops it.
+
+With ``[http] token`` set, ``/readyz`` and ``/metrics`` answer only a request carrying
+``Authorization: Bearer <token>`` (compared in constant time) and 401 with
+``WWW-Authenticate: Bearer`` otherwise; ``/healthz`` stays open for liveness probes.
 """
 
 from __future__ import annotations
 
+import hmac
 import os
 import signal
 import threading
@@ -31,16 +36,31 @@ logger = log.get(__name__)
 
 @dataclass
 class Endpoints:
-    """What the handlers need: the readiness checks and the metrics registry."""
+    """What the handlers need: the readiness checks, the metrics registry and the bearer token."""
 
     health: Health
     registry: Any
+    token: bytes | None = None
 
     @classmethod
     def build(cls, app: App, *, metrics_dir: Path | None) -> Endpoints:
         client = redis_client(app.settings.storage.redis_url)
         found = setup.registry(app.services.db, client, metrics_dir=metrics_dir)
-        return cls(health=Health(app=app, redis_client=client), registry=found)
+        token = app.settings.http.token
+        return cls(
+            health=Health(app=app, redis_client=client),
+            registry=found,
+            token=token.get_secret_value().encode() if token is not None else None,
+        )
+
+    def authorized(self, header: str | None) -> bool:
+        """Whether an ``Authorization`` header value carries the bearer token (always, when unset)."""
+        if self.token is None:
+            return True
+        scheme, _, credentials = (header or "").strip().partition(" ")
+        if scheme.lower() != "bearer":
+            return False
+        return hmac.compare_digest(credentials.strip().encode(), self.token)
 
     def metrics_text(self) -> bytes:
         from prometheus_client import generate_latest
@@ -56,6 +76,10 @@ class Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         if path == "/healthz":
             self._answer(200, b"ok\n")
+        elif path in {"/readyz", "/metrics"} and not self.endpoints.authorized(
+            self.headers.get("Authorization")
+        ):
+            self._answer(401, b"unauthorized: send Authorization: Bearer <[http] token>\n", bearer=True)
         elif path == "/readyz":
             found = self.endpoints.health.problems()
             if found:
@@ -69,8 +93,17 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self._answer(404, b"not found: try /healthz, /readyz or /metrics\n")
 
-    def _answer(self, status: int, body: bytes, content_type: str = "text/plain; charset=utf-8") -> None:
+    def _answer(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str = "text/plain; charset=utf-8",
+        *,
+        bearer: bool = False,
+    ) -> None:
         self.send_response(status)
+        if bearer:
+            self.send_header("WWW-Authenticate", 'Bearer realm="qmark"')
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
