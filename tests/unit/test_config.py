@@ -192,6 +192,43 @@ def test_a_shared_database_without_a_secret_key_warns_that_hosts_would_disagree(
     assert load_settings(env={**shared, "QMARK_SERVICE__SECRET_KEY": "s3cret"}).warnings() == []
 
 
+def test_a_shared_database_with_rotating_secret_keys_does_not_warn() -> None:
+    shared = {"QMARK_STORAGE__DATABASE_URL": "postgresql+psycopg://qmark@db/qmark"}
+    assert load_settings(env={**shared, "QMARK_SERVICE__SECRET_KEYS": '["new", "old"]'}).warnings() == []
+
+
+def test_secret_keys_are_listed_newest_first_and_the_single_key_is_a_list_of_one() -> None:
+    toml('[service]\nsecret_keys = ["new-key", "old-key"]\n')
+    assert load_settings(env={}).service.signing_keys == (b"new-key", b"old-key")
+    Path("qmark.toml").unlink()
+    assert load_settings(env={"QMARK_SERVICE__SECRET_KEY": "only"}).service.signing_keys == (b"only",)
+    assert load_settings(env={}).service.signing_keys == ()
+
+
+def test_secret_key_and_secret_keys_together_stop_start_up_naming_the_fix() -> None:
+    toml('[service]\nsecret_key = "old-key"\nsecret_keys = ["new-key", "old-key"]\n')
+    error = error_from()
+    assert (error.file, error.line) == ("qmark.toml", 3)
+    assert error.message == '[service] secret_keys: "[...]" is set together with secret_key'
+    assert "move the secret_key value into secret_keys" in error.fix
+    assert "old-key" not in str(error) and "new-key" not in str(error)
+
+
+def test_an_empty_key_in_secret_keys_is_an_error() -> None:
+    toml('[service]\nsecret_keys = ["new-key", ""]\n')
+    assert error_from().message == '[service] secret_keys: "[...]" holds an empty key'
+
+
+def test_the_http_token_is_secret_and_an_empty_one_is_an_error() -> None:
+    toml('[http]\ntoken = "s3cret-token"\n')
+    settings = load_settings(env={})
+    assert settings.http.token is not None and settings.http.token.get_secret_value() == "s3cret-token"
+    assert "s3cret-token" not in repr(settings)
+    toml('[http]\ntoken = " "\n')
+    error = error_from()
+    assert (error.line, error.message) == (2, '[http] token: "" is empty')
+
+
 def test_plain_text_passwords_to_remote_servers_get_warnings() -> None:
     toml(
         '[imap]\nurl = "imap://mail.corp.example:143"\nstarttls = false\n'

@@ -6,7 +6,14 @@ import re
 
 import pytest
 
-from pipeline.model.tokens import TokenCheck, check_token, make_token, reply_address, token_from_address
+from pipeline.model.tokens import (
+    TokenCheck,
+    check_token,
+    check_token_with_keys,
+    make_token,
+    reply_address,
+    token_from_address,
+)
 
 SECRET = b"test-secret-key-0123456789abcdef"
 OWNER = "pat.owner@acme.test"
@@ -131,3 +138,43 @@ def test_the_token_is_read_back_from_a_reply_address_in_any_case_and_with_bracke
 )
 def test_addresses_without_our_local_part_plus_a_token_yield_none(address: str) -> None:
     assert token_from_address(address, local="escalations", domain="acme.test") is None
+
+
+# Key rotation -------------------------------------------------------------------------------------
+
+NEW = b"the-new-secret-key-0123456789abc"
+
+
+def test_a_token_signed_with_an_older_listed_key_still_verifies_for_its_recipient() -> None:
+    token = make_token(SECRET, 12, OWNER)
+
+    result = check_token_with_keys((NEW, SECRET), token, OWNER)
+
+    assert result == TokenCheck(12, genuine=True, recipient_ok=True, reason="ok")
+
+
+def test_a_token_signed_with_the_newest_key_verifies_under_the_list() -> None:
+    token = make_token(NEW, 12, OWNER)
+
+    assert check_token_with_keys((NEW, SECRET), token, OWNER).recipient_ok
+
+
+def test_an_older_keys_token_replayed_by_someone_else_is_genuine_but_not_theirs() -> None:
+    token = make_token(SECRET, 12, OWNER)
+
+    result = check_token_with_keys((NEW, SECRET), token, "mallory@evil.example")
+
+    assert (result.number, result.genuine, result.recipient_ok) == (12, True, False)
+
+
+def test_a_token_whose_key_was_removed_from_the_list_is_a_forgery() -> None:
+    token = make_token(SECRET, 12, OWNER)
+
+    result = check_token_with_keys((NEW,), token, OWNER)
+
+    assert (result.genuine, result.reason) == (False, "signature does not verify")
+
+
+def test_checking_against_no_keys_is_refused() -> None:
+    with pytest.raises(ValueError, match="secret"):
+        check_token_with_keys((), make_token(SECRET, 12, OWNER), OWNER)
