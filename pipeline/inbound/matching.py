@@ -56,21 +56,11 @@ class Role(StrEnum):
 
 
 def match_reply(
-    mail: InboundMail,
-    envelope: Envelope,
-    *,
-    reply_local: str,
-    domain: str,
-    secret: bytes,
-    older_secrets: Sequence[bytes] = (),
+    mail: InboundMail, envelope: Envelope, *, reply_local: str, domain: str, secrets: Sequence[bytes]
 ) -> ReplyMatch:
-    """The escalation ``mail`` answers, by token, then In-Reply-To/References, then subject tag.
-
-    A token verifies under ``secret`` or any of ``older_secrets`` (keys being rotated out).
-    """
-    keys = (secret, *older_secrets)
+    """The escalation ``mail`` answers, by token (under any of ``secrets``), thread, or subject tag."""
     return (
-        _by_token(mail, envelope, reply_local=reply_local, domain=domain, secrets=keys)
+        _by_token(mail, envelope, reply_local=reply_local, domain=domain, secrets=secrets)
         or _by_thread(mail, domain)
         or _by_subject(mail)
         or ReplyMatch(None)

@@ -146,6 +146,5 @@ def match_for(svc: Services, mail: InboundMail, envelope: Envelope) -> ReplyMatc
         envelope,
         reply_local=svc.identity.reply_local,
         domain=svc.identity.domain,
-        secret=svc.identity.secret,
-        older_secrets=svc.identity.older_secrets,
+        secrets=svc.identity.verifying_secrets,
     )

@@ -23,7 +23,7 @@ def mail(*, to: str = "escalations@acme.test", sender: str = PAT, subject: str =
 
 
 def match(message, envelope):
-    return match_reply(message, envelope, reply_local="escalations", domain="acme.test", secret=SECRET)
+    return match_reply(message, envelope, reply_local="escalations", domain="acme.test", secrets=(SECRET,))
 
 
 def test_a_genuine_token_from_its_recipient_matches_first():
