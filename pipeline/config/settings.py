@@ -51,7 +51,7 @@ class ServiceSettings(_Section):
     domain: str = Field(default="acme.test", min_length=1)
     intake_addresses: Addresses = ("escalations@acme.test",)
     secret_key: SecretStr | None = None
-    # Key rotation: the newest key first signs; every key listed still verifies. Not with secret_key.
+    # For key rotation, newest first: the first signs, every listed key verifies. Not with secret_key.
     secret_keys: tuple[SecretStr, ...] = ()
     timezone: Annotated[str, AfterValidator(iana_timezone)] = "UTC"
 
@@ -251,7 +251,8 @@ class Settings(BaseModel):
         if not self.service.signing_keys and not self.storage.database_url.startswith("sqlite"):
             found.append(
                 "service.secret_key is unset with a shared database: each host generates its own "
-                "var/secret.key and rejects the reply addresses of the others; set one secret_key for all"
+                "var/secret.key and rejects the reply addresses of the others; set one secret_key (or "
+                "secret_keys) for all"
             )
         return found
 
