@@ -10,36 +10,19 @@ must land in quarantine with its reason, show in ``qmark quarantine list`` and o
 from __future__ import annotations
 
 import json
-import smtplib
 import urllib.request
 
 import pytest
 
-from pipeline.outbound.transport import crlf
 from tests.conftest import mail_fixture
-from tests.e2e.test_run import qmark
+from tests.e2e.test_run import qmark, send
 from tests.support.db import rows, scalar
-from tests.support.runners import qmark_env, spawn, stop, wait_until
+from tests.support.runners import spawn, stop, wait_until
 from tests.support.servers import wait_for_port
 
 pytestmark = pytest.mark.e2e
 
 SPOOF_ENVELOPES = ("bounce@spoof.example", "")  # "" is MAIL FROM:<>
-
-
-@pytest.fixture
-def run_env(database_url, redis_url, relay_sink):
-    return qmark_env(
-        database_url=database_url,
-        redis_url=redis_url,
-        outbound_url=f"smtp://127.0.0.1:{relay_sink.port}",
-        QMARK_WORKER__PROCESSES="1",
-    )
-
-
-def send(port: int, raw: bytes, mail_from: str) -> None:
-    with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
-        client.sendmail(mail_from, ["escalations@acme.test"], crlf(raw))
 
 
 def metrics(env: dict[str, str]) -> str:
