@@ -8,13 +8,18 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import redis
 
 from tests.support.dovecot import DovecotServer, ImapMailbox
+from tests.support.runners import qmark_env
 from tests.support.sentinel import SentinelSetup
 from tests.support.servers import PostgresServer, RedisServer
+
+if TYPE_CHECKING:  # a plugin (below): importing it at run time would skip its assert rewriting
+    from tests.support.sink import RelaySink
 
 ROOT = Path(__file__).resolve().parent.parent
 MAIL = ROOT / "tests" / "mail"
@@ -147,6 +152,17 @@ def database_url(request: pytest.FixtureRequest) -> str:
     if request.param == "sqlite":
         return str(request.getfixturevalue("sqlite_url"))
     return str(request.getfixturevalue("migrated_postgres"))
+
+
+@pytest.fixture
+def run_env(database_url: str, redis_url: str, relay_sink: RelaySink) -> dict[str, str]:
+    """QMARK_* variables for one `qmark run` (one worker process) on ``database_url``, sending to the sink."""
+    return qmark_env(
+        database_url=database_url,
+        redis_url=redis_url,
+        outbound_url=f"smtp://127.0.0.1:{relay_sink.port}",
+        QMARK_WORKER__PROCESSES="1",
+    )
 
 
 @pytest.fixture(scope="session")

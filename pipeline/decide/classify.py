@@ -107,22 +107,31 @@ def not_from_executive(
     return None
 
 
-def not_authenticated(
+def spoofed_executive(
     mail: InboundMail, envelope: Envelope, rules: Rules, policy: Policy
 ) -> Disposition | None:
-    if not policy.require_dmarc:
-        return None
+    """An executive's From that fails authentication is held as a possible spoof, whatever else it looks like.
+
+    It runs before the machine-mail and reply rules: a spoof must not hide behind a
+    bounce-like envelope (``bounce@...``, ``<>``, MAILER-DAEMON) or Auto-Submitted
+    headers, and quarantine never answers anything (I4). A genuine bounce never has an
+    executive in From, and an executive's genuine auto-reply passes DMARC, so both go
+    on to ``machine_mail`` as before. Without ``require_dmarc`` every executive From is
+    trusted (the documented meaning of that switch) and this rule stays silent.
+    """
     sender = mail.from_.email if mail.from_ else ""
+    if not policy.require_dmarc or not sender or not rules.is_executive(sender):
+        return None
     verdict = authres.verify_sender(
         mail.header_all("authentication-results"), sender, policy.trusted_authserv_ids
     )
     if verdict.authenticated:
         return None
-    return Disposition(
-        Verdict.QUARANTINE,
-        "not_authenticated",
-        (f"possible spoof: mail claims to be from executive {sender} but {verdict.reason}",),
-    )
+    reasons = [f"possible spoof: mail claims to be from executive {sender} but {verdict.reason}"]
+    looks_machine = machine.machine_reason(mail, envelope)
+    if looks_machine is not None:
+        reasons.append(f"held although it looks like machine mail ({looks_machine[1]})")
+    return Disposition(Verdict.QUARANTINE, "spoofed_executive", tuple(reasons))
 
 
 def nothing_forwarded(
@@ -155,11 +164,11 @@ def not_a_question(mail: InboundMail, envelope: Envelope, rules: Rules, policy: 
 
 
 CHAIN: tuple[Rule, ...] = (
+    spoofed_executive,
     own_mail,
     machine_mail,
     reply_to_escalation,
     not_from_executive,
-    not_authenticated,
     nothing_forwarded,
     not_a_question,
 )

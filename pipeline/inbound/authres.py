@@ -80,8 +80,9 @@ def verify_sender(headers: Iterable[str], from_email: str, trusted: Iterable[str
     if passed is not None:
         return passed
     seen = ", ".join(f"{r.method}={r.result}" for r in results if r.method in {"dmarc", "dkim"})
+    by = ", ".join(sorted({r.authserv_id for r in results}))
     return SenderCheck(
-        False, f"authentication did not pass for {from_domain} ({seen or 'no dmarc or dkim result'})"
+        False, f"authentication did not pass for {from_domain} ({seen or 'no dmarc or dkim result'}, by {by})"
     )
 
 

@@ -37,19 +37,9 @@ def qmark(env, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def send(port: int, raw: bytes) -> None:
+def send(port: int, raw: bytes, mail_from: str = "dana.chief@acme.test") -> None:
     with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
-        client.sendmail("dana.chief@acme.test", ["escalations@acme.test"], crlf(raw))
-
-
-@pytest.fixture
-def run_env(database_url, redis_url, relay_sink):
-    return qmark_env(
-        database_url=database_url,
-        redis_url=redis_url,
-        outbound_url=f"smtp://127.0.0.1:{relay_sink.port}",
-        QMARK_WORKER__PROCESSES="1",
-    )
+        client.sendmail(mail_from, ["escalations@acme.test"], crlf(raw))
 
 
 def test_qmark_run_turns_a_forward_into_the_owners_forward_and_stops_cleanly(run_env, relay_sink, tmp_path):

@@ -256,7 +256,7 @@ def test_reply_bodies_from_the_reply_corpora_sent_by_a_person_are_not_machine_ma
     assert flagged == {}
 
 
-def test_the_fixture_mails_are_not_machine_mail_except_the_auto_reply():
+def test_the_fixture_mails_are_not_machine_mail_except_the_auto_reply_and_the_dsn():
     flagged = {}
     for path in sorted(MAIL.glob("*.eml")):
         raw = path.read_bytes()
@@ -264,4 +264,4 @@ def test_the_fixture_mails_are_not_machine_mail_except_the_auto_reply():
         if found:
             flagged[path.name] = found[0]
 
-    assert flagged == {"auto-reply.eml": "auto_submitted"}
+    assert flagged == {"auto-reply.eml": "auto_submitted", "dsn-mailer-daemon.eml": "auto_submitted"}
