@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from pipeline.config.redis_url import valid_redis_url
+from pipeline.config.tls import pair_problem
 from pipeline.config.values import (
     LOOPBACK,
     Addresses,
@@ -99,6 +100,37 @@ class SmtpSettings(_Section):
     listen: Listen = "127.0.0.1:2525"
     max_message_size: Size = 25 * 1024 * 1024
     processes: Count = 2
+    # STARTTLS: a PEM certificate (chain) and its key, both or neither; require_tls refuses MAIL
+    # before STARTTLS (530). Checked at start-up: a missing or mismatched file stops qmark.
+    tls_cert: str | None = None
+    tls_key: str | None = Field(default=None, validate_default=True)
+    require_tls: bool = Field(default=False, validate_default=True)
+    # RCPT beyond this many in one transaction get 452 4.5.3 (the sender retries them later).
+    max_recipients: Count = 100
+
+    @field_validator("tls_key")
+    @classmethod
+    def _tls_pair(cls, key: str | None, info: ValidationInfo) -> str | None:
+        cert = info.data.get("tls_cert")
+        if (cert is None) != (key is None):
+            missing = "tls_key" if key is None else "tls_cert"
+            raise invalid(
+                key or cert, f"is set without {missing}", "set both tls_cert and tls_key, or neither"
+            )
+        if cert is not None and key is not None and (problem := pair_problem(cert, key)):
+            raise invalid(
+                key,
+                f"cannot be used: {problem}",
+                "point tls_cert and tls_key at a readable PEM certificate and its key",
+            )
+        return key
+
+    @field_validator("require_tls")
+    @classmethod
+    def _tls_to_require(cls, require: bool, info: ValidationInfo) -> bool:
+        if require and info.data.get("tls_cert") is None:
+            raise invalid(require, "needs a certificate", "set tls_cert and tls_key, or require_tls = false")
+        return require
 
     @property
     def host_port(self) -> tuple[str, int]:

@@ -5,6 +5,14 @@ RCPT is accepted only for intake addresses and signed reply addresses
 answers 250 only after the exact bytes and envelope are committed; any
 internal fault answers 451 4.3.0 so the sending MTA retries (never aiosmtpd's
 default 500); an over-size message gets 552 from aiosmtpd's SIZE handling.
+
+The envelope is bounded: a MAIL FROM or RCPT address longer than RFC 5321's
+254 characters gets 501 5.1.3, RCPT beyond ``[smtp] max_recipients`` get
+452 4.5.3. With ``[smtp] tls_cert``/``tls_key`` the server offers STARTTLS, and
+with ``require_tls`` answers 530 5.7.0 until the client has started it.
+PIPELINING is not advertised; commands sent ahead are answered in order, but a
+client that sends anything after DATA before the 354 (its message text, which
+would otherwise be read as commands) gets 554 5.5.0 and is disconnected.
 """
 
 from __future__ import annotations
@@ -17,10 +25,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from aiosmtpd.smtp import SMTP, Session
+from aiosmtpd.smtp import SMTP, Session, syntax
 from aiosmtpd.smtp import Envelope as SmtpEnvelope
 
 from pipeline import log
+from pipeline.config.tls import server_context
 from pipeline.model.mail import Envelope
 from pipeline.store.db import open_database
 from workers import graph as graph_module
@@ -32,6 +41,12 @@ from workers.roles.group_commit import Doorbell, GroupCommitter
 logger = log.get(__name__)
 
 TEMPFAIL = "451 4.3.0 Temporary local problem, please try again later"
+#: RFC 5321 4.5.3.1.3: a path is at most 256 octets, so an address (without <>) at most 254.
+MAX_ADDRESS = 254
+TOO_LONG = f"501 5.1.3 Address too long: at most {MAX_ADDRESS} characters (RFC 5321)"
+TOO_MANY = "452 4.5.3 Too many recipients"
+MUST_STARTTLS = "530 5.7.0 Must issue a STARTTLS command first"
+PIPELINED_DATA = "554 5.5.0 Improper use of SMTP command pipelining: text sent before the 354"
 
 
 class IntakeHandler:
@@ -43,9 +58,11 @@ class IntakeHandler:
         *,
         intake: frozenset[str],
         domain: str,
+        max_recipients: int = 100,
         counters: setup.SmtpCounters | None = None,
     ) -> None:
         self._committer = committer
+        self._max_recipients = max_recipients
         self.counters = counters
         self._intake = intake
         self._domain = domain
@@ -59,9 +76,22 @@ class IntakeHandler:
         base, plus, tag = local.partition("+")
         return bool(plus and tag) and domain == self._domain and base in self._locals
 
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: SmtpEnvelope, address: str, mail_options: list[str]
+    ) -> str:
+        if len(address) > MAX_ADDRESS:
+            return TOO_LONG
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 OK"
+
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: SmtpEnvelope, address: str, rcpt_options: list[str]
     ) -> str:
+        if len(address) > MAX_ADDRESS:
+            return TOO_LONG
+        if len(envelope.rcpt_tos) >= self._max_recipients:
+            return TOO_MANY
         if not self.accepts(address):
             return f"550 5.1.1 <{address}>: not an escalation address here"
         envelope.rcpt_tos.append(address)
@@ -91,16 +121,30 @@ class IntakeHandler:
 
 class CountingSMTP(SMTP):
     """aiosmtpd's SMTP, counting the answers that refuse mail (451, 550, 552...) by code:
-    whether the handler or aiosmtpd itself (SIZE) gave them."""
+    whether the handler or aiosmtpd itself (SIZE) gave them; refusing text pipelined after DATA."""
 
     def __init__(self, handler: IntakeHandler, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
         self._counters = handler.counters
 
     async def push(self, status: Any) -> None:
+        if isinstance(status, str) and status.startswith("530 Must issue a STARTTLS"):
+            status = MUST_STARTTLS  # aiosmtpd's words, with RFC 3207's enhanced code
         if self._counters is not None:
             self._counters.answered(status if isinstance(status, str) else status.decode("ascii", "replace"))
         await super().push(status)
+
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str) -> None:
+        # A client must wait for DATA's answer (RFC 2920 3.1), so bytes already waiting here are a
+        # message text that would be read as commands (a second MAIL/RCPT mixed into this session).
+        if getattr(self._reader, "_buffer", b""):  # aiosmtpd itself clears it the same way at STARTTLS
+            logger.warning("smtp_pipelined_data_refused")
+            await self.push(PIPELINED_DATA)
+            assert self.transport is not None
+            self.transport.close()
+            return
+        await super().smtp_DATA(arg)
 
 
 def make_enqueue(graph: graph_module.Graph) -> Any:
@@ -121,8 +165,11 @@ async def serve(app: App, *, stop: asyncio.Event | None = None) -> None:
         committer,
         intake=frozenset(a.lower() for a in settings.service.intake_addresses),
         domain=settings.service.domain.lower(),
+        max_recipients=settings.smtp.max_recipients,
         counters=setup.smtp_counters(),
     )
+    cert, key = settings.smtp.tls_cert, settings.smtp.tls_key
+    context = server_context(cert, key) if cert and key else None
     loop = asyncio.get_running_loop()
     stop = stop or asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -135,12 +182,14 @@ async def serve(app: App, *, stop: asyncio.Event | None = None) -> None:
             enable_SMTPUTF8=True,
             hostname=settings.service.domain,
             ident="qmark ESMTP",
+            tls_context=context,
+            require_starttls=settings.smtp.require_tls,
         ),
         host=host,
         port=port,
         reuse_port=True,  # several `qmark smtp` processes may share the port (smtp.processes)
     )
-    logger.info("smtp_listening", host=host, port=port)
+    logger.info("smtp_listening", host=host, port=port, starttls=context is not None)
     beating = threading.Event()
     Heart(app.services.db, "smtp").start(beating)
     try:
