@@ -1,4 +1,4 @@
-"""[smtp] tls_cert/tls_key/require_tls: a pair that cannot serve TLS stops start-up with file, line and fix."""
+"""[smtp] tls_cert, tls_key, require_tls: a pair that cannot serve TLS stops start-up (file, line, fix)."""
 
 from __future__ import annotations
 

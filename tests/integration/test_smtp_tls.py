@@ -1,0 +1,218 @@
+"""The SMTP edge's STARTTLS and envelope limits, through the real role on a real database and Redis.
+
+STARTTLS with a generated certificate, require_tls, max_recipients, the address length cap, and
+pipelined bursts: one stored message per DATA, never mixed envelopes.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from pipeline.outbound.transport import crlf
+from tests.conftest import mail_fixture
+from tests.support.certs import self_signed
+from tests.support.db import decoded, rows, scalar
+from tests.support.runners import qmark_env, settings_from, smtp_in_thread
+
+pytestmark = pytest.mark.integration
+
+EXEC = "dana.chief@acme.test"
+INTAKE = "escalations@acme.test"
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> tuple[Path, Path]:
+    return self_signed(tmp_path)
+
+
+@pytest.fixture
+def start(database_url, redis_url, tmp_path, pair):
+    """Start the SMTP role with extra QMARK_SMTP__* settings; yields its app."""
+    from workers.bootstrap import build
+
+    @contextmanager
+    def started(**smtp: str) -> Iterator[object]:
+        extra = {f"QMARK_SMTP__{key.upper()}": value for key, value in smtp.items()}
+        env = qmark_env(
+            database_url=database_url, redis_url=redis_url, outbound_url=f"maildir:{tmp_path}/sent", **extra
+        )
+        app = build(settings=settings_from(env))
+        with smtp_in_thread(app):
+            yield app
+
+    return started
+
+
+def tls_settings(pair: tuple[Path, Path], **more: str) -> dict[str, str]:
+    cert, key = pair
+    return {"tls_cert": str(cert), "tls_key": str(key), **more}
+
+
+def client_context(pair: tuple[Path, Path]) -> ssl.SSLContext:
+    """A client that verifies the server against the generated certificate (hostname included)."""
+    return ssl.create_default_context(cafile=str(pair[0]))
+
+
+def stored(database_url: str) -> list[tuple[bytes, str, list[str]]]:
+    found = rows(database_url, "select raw, mail_from, rcpt_tos from messages order by id")
+    return [(bytes(raw), mail_from, decoded(rcpts)) for raw, mail_from, rcpts in found]
+
+
+def test_a_forward_sent_after_starttls_is_stored_byte_for_byte(start, pair, database_url):
+    raw = crlf(mail_fixture("gmail-forward.eml"))
+    with start(**tls_settings(pair)) as app:
+        host, port = app.settings.smtp.host_port
+        with smtplib.SMTP(host, port, timeout=10) as client:
+            client.ehlo()
+            assert client.has_extn("starttls")
+            code, _ = client.starttls(context=client_context(pair))
+            assert code == 220
+            assert isinstance(client.sock, ssl.SSLSocket) and client.sock.version() in ("TLSv1.2", "TLSv1.3")
+            assert client.sendmail(EXEC, [INTAKE], raw) == {}
+    assert stored(database_url) == [(raw, EXEC, [INTAKE])]
+
+
+def test_require_tls_refuses_mail_before_starttls_and_accepts_it_after(start, pair, database_url):
+    raw = crlf(mail_fixture("apple-forward.eml"))
+    with start(**tls_settings(pair, require_tls="true")) as app:
+        host, port = app.settings.smtp.host_port
+        with smtplib.SMTP(host, port, timeout=10) as client:
+            client.ehlo()
+            assert client.mail(EXEC) == (530, b"5.7.0 Must issue a STARTTLS command first")
+            client.starttls(context=client_context(pair))
+            assert client.sendmail(EXEC, [INTAKE], raw) == {}
+    assert stored(database_url) == [(raw, EXEC, [INTAKE])]
+
+
+def test_recipients_beyond_max_recipients_get_452_and_the_message_is_stored_once_with_the_rest(
+    start, database_url
+):
+    raw = crlf(mail_fixture("thunderbird-forward.eml"))
+    rcpts = [f"escalations+t{n}@acme.test" for n in range(5)]
+    with start(max_recipients="3") as app:
+        host, port = app.settings.smtp.host_port
+        with smtplib.SMTP(host, port, timeout=10) as client:
+            refused = client.sendmail(EXEC, rcpts, raw)
+    assert refused == {rcpt: (452, b"4.5.3 Too many recipients") for rcpt in rcpts[3:]}
+    assert stored(database_url) == [(raw, EXEC, rcpts[:3])]
+
+
+def test_an_address_over_254_characters_is_refused_with_501(start, database_url):
+    long_sender = "a" * 243 + "@example.test"  # 256 characters
+    long_rcpt = "escalations+" + "t" * 243 + "@acme.test"
+    with start() as app:
+        host, port = app.settings.smtp.host_port
+        with smtplib.SMTP(host, port, timeout=10) as client:
+            client.ehlo()
+            code, message = client.mail(long_sender)
+            assert (code, message) == (501, b"5.1.3 Address too long: at most 254 characters (RFC 5321)")
+            assert client.mail(EXEC)[0] == 250
+            code, message = client.rcpt(long_rcpt)
+            assert code == 501 and b"too long" in message
+            assert client.rcpt("escalations+" + "t" * 230 + "@acme.test")[0] == 250
+    assert scalar(database_url, "select count(*) from messages") == 0
+
+
+class Wire:
+    """A raw SMTP client that writes several commands at once and reads the answers."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.sock = socket.create_connection((host, port), timeout=10)
+        self.file = self.sock.makefile("rb")
+        self.replies(1)  # the greeting
+
+    def send(self, *lines: bytes) -> None:
+        self.sock.sendall(b"".join(line + b"\r\n" for line in lines))
+
+    def replies(self, count: int) -> list[bytes]:
+        """The last line of each of the next ``count`` replies ('250-…' continuation lines skipped)."""
+        found = []
+        while len(found) < count:
+            line = self.file.readline()
+            if not line:
+                break  # the server closed the connection
+            if line[3:4] != b"-":
+                found.append(line.rstrip(b"\r\n"))
+        return found
+
+    def close(self) -> None:
+        self.file.close()
+        self.sock.close()
+
+
+def envelope(sender: str, *rcpts: str) -> tuple[bytes, ...]:
+    """MAIL FROM, one RCPT TO per recipient, then DATA: the lines a pipelining client sends at once."""
+    return (f"MAIL FROM:<{sender}>".encode(), *(f"RCPT TO:<{rcpt}>".encode() for rcpt in rcpts), b"DATA")
+
+
+def body(subject: str) -> bytes:
+    return f"From: {EXEC}\r\nTo: {INTAKE}\r\nSubject: {subject}\r\n\r\nWhy? {subject}\r\n.".encode()
+
+
+def test_a_pipelined_burst_gives_exactly_one_message_per_data_with_its_own_envelope(start, database_url):
+    with start() as app:
+        wire = Wire(*app.settings.smtp.host_port)
+        # Given a client that pipelines every envelope command, waiting only for each 354
+        wire.send(b"EHLO burst.example", *envelope("one@burst.example", INTAKE))
+        first = wire.replies(4)
+        wire.send(
+            body("first"), *envelope("two@burst.example", "nobody@acme.test", "escalations+t2@acme.test")
+        )
+        second = wire.replies(5)
+        wire.send(body("second"), b"RSET", b"MAIL FROM:<three@burst.example>", b"QUIT")
+        third = wire.replies(4)
+        wire.close()
+    # Then every command got its answer in order
+    assert [reply[:3] for reply in first] == [b"250", b"250", b"250", b"354"]
+    assert [reply[:3] for reply in second] == [b"250", b"250", b"550", b"250", b"354"]
+    assert [reply[:3] for reply in third] == [b"250", b"250", b"250", b"221"]
+    assert b"stored as message" in second[0] and b"stored as message" in third[0]
+    # And each DATA stored one message, with its own envelope and text
+    found = stored(database_url)
+    assert [(mail_from, rcpts) for _raw, mail_from, rcpts in found] == [
+        ("one@burst.example", [INTAKE]),
+        ("two@burst.example", ["escalations+t2@acme.test"]),
+    ]
+    assert b"Why? first" in found[0][0] and b"Why? second" in found[1][0]
+    assert b"second" not in found[0][0] and b"MAIL FROM" not in found[1][0]
+
+
+def test_text_pipelined_after_data_before_its_354_is_refused_and_nothing_is_stored(start, database_url):
+    with start() as app:
+        wire = Wire(*app.settings.smtp.host_port)
+        # Given a refused recipient, so DATA would fail and the text after it be read as commands
+        smuggled = envelope("b@abuse.example", INTAKE)
+        wire.send(
+            b"EHLO abuse.example", *envelope("a@abuse.example", "nobody@acme.test"), *smuggled, body("x")
+        )
+        answers = wire.replies(10)
+        wire.close()
+    # Then DATA is refused as pipelining abuse and the connection closed: no smuggled envelope
+    assert [reply[:3] for reply in answers] == [b"250", b"250", b"550", b"554"]
+    assert answers[-1].startswith(b"554 5.5.0 Improper use of SMTP command pipelining")
+    assert scalar(database_url, "select count(*) from messages") == 0
+
+
+def test_commands_sent_in_clear_after_starttls_are_discarded(start, pair, database_url):
+    raw = crlf(mail_fixture("gmail-forward.eml"))
+    with start(**tls_settings(pair)) as app:
+        host, port = app.settings.smtp.host_port
+        wire = Wire(host, port)
+        # Given a client (or a man in the middle) that sends MAIL in clear right behind STARTTLS
+        wire.send(b"EHLO inject.example", b"STARTTLS", b"MAIL FROM:<injected@evil.example>")
+        assert [reply[:3] for reply in wire.replies(2)] == [b"250", b"220"]
+        tls = client_context(pair).wrap_socket(wire.sock, server_hostname="127.0.0.1")
+        # When the encrypted session sends its own envelope
+        with smtplib.SMTP(timeout=10) as client:
+            client.sock, client.file = tls, None
+            client.ehlo("inject.example")
+            assert client.sendmail(EXEC, [INTAKE], raw) == {}
+    # Then the injected MAIL never counted (no "503 nested MAIL"); the message has the real sender
+    assert stored(database_url) == [(raw, EXEC, [INTAKE])]
