@@ -22,6 +22,7 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from pipeline.config.redis_url import valid_redis_url
 from pipeline.config.tls import pair_problem
@@ -112,11 +113,13 @@ class SmtpSettings(_Section):
     @classmethod
     def _tls_pair(cls, key: str | None, info: ValidationInfo) -> str | None:
         cert = info.data.get("tls_cert")
-        if (cert is None) != (key is None):
-            missing = "tls_key" if key is None else "tls_cert"
-            raise invalid(
-                key or cert, f"is set without {missing}", "set both tls_cert and tls_key, or neither"
+        both = "set both tls_cert and tls_key, or neither"
+        if cert is not None and key is None:  # reported as the missing key (tls_cert = ... is set)
+            raise PydanticCustomError(
+                "qmark", "{message}", {"message": "is unset but tls_cert is set", "fix": both}
             )
+        if key is not None and cert is None:
+            raise invalid(key, "is set without tls_cert", both)
         if cert is not None and key is not None and (problem := pair_problem(cert, key)):
             raise invalid(
                 key,

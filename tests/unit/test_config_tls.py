@@ -59,8 +59,16 @@ def test_a_certificate_without_a_key_stops_start_up_naming_both(
 ) -> None:
     cert, _ = pair
     error = error_for(tmp_path, f'tls_cert = "{cert}"\n')
-    assert "is set without tls_key" in error.message
+    assert (error.line, error.message) == (1, "[smtp] tls_key: is unset but tls_cert is set")
     assert error.fix.startswith("set both tls_cert and tls_key, or neither")
+
+
+def test_a_key_without_a_certificate_stops_start_up_at_its_line(
+    tmp_path: Path, pair: tuple[Path, Path]
+) -> None:
+    _, key = pair
+    error = error_for(tmp_path, f'listen = "127.0.0.1:2525"\ntls_key = "{key}"\n')
+    assert (error.line, error.message) == (3, f'[smtp] tls_key: "{key}" is set without tls_cert')
 
 
 def test_require_tls_without_a_certificate_stops_start_up(tmp_path: Path) -> None:
