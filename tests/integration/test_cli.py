@@ -15,8 +15,9 @@ from pipeline.model.mail import Envelope
 from pipeline.steps import process as flow
 from pipeline.steps.services import utcnow
 from tests.conftest import ACME, MAIL, mail_fixture
+from tests.support.certs import self_signed
 from tests.support.db import scalar
-from tests.support.runners import qmark_env, settings_from
+from tests.support.runners import ROOT, qmark_env, settings_from
 from workers.cli.main import main
 
 pytestmark = pytest.mark.integration
@@ -221,3 +222,14 @@ def test_rules_check_and_explain_need_no_database(tmp_path):
     assert explained.returncode == 0, explained.stderr
     assert "billing" in explained.stdout
     assert list(tmp_path.iterdir()) == []
+
+
+def test_qmark_smtp_with_a_missing_tls_key_file_stops_before_listening_with_file_line_and_fix(tmp_path):
+    cert, key = self_signed(tmp_path)
+    config = tmp_path / "qmark.toml"
+    config.write_text(f'[smtp]\nlisten = "127.0.0.1:2525"\ntls_cert = "{cert}"\ntls_key = "{key}.gone"\n')
+    this_tree = {"PYTHONPATH": str(ROOT)}  # the code under test, not whichever checkout is installed
+    done = run_qmark("smtp", "--config", str(config), cwd=tmp_path, env=this_tree)
+    assert done.returncode == 78, done.stderr
+    assert f"{config}:4" in done.stderr and "tls_key" in done.stderr and "cannot read" in done.stderr
+    assert "Fix: point tls_cert and tls_key at a readable PEM certificate" in done.stderr
