@@ -216,3 +216,12 @@ def test_commands_sent_in_clear_after_starttls_are_discarded(start, pair, databa
             assert client.sendmail(EXEC, [INTAKE], raw) == {}
     # Then the injected MAIL never counted (no "503 nested MAIL"); the message has the real sender
     assert stored(database_url) == [(raw, EXEC, [INTAKE])]
+
+
+def test_a_bounce_from_the_null_sender_is_still_accepted_under_the_address_cap(start, database_url):
+    raw = crlf(mail_fixture("dsn-mailer-daemon.eml"))
+    with start() as app:
+        host, port = app.settings.smtp.host_port
+        with smtplib.SMTP(host, port, timeout=10) as client:
+            assert client.sendmail("", [INTAKE], raw) == {}
+    assert stored(database_url) == [(raw, "<>", [INTAKE])]
