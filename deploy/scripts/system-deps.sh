@@ -3,7 +3,7 @@
 # usage: system-deps.sh run|test
 set -eu
 need="redis-server"
-[ "${1:-run}" = test ] && need="$need dovecot-imapd postgresql prometheus systemd"
+[ "${1:-run}" = test ] && need="$need dovecot-imapd postgresql prometheus systemd openssl"
 missing=""
 for pkg in $need; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
