@@ -1,0 +1,66 @@
+"""Reload the rules of a running role on SIGHUP: validate the whole directory, then swap, or keep the old.
+
+The directory is loaded anew into a new :class:`~rules.schema.Rules`; only when all of it loads is
+it made live (:meth:`workers.bootstrap.App.use_rules`), so nothing is ever half-applied. A job
+takes ``app.services`` once when it starts: it finishes with the rules it began with. The log
+says ``rules_reloaded`` with the new version, or ``rules_reload_failed`` with file, line and fix.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+from pipeline import log
+from rules.errors import RulesError
+from rules.loader import load_rules
+from workers.bootstrap import App
+
+logger = log.get(__name__)
+
+
+class Reloader:
+    """Reloads one process's rules; reloads never overlap."""
+
+    def __init__(self, app: App, role: str) -> None:
+        self.app = app
+        self.role = role
+        self._lock = threading.Lock()
+
+    def reload(self) -> bool:
+        """Load the configured rules directory; True when the new rules are live, False (old kept) if not."""
+        with self._lock:
+            path = self.app.settings.rules.path
+            old = self.app.services.rules.version
+            try:
+                rules = load_rules(path)
+            except RulesError as error:
+                logger.error(
+                    "rules_reload_failed",
+                    role=self.role,
+                    file=error.file,
+                    line=error.line,
+                    problem=error.message,
+                    fix=error.fix,
+                    kept_version=old,
+                )
+                return False
+            except Exception as error:  # an unreadable directory must not kill the role
+                logger.error(
+                    "rules_reload_failed",
+                    role=self.role,
+                    file=str(path),
+                    problem=f"{type(error).__name__}: {error}",
+                    fix="run qmark rules check",
+                    kept_version=old,
+                )
+                return False
+            self.app.use_rules(rules)
+            logger.info("rules_reloaded", role=self.role, version=rules.version, previous_version=old)
+            return True
+
+    def install(self) -> None:
+        """Reload on SIGHUP, in a thread of its own (a signal handler must not do file I/O or log)."""
+        if threading.current_thread() is not threading.main_thread():
+            return  # a role running in a test's thread: the test calls reload() itself
+        signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=self.reload, daemon=True).start())
