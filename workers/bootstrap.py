@@ -55,7 +55,12 @@ class App:
         return current
 
     def runtime(self) -> graph_module.Runtime:
+        """What one job uses: ``services`` read once, so a rules reload never changes them mid-job."""
         return graph_module.Runtime(services=self.services, transport=self.transport)
+
+    def pinned(self) -> App:
+        """This app with today's ``services`` held fixed, for a step that reads them more than once."""
+        return replace(self)
 
 
 def secret_keys(settings: Settings) -> tuple[bytes, ...]:
