@@ -34,24 +34,21 @@ class Reloader:
             old = self.app.services.rules.version
             try:
                 rules = load_rules(path)
-            except RulesError as error:
-                logger.error(
-                    "rules_reload_failed",
-                    role=self.role,
-                    file=error.file,
-                    line=error.line,
-                    problem=error.message,
-                    fix=error.fix,
-                    kept_version=old,
+            except Exception as error:  # a bad file, or an unreadable directory: the role lives on
+                problem = (
+                    error
+                    if isinstance(error, RulesError)
+                    else RulesError(
+                        str(path), None, f"{type(error).__name__}: {error}", "run qmark rules check"
+                    )
                 )
-                return False
-            except Exception as error:  # an unreadable directory must not kill the role
                 logger.error(
                     "rules_reload_failed",
                     role=self.role,
-                    file=str(path),
-                    problem=f"{type(error).__name__}: {error}",
-                    fix="run qmark rules check",
+                    file=problem.file,
+                    line=problem.line,
+                    problem=problem.message,
+                    fix=problem.fix,
                     kept_version=old,
                 )
                 return False

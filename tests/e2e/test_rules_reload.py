@@ -6,12 +6,8 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-import os
-import shutil
 import signal
 import smtplib
-import subprocess
-import sys
 import urllib.request
 from email.message import EmailMessage
 from pathlib import Path
@@ -20,8 +16,8 @@ import pytest
 
 from pipeline.outbound.transport import crlf
 from rules.loader import load_rules
-from tests.conftest import ROOT
-from tests.support.runners import spawn, stop, wait_until
+from tests.support.rules import acme_rules, edit_rules
+from tests.support.runners import qmark_command, spawn, stop, wait_until
 from tests.support.servers import wait_for_port
 from tests.support.sink import RelaySink
 from tests.support.traffic import executive_forwards
@@ -29,17 +25,6 @@ from tests.support.traffic import executive_forwards
 pytestmark = pytest.mark.e2e
 
 ROLES = {"smtp", "worker", "scheduler", "http"}
-
-
-def qmark(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "workers.cli", *args],
-        env={**os.environ, **env},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def log_lines(path: Path) -> list[dict[str, object]]:
@@ -53,12 +38,6 @@ def reloaded_roles(path: Path, event: str, **fields: object) -> set[object]:
         for line in log_lines(path)
         if line["event"] == event and all(line.get(k) == v for k, v in fields.items())
     }
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new))
 
 
 def live_rules_header(env: dict[str, str]) -> str:
@@ -95,9 +74,7 @@ class Forwards:
 
 @pytest.fixture
 def rules_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "rules"
-    shutil.copytree(ROOT / "rules" / "examples" / "acme", folder)
-    return folder
+    return acme_rules(tmp_path / "rules")
 
 
 @pytest.fixture
@@ -121,7 +98,7 @@ def test_a_reload_routes_the_next_forward_by_the_new_rules_and_a_broken_file_kee
         assert forwards.next_owners_forward()["To"].addresses[0].username == "pat.owner"
 
         # When routing.yaml gives billing to Lee and `qmark run` gets SIGHUP
-        edit(
+        edit_rules(
             routing, "    owner: pat.owner@acme.test\n    deadline: 4h", "    owner: lee.logistics@acme.test"
         )
         lee = load_rules(rules_dir).version
@@ -134,13 +111,13 @@ def test_a_reload_routes_the_next_forward_by_the_new_rules_and_a_broken_file_kee
         assert forwards.next_owners_forward()["To"].addresses[0].username == "lee.logistics"
 
         # When billing goes to Robin and ops run `qmark rules reload`
-        edit(
+        edit_rules(
             routing,
             "owner: lee.logistics@acme.test\n\n  - name: shipping",
             "owner: robin.support@acme.test\n\n  - name: shipping",
         )
         robin = load_rules(rules_dir).version
-        done = qmark(env, "rules", "reload")
+        done = qmark_command(env, "rules", "reload")
         assert done.returncode == 0, done.stderr
         assert f"sent SIGHUP to {process.pid}" in done.stdout
         wait_until(
@@ -149,9 +126,9 @@ def test_a_reload_routes_the_next_forward_by_the_new_rules_and_a_broken_file_kee
         assert forwards.next_owners_forward()["To"].addresses[0].username == "robin.support"
 
         # When people.yaml renames Robin and routing.yaml breaks in the same edit
-        edit(people, "name: Robin Support", "name: Robin Renamed")
-        edit(routing, "  - name: shipping\n", "  - name: shipping\n   bad_indent: [\n")
-        refused = qmark(env, "rules", "reload")
+        edit_rules(people, "name: Robin Support", "name: Robin Renamed")
+        edit_rules(routing, "  - name: shipping\n", "  - name: shipping\n   bad_indent: [\n")
+        refused = qmark_command(env, "rules", "reload")
         # Then `qmark rules reload` refuses without signalling, naming the file and line
         assert refused.returncode == 78
         assert f"{routing}:" in refused.stdout and "Fix:" in refused.stdout
