@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from pipeline import log
 from rules.errors import RulesError
@@ -57,7 +59,30 @@ class Reloader:
             return True
 
     def install(self) -> None:
-        """Reload on SIGHUP, in a thread of its own (a signal handler must not do file I/O or log)."""
+        """Reload on SIGHUP, in a thread of its own (a signal handler must not do file I/O or log),
+        then take the SIGHUP held since start-up, if one came."""
         if threading.current_thread() is not threading.main_thread():
             return  # a role running in a test's thread: the test calls reload() itself
         signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=self.reload, daemon=True).start())
+        release_hangups()
+
+
+def hold_hangups() -> None:
+    """Block SIGHUP in this thread: one that comes before the reloader is installed waits (its default
+    would end the process). Children started meanwhile inherit the block."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+
+
+def release_hangups() -> None:
+    """Unblock SIGHUP: a held one is delivered now, to the handler just installed."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})
+
+
+@contextmanager
+def hangups_held() -> Iterator[None]:
+    """SIGHUP blocked for the duration (e.g. while starting a child, which keeps the block)."""
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)

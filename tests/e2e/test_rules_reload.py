@@ -155,3 +155,19 @@ def test_a_reload_routes_the_next_forward_by_the_new_rules_and_a_broken_file_kee
     finally:
         stop(process, log)
     assert not (tmp_path / "qmark.pid").exists()
+
+
+def test_a_sighup_while_the_roles_start_kills_none_of_them_and_each_reloads_once_ready(env, tmp_path):
+    log, pid_file = tmp_path / "run.log", tmp_path / "qmark.pid"
+    process = spawn("run", env, log)
+    try:
+        # Given `qmark run` is up (its pid file written) and its children are being started
+        wait_until(pid_file.exists, timeout=30, what="the pid file")
+        # When SIGHUP arrives before any child could install its reloader
+        process.send_signal(signal.SIGHUP)
+        # Then each role takes it once ready, and none died of it
+        wait_until(lambda: reloaded_roles(log, "rules_reloaded") >= ROLES, what="every role reloaded")
+        wait_for_port(int(env["QMARK_SMTP__LISTEN"].rsplit(":", 1)[1]), timeout=30)
+    finally:
+        stop(process, log)
+    assert not [line for line in log_lines(log) if line["event"] == "role_died_restarting"]

@@ -29,15 +29,13 @@ NO_IMAP_URL = "[imap] url is not set. Fix: set it in qmark.toml or QMARK_IMAP__U
 def run_role(args: argparse.Namespace) -> int:
     """``qmark <role>``: the role named by the command, on a database at the current schema.
 
-    SIGHUP reloads the rules (:mod:`workers.reload`); until the role is built it is ignored, as
-    the rules being loaded are the newest anyway.
+    SIGHUP reloads the rules (:mod:`workers.reload`); one that comes while the role starts is held
+    until its reloader is installed, then reloads.
     """
-    import signal
-
+    from workers import reload
     from workers.bootstrap import build
-    from workers.reload import Reloader
 
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    reload.hold_hangups()
     found = settings(args)
     require_current(found.storage.database_url)
     if args.command == "run":
@@ -45,7 +43,7 @@ def run_role(args: argparse.Namespace) -> int:
     app = build(settings=found)
     if args.command == "imap" and found.imap.url is None:
         return fail(EX_CONFIG, NO_IMAP_URL, command="qmark imap")
-    Reloader(app, args.command).install()
+    reload.Reloader(app, args.command).install()
     ROLES[args.command](app)
     return EX_OK
 

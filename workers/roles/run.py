@@ -21,6 +21,7 @@ from pathlib import Path
 
 from pipeline import log
 from pipeline.config.load import load_settings
+from workers import reload
 from workers.ops.metrics import setup
 from workers.roles import pidfile
 
@@ -41,7 +42,10 @@ class Child:
     env: dict[str, str] | None = None
 
     def start(self) -> None:
-        self.process = subprocess.Popen(self.argv, env=self.env)
+        # The child starts with SIGHUP blocked (the mask survives exec) until its reloader is
+        # installed: a reload forwarded while it starts waits for it instead of killing it.
+        with reload.hangups_held():
+            self.process = subprocess.Popen(self.argv, env=self.env)
         logger.info("role_started", role=self.name, pid=self.process.pid)
 
 
@@ -67,6 +71,7 @@ def run(config: str | None, worker_processes: int, smtp_processes: int = 1, imap
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGHUP, lambda *_: hangup.set())
+    reload.release_hangups()
     children = roles(config, worker_processes, smtp_processes, imap)
     settings = load_settings(config)
     metrics_dir = Path(settings.http.metrics_dir).resolve()
