@@ -8,6 +8,7 @@ rules check``); ``load_rules`` raises the first.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from types import MappingProxyType
 
@@ -49,7 +50,24 @@ def _read(folder: Path, files: list[RulesFile], timezone: str) -> Rules | None:
     rca = read_rca(rca_file, rca_root) if rca_root else None
     if people is None or defaults is None or rca is None:
         return None
-    return Rules(folder, MappingProxyType(executives), MappingProxyType(people), defaults, tuple(routes), rca)
+    return Rules(
+        folder,
+        MappingProxyType(executives),
+        MappingProxyType(people),
+        defaults,
+        tuple(routes),
+        rca,
+        version=fingerprint(files),
+    )
+
+
+def fingerprint(files: list[RulesFile]) -> str:
+    """12 hex digits of SHA-256 over each file's name and the text read from it: same text, same name."""
+    digest = hashlib.sha256()
+    for file in files:
+        for part in (file.path.name, file.text or ""):
+            digest.update(part.encode("utf-8") + b"\0")
+    return digest.hexdigest()[:12]
 
 
 def _not_found(folder: Path) -> RulesError:

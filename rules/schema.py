@@ -161,6 +161,8 @@ class Rules:
     defaults: RoutingDefaults
     routes: tuple[Route, ...]
     rca: RcaRules
+    # Names the files' text as loaded (see rules.loader.fingerprint): a reload shows which rules are live.
+    version: str = ""
 
     def is_executive(self, email: str) -> bool:
         """True when ``email`` is listed under ``executives:``."""

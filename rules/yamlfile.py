@@ -54,6 +54,7 @@ class YamlFile:
     def __init__(self, path: Path) -> None:
         self.path, self.name = path, str(path)
         self.problems: list[RulesError] = []
+        self.text: str | None = None  # what was read, once compose() ran
         self._constructor = SafeConstructor()
 
     def problem(self, at: Node | int | None, message: str, fix: str) -> None:
@@ -70,7 +71,7 @@ class YamlFile:
             return None
         text = ""
         try:
-            text = self.path.read_text(encoding="utf-8")
+            text = self.text = self.path.read_text(encoding="utf-8")
             root = yaml.compose(text, Loader=yaml.SafeLoader)
         except _UNREADABLE as exc:
             self.problem(*_unreadable(exc, text))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import secrets
 import threading
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from dramatiq.brokers.redis import RedisBroker
@@ -22,6 +22,7 @@ from pipeline.outbound.transport import Transport, open_transport
 from pipeline.steps.services import Services
 from pipeline.store.db import open_database
 from rules.loader import load_rules
+from rules.schema import Rules
 from workers import broker as broker_module
 from workers import graph as graph_module
 
@@ -37,6 +38,13 @@ class App:
     broker: RedisBroker
     graph: graph_module.Graph
     _transport: threading.local
+    rules_loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def use_rules(self, rules: Rules) -> None:
+        """Make ``rules`` live: one reference swap, so a job that already took ``services`` keeps
+        the rules it started with and the next job (and tick) sees only the new ones."""
+        self.services = replace(self.services, rules=rules)
+        self.rules_loaded_at = datetime.now(UTC)
 
     def transport(self) -> Transport:
         """One outbound transport per thread (SMTP connections are reused, not shared)."""
@@ -47,7 +55,12 @@ class App:
         return current
 
     def runtime(self) -> graph_module.Runtime:
+        """What one job uses: ``services`` read once, so a rules reload never changes them mid-job."""
         return graph_module.Runtime(services=self.services, transport=self.transport)
+
+    def pinned(self) -> App:
+        """This app with today's ``services`` held fixed, for a step that reads them more than once."""
+        return replace(self)
 
 
 def secret_keys(settings: Settings) -> tuple[bytes, ...]:

@@ -56,6 +56,8 @@ class ServiceSettings(_Section):
     # For key rotation, newest first: the first signs, every listed key verifies. Not with secret_key.
     secret_keys: tuple[SecretStr, ...] = ()
     timezone: Annotated[str, AfterValidator(iana_timezone)] = "UTC"
+    # `qmark run` writes its pid here; `qmark rules reload` signals the process it names.
+    pid_file: str = Field(default="var/qmark.pid", min_length=1)
 
     @field_validator("secret_keys")
     @classmethod

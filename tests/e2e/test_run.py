@@ -9,7 +9,6 @@ import json
 import signal
 import smtplib
 import subprocess
-import sys
 import threading
 
 import pytest
@@ -18,23 +17,10 @@ from aiosmtpd.controller import Controller
 from pipeline.outbound.transport import crlf
 from tests.conftest import ROOT, mail_fixture
 from tests.support.db import scalar
-from tests.support.runners import qmark_env, spawn, stop, wait_until
+from tests.support.runners import qmark_command, qmark_env, spawn, stop, wait_until
 from tests.support.servers import free_port, wait_for_port
 
 pytestmark = pytest.mark.e2e
-
-
-def qmark(env, *args: str) -> subprocess.CompletedProcess[str]:
-    import os
-
-    return subprocess.run(
-        [sys.executable, "-m", "workers.cli", *args],
-        env={**os.environ, **env},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def send(port: int, raw: bytes, mail_from: str = "dana.chief@acme.test") -> None:
@@ -57,12 +43,12 @@ def test_qmark_run_turns_a_forward_into_the_owners_forward_and_stops_cleanly(run
         assert forward["X-Qmark-Escalation"] == "Q-1"
         assert "Deadline" in forward.get_body(("plain",)).get_content()
 
-        listing = qmark(run_env, "escalations", "list", "--json")
+        listing = qmark_command(run_env, "escalations", "list", "--json")
         assert listing.returncode == 0, listing.stderr
         [item] = json.loads(listing.stdout)
         assert item["id"] == "Q-1" and item["owner"] == "pat.owner@acme.test"
         assert item["state"] == "awaiting_explanation"
-        shown = json.loads(qmark(run_env, "escalations", "show", "Q-1", "--json").stdout)
+        shown = json.loads(qmark_command(run_env, "escalations", "show", "Q-1", "--json").stdout)
         assert shown["events"][0]["kind"] == "opened"
     finally:
         log, lines = stop(process, tmp_path / "run.log")

@@ -18,7 +18,7 @@ from pipeline.outbound.transport import crlf
 from pipeline.store import heartbeats
 from pipeline.store.db import Database
 from pipeline.store.models import ImapMailboxRow, MessageRow
-from tests.conftest import mail_fixture
+from tests.conftest import ROOT, mail_fixture
 from tests.support.db import scalar
 from tests.support.runners import (
     qmark_env,
@@ -287,6 +287,27 @@ def test_healthz_answers_and_anything_else_is_404(env):
         assert get(port, "/healthz") == (200, "ok\n")
         assert get(port, "/nope")[0] == 404
         assert get(port, "/metrics/../readyz")[0] == 404
+
+
+def test_every_answer_names_the_live_rules_version_and_a_reload_changes_it(env, tmp_path):
+    import shutil
+
+    from workers.reload import Reloader
+
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules" / "examples" / "acme", rules)
+    app = build(env, QMARK_RULES__PATH=str(rules))
+    with http_in_thread(app) as port:
+
+        def live() -> str:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as answer:
+                return str(answer.headers["X-Qmark-Rules"])
+
+        first = live()
+        assert first.startswith(f"version={app.services.rules.version}; loaded_at=")
+        (rules / "rca.yaml").write_text((rules / "rca.yaml").read_text() + "\n# reviewed\n")
+        assert Reloader(app, "http").reload() is True
+        assert live().startswith(f"version={app.services.rules.version}; loaded_at=") and live() != first
 
 
 def test_smtp_refusals_are_counted_by_code(env):

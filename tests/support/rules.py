@@ -1,4 +1,4 @@
-"""A private copy of the example rules for a test, with the root-cause policy it needs."""
+"""A private copy of the example rules for a test, with the root-cause policy it needs, and edits to it."""
 
 from __future__ import annotations
 
@@ -16,3 +16,10 @@ def acme_rules(directory: Path, *, policy: str = "close_when_complete") -> Path:
     assert "policy: close_when_complete" in text
     rca.write_text(text.replace("policy: close_when_complete", f"policy: {policy}"))
     return directory
+
+
+def edit_rules(path: Path, old: str, new: str) -> None:
+    """Replace ``old`` (which must be there) by ``new`` in the rules file ``path``."""
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new))

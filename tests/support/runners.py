@@ -104,6 +104,18 @@ def spawn(role: str, env: dict[str, str], log_path: Path) -> subprocess.Popen[by
         )
 
 
+def qmark_command(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`qmark <args>` run to its end with ``env`` on top of ours: its exit code and text output."""
+    return subprocess.run(
+        [sys.executable, "-m", "workers.cli", *args],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def stop(process: subprocess.Popen[bytes], log_path: Path) -> tuple[str, list[dict[str, object]]]:
     """SIGTERM ``process``, require a clean exit, and return its log text and its JSON lines."""
     import json

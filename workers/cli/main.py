@@ -41,6 +41,7 @@ COMMANDS: dict[tuple[str, ...], str] = {
     ("actions", "show"): "actions:run_show",
     ("rules", "check"): "rules:run_check",
     ("rules", "explain"): "rules:run_explain",
+    ("rules", "reload"): "rules:run_reload",
     ("dead-letters", "list"): "dead_letters:run_list",
     ("dead-letters", "replay"): "dead_letters:run_replay",
     ("quarantine", "list"): "quarantine:run_list",
@@ -184,9 +185,15 @@ def _ops(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _rules(sub: Any, common: argparse.ArgumentParser) -> None:
-    group = _group(sub, common, "rules", "check or explain the rules")
+    group = _group(sub, common, "rules", "check, explain or reload the rules")
     check = group.add_parser("check", parents=[common])
     check.add_argument("dir", nargs="?", help="rules directory (default: [rules] path)")
     explain = group.add_parser("explain", parents=[common])
     explain.add_argument("file", help="a .eml file")
     explain.add_argument("--json", action="store_true")
+    reload = group.add_parser(
+        "reload", parents=[common], help="check the rules, then SIGHUP the running `qmark run`"
+    )
+    reload.add_argument(
+        "--pid", type=int, help="signal this process (a one-role qmark) instead of [service] pid_file"
+    )

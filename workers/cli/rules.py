@@ -1,5 +1,6 @@
-"""``qmark rules check [DIR]`` and ``qmark rules explain FILE.eml``: is a rules directory valid, and what
-would qmark do with one message, and why. Neither touches the database.
+"""``qmark rules check [DIR]``, ``qmark rules explain FILE.eml`` and ``qmark rules reload``: is a rules
+directory valid, what would qmark do with one message and why, and make the running qmark load the
+rules anew (checked here first: bad rules are refused without signalling). None touches the database.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from workers.cli.db import settings
 from workers.cli.inject import envelope_for
-from workers.cli.output import EX_CONFIG, EX_DATAERR, EX_OK, fail, print_json
+from workers.cli.output import EX_CONFIG, EX_DATAERR, EX_NOTFOUND, EX_OK, fail, print_json
 
 
 def check_command(directory: str | Path) -> int:
@@ -32,6 +33,34 @@ def check_command(directory: str | Path) -> int:
 def run_check(args: argparse.Namespace) -> int:
     """``qmark rules check [DIR]``: DIR needs no config; without it, the configured ``[rules] path``."""
     return check_command(args.dir or settings(args).rules.path)
+
+
+def run_reload(args: argparse.Namespace) -> int:
+    """``qmark rules reload [--pid PID]``: refuse bad rules (78, file, line, fix); else SIGHUP ``qmark run``
+    (its pid from ``[service] pid_file``) or the process ``--pid`` names; 66 when it is not running."""
+    import os
+    import signal
+
+    from workers.roles import pidfile
+
+    found = settings(args)
+    if check_command(found.rules.path) != EX_OK:
+        return fail(
+            EX_CONFIG, "rules not reloaded: the running qmark keeps its rules", command="qmark rules reload"
+        )
+    path = Path(found.service.pid_file)
+    pid = args.pid or pidfile.read(path)
+    if pid is None or not pidfile.alive(pid):
+        where = f"process {args.pid}" if args.pid else f"a live pid in {path}"
+        return fail(
+            EX_NOTFOUND,
+            f"found no {where}: is `qmark run` running here (same [service] pid_file)? "
+            "A one-role qmark reloads on SIGHUP: pass --pid, or systemctl reload qmark-<role>@<n>",
+            command="qmark rules reload",
+        )
+    os.kill(pid, signal.SIGHUP)
+    print(f"sent SIGHUP to {pid}: each role logs rules_reloaded (or rules_reload_failed, keeping its rules)")
+    return EX_OK
 
 
 def recipients(raw: bytes) -> list[str]:

@@ -27,9 +27,15 @@ NO_IMAP_URL = "[imap] url is not set. Fix: set it in qmark.toml or QMARK_IMAP__U
 
 
 def run_role(args: argparse.Namespace) -> int:
-    """``qmark <role>``: the role named by the command, on a database at the current schema."""
+    """``qmark <role>``: the role named by the command, on a database at the current schema.
+
+    SIGHUP reloads the rules (:mod:`workers.reload`); one that comes while the role starts is held
+    until its reloader is installed, then reloads.
+    """
+    from workers import reload
     from workers.bootstrap import build
 
+    reload.hold_hangups()
     found = settings(args)
     require_current(found.storage.database_url)
     if args.command == "run":
@@ -37,6 +43,7 @@ def run_role(args: argparse.Namespace) -> int:
     app = build(settings=found)
     if args.command == "imap" and found.imap.url is None:
         return fail(EX_CONFIG, NO_IMAP_URL, command="qmark imap")
+    reload.Reloader(app, args.command).install()
     ROLES[args.command](app)
     return EX_OK
 

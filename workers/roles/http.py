@@ -6,7 +6,8 @@
   set) how long ago the IMAP folder was polled.
 * ``GET /metrics`` — Prometheus text (see :mod:`workers.ops.metrics.setup`).
 
-Anything else is 404. Binds ``[http] listen``; SIGTERM stops it.
+Anything else is 404. Every answer carries ``X-Qmark-Rules: version=<12 hex>; loaded_at=<ISO 8601>``,
+the rules this process runs on (a SIGHUP reload changes both). Binds ``[http] listen``; SIGTERM stops it.
 
 With ``[http] token`` set, ``/readyz`` and ``/metrics`` answer only a request carrying
 ``Authorization: Bearer <token>`` (compared in constant time) and 401 with
@@ -62,6 +63,11 @@ class Endpoints:
             return False
         return hmac.compare_digest(credentials.strip().encode(), self.token)
 
+    def rules_live(self) -> str:
+        """The ``X-Qmark-Rules`` header: the version of this process's live rules and when they loaded."""
+        app = self.health.app
+        return f"version={app.services.rules.version}; loaded_at={app.rules_loaded_at.isoformat()}"
+
     def metrics_text(self) -> bytes:
         from prometheus_client import generate_latest
 
@@ -107,6 +113,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Qmark-Rules", self.endpoints.rules_live())
         self.end_headers()
         self.wfile.write(body)
 

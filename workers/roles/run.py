@@ -3,6 +3,9 @@
 The children share ``[http] metrics_dir`` for the counters only a process knows (SMTP answers,
 Dramatiq's job metrics): it is emptied at start and named to each child in
 ``PROMETHEUS_MULTIPROC_DIR`` (and ``dramatiq_prom_db``); the ``http`` child merges the files.
+
+SIGHUP is passed on to every child (each reloads its rules, see :mod:`workers.reload`); the
+supervisor's pid is in ``[service] pid_file`` while it runs, for ``qmark rules reload``.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from pathlib import Path
 
 from pipeline import log
 from pipeline.config.load import load_settings
+from workers import reload
 from workers.ops.metrics import setup
+from workers.roles import pidfile
 
 logger = log.get(__name__)
 
@@ -37,7 +42,10 @@ class Child:
     env: dict[str, str] | None = None
 
     def start(self) -> None:
-        self.process = subprocess.Popen(self.argv, env=self.env)
+        # The child starts with SIGHUP blocked (the mask survives exec) until its reloader is
+        # installed: a reload forwarded while it starts waits for it instead of killing it.
+        with reload.hangups_held():
+            self.process = subprocess.Popen(self.argv, env=self.env)
         logger.info("role_started", role=self.name, pid=self.process.pid)
 
 
@@ -59,11 +67,15 @@ def roles(
 
 def run(config: str | None, worker_processes: int, smtp_processes: int = 1, imap: bool = False) -> int:
     """Start every role and watch them until SIGTERM/SIGINT; returns the exit code."""
-    stop = threading.Event()
+    stop, hangup = threading.Event(), threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGHUP, lambda *_: hangup.set())
+    reload.release_hangups()
     children = roles(config, worker_processes, smtp_processes, imap)
-    metrics_dir = Path(load_settings(config).http.metrics_dir).resolve()
+    settings = load_settings(config)
+    metrics_dir = Path(settings.http.metrics_dir).resolve()
+    pid_file = pidfile.write(Path(settings.service.pid_file))
     setup.clear_metrics_dir(metrics_dir)
     env = {**os.environ, setup.MULTIPROC_ENV: str(metrics_dir), setup.DRAMATIQ_DIR_ENV: str(metrics_dir)}
     for child in children:
@@ -71,6 +83,9 @@ def run(config: str | None, worker_processes: int, smtp_processes: int = 1, imap
         child.start()
     code = 0
     while not stop.wait(0.5):
+        if hangup.is_set():
+            hangup.clear()
+            forward_hangup(children)
         for child in children:
             assert child.process is not None
             status = child.process.poll()
@@ -87,7 +102,18 @@ def run(config: str | None, worker_processes: int, smtp_processes: int = 1, imap
             logger.error("role_died_restarting", role=child.name, status=status)
             child.start()
     shutdown(children)
+    pidfile.remove(pid_file)
     return code
+
+
+def forward_hangup(children: list[Child]) -> None:
+    """SIGHUP to every running child: each reloads its rules, or keeps them and logs why."""
+    pids = []
+    for child in children:
+        if child.process is not None and child.process.poll() is None:
+            child.process.send_signal(signal.SIGHUP)
+            pids.append(child.process.pid)
+    logger.info("rules_reload_requested", children=len(pids), pids=pids)
 
 
 def shutdown(children: list[Child]) -> None:

@@ -28,10 +28,11 @@ def serve(app: App, *, stop: threading.Event | None = None) -> None:
     logger.info("scheduler_started", tick=settings.tick, sweep_after=settings.sweep_after)
     while not stop.is_set():
         try:
-            chaser.tick(app.services, app.graph)
-            sweep(app.services, app.graph, older_than=older_than)
+            tick = app.pinned()  # one version of the rules for the whole tick, even across a reload
+            chaser.tick(tick.services, tick.graph)
+            sweep(tick.services, tick.graph, older_than=older_than)
             heart.beat()
-            digest.tick(app)
+            digest.tick(tick)
         except Exception as error:
             logger.error("tick_failed", error=f"{type(error).__name__}: {error}")
         stop.wait(settings.tick)
