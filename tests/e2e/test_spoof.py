@@ -15,9 +15,9 @@ import urllib.request
 import pytest
 
 from tests.conftest import mail_fixture
-from tests.e2e.test_run import qmark, send
+from tests.e2e.test_run import send
 from tests.support.db import rows, scalar
-from tests.support.runners import spawn, stop, wait_until
+from tests.support.runners import qmark_command, spawn, stop, wait_until
 from tests.support.servers import wait_for_port
 
 pytestmark = pytest.mark.e2e
@@ -59,12 +59,12 @@ def test_a_spoofed_executive_with_a_bounce_or_null_envelope_is_quarantined_and_n
             assert "dmarc=fail" in reason and "by mx.acme.test" in reason
             assert f"held although it looks like machine mail ({machine_look}" in reason
         # And ops see them in the quarantine list and on /metrics, counted as possible spoofs
-        listing = qmark(run_env, "quarantine", "list", "--json")
+        listing = qmark_command(run_env, "quarantine", "list", "--json")
         assert listing.returncode == 0, listing.stderr
         items = json.loads(listing.stdout)
         assert [i["reason"] for i in items] == [r[2] for r in held]
         assert {i["sender"] for i in items} == {"Dana Chief <dana.chief@acme.test>"}
-        table = qmark(run_env, "quarantine", "list").stdout
+        table = qmark_command(run_env, "quarantine", "list").stdout
         assert table.count("possible spoof") == 2
         wait_until(
             lambda: 'qmark_quarantined_total{reason="possible_spoof"} 2.0' in metrics(run_env),
