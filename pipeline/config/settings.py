@@ -110,6 +110,13 @@ class SmtpSettings(_Section):
     require_tls: bool = Field(default=False, validate_default=True)
     # RCPT beyond this many in one transaction get 452 4.5.3 (the sender retries them later).
     max_recipients: Count = 100
+    # A connection silent this long between commands gets 421 4.4.2 and is closed.
+    idle_timeout: Seconds = 60.0
+    # A connection open this long in all gets 421 4.4.2 and is closed (a slow-drip client).
+    session_timeout: Seconds = 600.0
+    # Connections per process, and per peer address, beyond which a new one gets 421 4.3.2.
+    max_connections: Count = 500
+    max_connections_per_peer: Count = 20
 
     @field_validator("tls_key")
     @classmethod

@@ -13,6 +13,10 @@ with ``require_tls`` answers 530 5.7.0 until the client has started it.
 PIPELINING is not advertised; commands sent ahead are answered in order, but a
 client that sends anything after DATA before the 354 (its message text, which
 would otherwise be read as commands) gets 554 5.5.0 and is disconnected.
+
+Connections are bounded (``smtp_edge.Admission``): beyond ``[smtp] max_connections`` per process or
+``max_connections_per_peer`` a new one gets 421 4.3.2 and is closed; a connection silent for
+``idle_timeout`` or open for ``session_timeout`` gets 421 4.4.2 and is closed.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from workers.bootstrap import App
 from workers.heartbeat import Heart
 from workers.ops.metrics import setup
 from workers.roles.group_commit import Doorbell, GroupCommitter
+from workers.roles.smtp_edge import FULL, IDLE, SESSION_OVER, Admission
 
 logger = log.get(__name__)
 
@@ -121,11 +126,71 @@ class IntakeHandler:
 
 class CountingSMTP(SMTP):
     """aiosmtpd's SMTP, counting the answers that refuse mail (451, 550, 552...) by code:
-    whether the handler or aiosmtpd itself (SIZE) gave them; refusing text pipelined after DATA."""
+    whether the handler or aiosmtpd itself (SIZE) gave them; refusing text pipelined after DATA;
+    admitting connections within the limits and ending idle or over-long sessions with a 421."""
 
-    def __init__(self, handler: IntakeHandler, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        handler: IntakeHandler,
+        *,
+        admission: Admission | None = None,
+        session_timeout: float | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(handler, **kwargs)
         self._counters = handler.counters
+        self._admission = admission
+        self._session_timeout = session_timeout
+        self._peer: str | None = None  # set while this connection holds an admission place
+        self._refused = False
+        self._session_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self._original_transport is None and self._admission is not None:  # not the STARTTLS call
+            peername = transport.get_extra_info("peername")
+            peer = str(peername[0]) if isinstance(peername, tuple) else str(peername)
+            if not self._admission.admit(peer):
+                self._refused = True
+                logger.warning("smtp_connection_refused", peer=peer, open=self._admission.open)
+                self._say_and_close(transport, FULL)
+                return
+            self._peer = peer
+        if self._session_timeout is not None and self._session_timer is None:
+            self._session_timer = self.loop.call_later(self._session_timeout, self._session_over)
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._refused:
+            return
+        if self._session_timer is not None:
+            self._session_timer.cancel()
+        if self._peer is not None and self._admission is not None:
+            self._admission.release(self._peer)
+            self._peer = None
+        super().connection_lost(error)
+
+    def eof_received(self) -> bool | None:
+        return False if self._refused else super().eof_received()
+
+    def data_received(self, data: bytes) -> None:
+        if not self._refused:  # a refused client's bytes after our 421: nobody reads them
+            super().data_received(data)
+
+    def _timeout_cb(self) -> None:
+        logger.info("smtp_idle_timeout")
+        self._say_and_close(self.transport, IDLE)
+
+    def _session_over(self) -> None:
+        logger.info("smtp_session_timeout")
+        self._say_and_close(self.transport, SESSION_OVER)
+
+    def _say_and_close(self, transport: asyncio.BaseTransport | None, status: str) -> None:
+        """Write ``status`` and close (the transport flushes it first); no await, nothing to hang on."""
+        if self._counters is not None:
+            self._counters.answered(status)
+        if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
+            transport.write(status.encode("ascii") + b"\r\n")
+            transport.close()
 
     async def push(self, status: Any) -> None:
         if isinstance(status, str) and status.startswith("530 Must issue a STARTTLS"):
@@ -170,6 +235,9 @@ async def serve(app: App, *, stop: asyncio.Event | None = None) -> None:
     )
     cert, key = settings.smtp.tls_cert, settings.smtp.tls_key
     context = server_context(cert, key) if cert and key else None
+    admission = Admission(
+        max_connections=settings.smtp.max_connections, max_per_peer=settings.smtp.max_connections_per_peer
+    )
     loop = asyncio.get_running_loop()
     stop = stop or asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -184,6 +252,9 @@ async def serve(app: App, *, stop: asyncio.Event | None = None) -> None:
             ident="qmark ESMTP",
             tls_context=context,
             require_starttls=settings.smtp.require_tls,
+            timeout=settings.smtp.idle_timeout,
+            admission=admission,
+            session_timeout=settings.smtp.session_timeout,
         ),
         host=host,
         port=port,
