@@ -1,0 +1,97 @@
+"""The SMTP edge under idle and slow-drip load, through the real role on a real database and Redis.
+
+Per-peer connection limit (421 4.3.2, closed), idle timeout and session timeout (421 4.4.2, closed),
+and a normal sender's 250 while many idle connections and a slowloris are open (loosely: the
+figure itself comes from bench/smtp_edge.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from tests.support.db import scalar
+from tests.support.edge_load import Slowloris, connect, idle_connections, read_line, timed_send
+from tests.support.runners import qmark_env, settings_from, smtp_in_thread
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def start(database_url, redis_url, tmp_path):
+    """Start the SMTP role with extra QMARK_SMTP__* settings; yields its (host, port)."""
+    from workers.bootstrap import build
+
+    @contextmanager
+    def started(**smtp: str) -> Iterator[tuple[str, int]]:
+        extra = {f"QMARK_SMTP__{key.upper()}": value for key, value in smtp.items()}
+        env = qmark_env(
+            database_url=database_url, redis_url=redis_url, outbound_url=f"maildir:{tmp_path}/sent", **extra
+        )
+        app = build(settings=settings_from(env))
+        with smtp_in_thread(app):
+            yield app.settings.smtp.host_port
+
+    return started
+
+
+def test_a_connection_over_the_per_peer_limit_gets_421_and_is_closed(start):
+    with start(max_connections_per_peer="3") as (host, port), idle_connections(host, port, 3):
+        sock, first = connect(host, port)
+        with sock:
+            assert first.startswith(b"421 4.3.2 Too many connections")
+            assert read_line(sock) == b""  # closed by the server, not left hanging
+
+
+def test_a_freed_place_admits_the_next_connection(start):
+    with start(max_connections_per_peer="2") as (host, port):
+        with idle_connections(host, port, 2):
+            sock, first = connect(host, port)
+            sock.close()
+            assert first.startswith(b"421")
+        sock, first = connect(host, port)
+        with sock:
+            assert first.startswith(b"220")
+
+
+def test_the_process_wide_limit_refuses_with_421(start):
+    with (
+        start(max_connections="2", max_connections_per_peer="50") as (host, port),
+        idle_connections(host, port, 2),
+    ):
+        sock, first = connect(host, port)
+        with sock:
+            assert first.startswith(b"421 4.3.2")
+            assert read_line(sock) == b""
+
+
+def test_a_silent_connection_is_closed_with_421_at_the_idle_timeout(start):
+    with start(idle_timeout="1s") as (host, port):
+        sock, banner = connect(host, port)
+        with sock:
+            assert banner.startswith(b"220")
+            assert read_line(sock).startswith(b"421 4.4.2")
+            assert read_line(sock) == b""
+
+
+def test_a_slowloris_is_cut_with_421_at_the_session_timeout(start):
+    # Every byte comes well inside the idle timeout, so only the session limit can end it.
+    with start(idle_timeout="30s", session_timeout="2s") as (host, port), Slowloris(host, port, 0.2) as slow:
+        assert slow.banner.startswith(b"220")
+        assert slow.closed_by_server.wait(20)
+        assert slow.last.startswith(b"421 4.4.2 Session time limit")
+
+
+def test_a_normal_sender_gets_250_while_200_idle_connections_and_a_slowloris_are_open(start, database_url):
+    with (
+        start(max_connections_per_peer="500") as (host, port),
+        idle_connections(host, port, 200),
+        Slowloris(host, port, 1.0) as slow,
+    ):
+        assert slow.banner.startswith(b"220")
+        seconds = timed_send(host, port)
+        assert not slow.closed_by_server.is_set()
+    assert seconds < 5  # loose on purpose; bench/smtp_edge.py prints the real figure
+    assert scalar(database_url, "select count(*) from messages") == 1
