@@ -7,13 +7,14 @@ figure itself comes from bench/smtp_edge.py).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
 
 from tests.support.db import scalar
-from tests.support.edge_load import Slowloris, connect, idle_connections, read_line, timed_send
+from tests.support.edge_load import MESSAGE, Slowloris, connect, idle_connections, read_line, timed_send
 from tests.support.runners import qmark_env, settings_from, smtp_in_thread
 
 pytestmark = pytest.mark.integration
@@ -74,6 +75,31 @@ def test_a_silent_connection_is_closed_with_421_at_the_idle_timeout(start):
             assert banner.startswith(b"220")
             assert read_line(sock).startswith(b"421 4.4.2")
             assert read_line(sock) == b""
+
+
+def test_a_message_text_arriving_slowly_is_not_idle_and_gets_250(start, database_url):
+    # Each line comes inside the 1 s idle timeout, the whole text takes about 3 s: not idle.
+    with start(idle_timeout="1s") as (host, port):
+        sock, banner = connect(host, port)
+        with sock:
+            assert banner.startswith(b"220")
+            for command in (
+                b"EHLO a.example",
+                b"MAIL FROM:<dana.chief@acme.test>",
+                b"RCPT TO:<escalations@acme.test>",
+            ):
+                sock.sendall(command + b"\r\n")
+                while (line := read_line(sock))[3:4] == b"-":
+                    pass
+                assert line.startswith(b"250"), line
+            sock.sendall(b"DATA\r\n")
+            assert read_line(sock).startswith(b"354")
+            for line in MESSAGE.splitlines(keepends=True) + [b"more\r\n"] * 6:
+                sock.sendall(line)
+                time.sleep(0.4)
+            sock.sendall(b".\r\n")
+            assert read_line(sock).startswith(b"250 2.0.0")
+    assert scalar(database_url, "select count(*) from messages") == 1
 
 
 def test_a_slowloris_is_cut_with_421_at_the_session_timeout(start):

@@ -16,7 +16,8 @@ would otherwise be read as commands) gets 554 5.5.0 and is disconnected.
 
 Connections are bounded (``smtp_edge.Admission``): beyond ``[smtp] max_connections`` per process or
 ``max_connections_per_peer`` a new one gets 421 4.3.2 and is closed; a connection silent for
-``idle_timeout`` or open for ``session_timeout`` gets 421 4.4.2 and is closed.
+``idle_timeout`` (between commands; while the message text arrives, any bytes count) or open for
+``session_timeout`` gets 421 4.4.2 and is closed.
 """
 
 from __future__ import annotations
@@ -144,6 +145,7 @@ class CountingSMTP(SMTP):
         self._peer: str | None = None  # set while this connection holds an admission place
         self._refused = False
         self._session_timer: asyncio.TimerHandle | None = None
+        self._in_data = False  # message text arriving: any bytes count as activity
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         if self._original_transport is None and self._admission is not None:  # not the STARTTLS call
@@ -173,8 +175,11 @@ class CountingSMTP(SMTP):
         return False if self._refused else super().eof_received()
 
     def data_received(self, data: bytes) -> None:
-        if not self._refused:  # a refused client's bytes after our 421: nobody reads them
-            super().data_received(data)
+        if self._refused:  # a refused client's bytes after our 421: nobody reads them
+            return
+        if self._in_data:  # a long message on a slow link is not idle (aiosmtpd counts per command)
+            self._reset_timeout()
+        super().data_received(data)
 
     def _timeout_cb(self) -> None:
         logger.info("smtp_idle_timeout")
@@ -209,7 +214,11 @@ class CountingSMTP(SMTP):
             assert self.transport is not None
             self.transport.close()
             return
-        await super().smtp_DATA(arg)
+        self._in_data = True
+        try:
+            await super().smtp_DATA(arg)
+        finally:
+            self._in_data = False
 
 
 def make_enqueue(graph: graph_module.Graph) -> Any:
