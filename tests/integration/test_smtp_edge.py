@@ -15,7 +15,7 @@ import pytest
 
 from tests.support.db import scalar
 from tests.support.edge_load import MESSAGE, Slowloris, connect, idle_connections, read_line, timed_send
-from tests.support.runners import qmark_env, settings_from, smtp_in_thread
+from tests.support.smtp_role import smtp_role
 
 pytestmark = pytest.mark.integration
 
@@ -23,16 +23,10 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def start(database_url, redis_url, tmp_path):
     """Start the SMTP role with extra QMARK_SMTP__* settings; yields its (host, port)."""
-    from workers.bootstrap import build
 
     @contextmanager
     def started(**smtp: str) -> Iterator[tuple[str, int]]:
-        extra = {f"QMARK_SMTP__{key.upper()}": value for key, value in smtp.items()}
-        env = qmark_env(
-            database_url=database_url, redis_url=redis_url, outbound_url=f"maildir:{tmp_path}/sent", **extra
-        )
-        app = build(settings=settings_from(env))
-        with smtp_in_thread(app):
+        with smtp_role(database_url, redis_url, tmp_path, **smtp) as app:
             yield app.settings.smtp.host_port
 
     return started

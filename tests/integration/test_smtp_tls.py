@@ -7,10 +7,8 @@ pipelined bursts: one stored message per DATA, never mixed envelopes.
 from __future__ import annotations
 
 import smtplib
-import socket
 import ssl
-from collections.abc import Iterator
-from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -18,8 +16,8 @@ import pytest
 from pipeline.outbound.transport import crlf
 from tests.conftest import mail_fixture
 from tests.support.certs import self_signed
-from tests.support.db import decoded, rows, scalar
-from tests.support.runners import qmark_env, settings_from, smtp_in_thread
+from tests.support.db import scalar
+from tests.support.smtp_role import Wire, client_context, smtp_role, stored, tls_settings
 
 pytestmark = pytest.mark.integration
 
@@ -33,36 +31,9 @@ def pair(tmp_path: Path) -> tuple[Path, Path]:
 
 
 @pytest.fixture
-def start(database_url, redis_url, tmp_path, pair):
+def start(database_url, redis_url, tmp_path):
     """Start the SMTP role with extra QMARK_SMTP__* settings; yields its app."""
-    from workers.bootstrap import build
-
-    @contextmanager
-    def started(**smtp: str) -> Iterator[object]:
-        extra = {f"QMARK_SMTP__{key.upper()}": value for key, value in smtp.items()}
-        env = qmark_env(
-            database_url=database_url, redis_url=redis_url, outbound_url=f"maildir:{tmp_path}/sent", **extra
-        )
-        app = build(settings=settings_from(env))
-        with smtp_in_thread(app):
-            yield app
-
-    return started
-
-
-def tls_settings(pair: tuple[Path, Path], **more: str) -> dict[str, str]:
-    cert, key = pair
-    return {"tls_cert": str(cert), "tls_key": str(key), **more}
-
-
-def client_context(pair: tuple[Path, Path]) -> ssl.SSLContext:
-    """A client that verifies the server against the generated certificate (hostname included)."""
-    return ssl.create_default_context(cafile=str(pair[0]))
-
-
-def stored(database_url: str) -> list[tuple[bytes, str, list[str]]]:
-    found = rows(database_url, "select raw, mail_from, rcpt_tos from messages order by id")
-    return [(bytes(raw), mail_from, decoded(rcpts)) for raw, mail_from, rcpts in found]
+    return partial(smtp_role, database_url, redis_url, tmp_path)
 
 
 def test_a_forward_sent_after_starttls_is_stored_byte_for_byte(start, pair, database_url):
@@ -120,33 +91,6 @@ def test_an_address_over_254_characters_is_refused_with_501(start, database_url)
     assert scalar(database_url, "select count(*) from messages") == 0
 
 
-class Wire:
-    """A raw SMTP client that writes several commands at once and reads the answers."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.sock = socket.create_connection((host, port), timeout=10)
-        self.file = self.sock.makefile("rb")
-        self.replies(1)  # the greeting
-
-    def send(self, *lines: bytes) -> None:
-        self.sock.sendall(b"".join(line + b"\r\n" for line in lines))
-
-    def replies(self, count: int) -> list[bytes]:
-        """The last line of each of the next ``count`` replies ('250-…' continuation lines skipped)."""
-        found = []
-        while len(found) < count:
-            line = self.file.readline()
-            if not line:
-                break  # the server closed the connection
-            if line[3:4] != b"-":
-                found.append(line.rstrip(b"\r\n"))
-        return found
-
-    def close(self) -> None:
-        self.file.close()
-        self.sock.close()
-
-
 def envelope(sender: str, *rcpts: str) -> tuple[bytes, ...]:
     """MAIL FROM, one RCPT TO per recipient, then DATA: the lines a pipelining client sends at once."""
     return (f"MAIL FROM:<{sender}>".encode(), *(f"RCPT TO:<{rcpt}>".encode() for rcpt in rcpts), b"DATA")
@@ -198,24 +142,6 @@ def test_text_pipelined_after_data_before_its_354_is_refused_and_nothing_is_stor
     assert [reply[:3] for reply in answers] == [b"250", b"250", b"550", b"554"]
     assert answers[-1].startswith(b"554 5.5.0 Improper use of SMTP command pipelining")
     assert scalar(database_url, "select count(*) from messages") == 0
-
-
-def test_commands_sent_in_clear_after_starttls_are_discarded(start, pair, database_url):
-    raw = crlf(mail_fixture("gmail-forward.eml"))
-    with start(**tls_settings(pair)) as app:
-        host, port = app.settings.smtp.host_port
-        wire = Wire(host, port)
-        # Given a client (or a man in the middle) that sends MAIL in clear right behind STARTTLS
-        wire.send(b"EHLO inject.example", b"STARTTLS", b"MAIL FROM:<injected@evil.example>")
-        assert [reply[:3] for reply in wire.replies(2)] == [b"250", b"220"]
-        tls = client_context(pair).wrap_socket(wire.sock, server_hostname="127.0.0.1")
-        # When the encrypted session sends its own envelope
-        with smtplib.SMTP(timeout=10) as client:
-            client.sock, client.file = tls, None
-            client.ehlo("inject.example")
-            assert client.sendmail(EXEC, [INTAKE], raw) == {}
-    # Then the injected MAIL never counted (no "503 nested MAIL"); the message has the real sender
-    assert stored(database_url) == [(raw, EXEC, [INTAKE])]
 
 
 def test_a_bounce_from_the_null_sender_is_still_accepted_under_the_address_cap(start, database_url):
