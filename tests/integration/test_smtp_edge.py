@@ -115,3 +115,41 @@ def test_a_normal_sender_gets_250_while_200_idle_connections_and_a_slowloris_are
         assert not slow.closed_by_server.is_set()
     assert seconds < 5  # loose on purpose; bench/smtp_edge.py prints the real figure
     assert scalar(database_url, "select count(*) from messages") == 1
+
+
+def commands_answered(sock, commands: list[bytes]) -> list[bytes]:
+    """Send each command, wait for its (last) reply line; b"" once the server has closed."""
+    answers = []
+    for command in commands:
+        sock.sendall(command + b"\r\n")
+        while (line := read_line(sock))[3:4] == b"-":
+            pass
+        answers.append(line)
+    return answers
+
+
+def test_a_peer_over_max_commands_per_minute_gets_421_and_is_closed_on_every_connection(start):
+    with start(max_commands_per_minute="10") as (host, port):
+        sock, banner = connect(host, port)
+        with sock:
+            assert banner.startswith(b"220")
+            # Given ten commands within the minute's allowance, each answered
+            answers = commands_answered(sock, [b"EHLO a.example"] + [b"NOOP"] * 9)
+            assert [line[:3] for line in answers] == [b"250"] * 10
+            # When the eleventh comes, the connection is told to slow down and closed
+            assert commands_answered(sock, [b"NOOP"]) == [b"421 4.7.0 Too many commands, slow down\r\n"]
+            assert read_line(sock) == b""
+        # And a new connection from the same address starts with the same empty allowance
+        sock, banner = connect(host, port)
+        with sock:
+            assert banner.startswith(b"220")
+            assert commands_answered(sock, [b"NOOP"])[0].startswith(b"421 4.7.0")
+
+
+def test_max_commands_per_minute_0_lets_a_pipelined_burst_of_500_commands_through(start):
+    with start(max_commands_per_minute="0") as (host, port):
+        sock, banner = connect(host, port)
+        with sock:
+            assert banner.startswith(b"220")
+            sock.sendall(b"NOOP\r\n" * 500)
+            assert [read_line(sock)[:3] for _ in range(500)] == [b"250"] * 500

@@ -17,7 +17,9 @@ would otherwise be read as commands) gets 554 5.5.0 and is disconnected.
 Connections are bounded (``smtp_edge.Admission``): beyond ``[smtp] max_connections`` per process or
 ``max_connections_per_peer`` a new one gets 421 4.3.2 and is closed; a connection silent for
 ``idle_timeout`` (between commands; while the message text arrives, any bytes count) or open for
-``session_timeout`` gets 421 4.4.2 and is closed.
+``session_timeout`` gets 421 4.4.2 and is closed. A peer address sending more than
+``max_commands_per_minute`` commands (a burst up to that many, then that many a minute, per
+process; the message text is not counted) gets 421 4.7.0 and is closed.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from workers.bootstrap import App
 from workers.heartbeat import Heart
 from workers.ops.metrics import setup
 from workers.roles.group_commit import Doorbell, GroupCommitter
-from workers.roles.smtp_edge import FULL, IDLE, SESSION_OVER, Admission
+from workers.roles.smtp_edge import FULL, IDLE, SESSION_OVER, TOO_FAST, Admission, CommandRate
 
 logger = log.get(__name__)
 
@@ -128,7 +130,7 @@ class IntakeHandler:
 class CountingSMTP(SMTP):
     """aiosmtpd's SMTP, counting the answers that refuse mail (451, 550, 552...) by code:
     whether the handler or aiosmtpd itself (SIZE) gave them; refusing text pipelined after DATA;
-    admitting connections within the limits and ending idle or over-long sessions with a 421."""
+    admitting connections within the limits and ending idle, over-long or too-fast sessions with a 421."""
 
     def __init__(
         self,
@@ -136,21 +138,26 @@ class CountingSMTP(SMTP):
         *,
         admission: Admission | None = None,
         session_timeout: float | None = None,
+        rate: CommandRate | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(handler, **kwargs)
         self._counters = handler.counters
         self._admission = admission
         self._session_timeout = session_timeout
+        self._rate = rate
+        self._address = ""  # the peer's address
         self._peer: str | None = None  # set while this connection holds an admission place
+        self._cut = False  # closed for sending commands too fast: later bytes are not read
         self._refused = False
         self._session_timer: asyncio.TimerHandle | None = None
         self._in_data = False  # message text arriving: any bytes count as activity
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        if self._original_transport is None and self._admission is not None:  # not the STARTTLS call
+        if self._original_transport is None:  # not the STARTTLS call
             peername = transport.get_extra_info("peername")
-            peer = str(peername[0]) if isinstance(peername, tuple) else str(peername)
+            self._address = peer = str(peername[0]) if isinstance(peername, tuple) else str(peername)
+        if self._original_transport is None and self._admission is not None:
             if not self._admission.admit(peer):
                 self._refused = True
                 logger.warning("smtp_connection_refused", peer=peer, open=self._admission.open)
@@ -175,10 +182,19 @@ class CountingSMTP(SMTP):
         return False if self._refused else super().eof_received()
 
     def data_received(self, data: bytes) -> None:
-        if self._refused:  # a refused client's bytes after our 421: nobody reads them
+        if self._refused or self._cut:  # a refused client's bytes after our 421: nobody reads them
             return
         if self._in_data:  # a long message on a slow link is not idle (aiosmtpd counts per command)
             self._reset_timeout()
+        elif (
+            self._rate is not None
+            and (lines := data.count(b"\n"))
+            and not self._rate.take(self._address, lines)
+        ):
+            logger.warning("smtp_too_many_commands", peer=self._address)
+            self._cut = True
+            self._say_and_close(self.transport, TOO_FAST)
+            return
         super().data_received(data)
 
     def _timeout_cb(self) -> None:
@@ -247,6 +263,8 @@ async def serve(app: App, *, stop: asyncio.Event | None = None) -> None:
     admission = Admission(
         max_connections=settings.smtp.max_connections, max_per_peer=settings.smtp.max_connections_per_peer
     )
+    per_minute = settings.smtp.max_commands_per_minute
+    rate = CommandRate(per_minute) if per_minute else None
     loop = asyncio.get_running_loop()
     stop = stop or asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -264,6 +282,7 @@ async def serve(app: App, *, stop: asyncio.Event | None = None) -> None:
             timeout=settings.smtp.idle_timeout,
             admission=admission,
             session_timeout=settings.smtp.session_timeout,
+            rate=rate,
         ),
         host=host,
         port=port,
