@@ -1,7 +1,8 @@
 """The SMTP edge's STARTTLS and envelope limits, through the real role on a real database and Redis.
 
-STARTTLS with a generated certificate, require_tls, max_recipients, the address length cap, and
-pipelined bursts: one stored message per DATA, never mixed envelopes.
+STARTTLS with a generated certificate, require_tls, max_recipients, the address length cap, MAIL
+FROM's declared SIZE and command line length, and pipelined bursts: one stored message per DATA,
+never mixed envelopes.
 """
 
 from __future__ import annotations
@@ -151,3 +152,32 @@ def test_a_bounce_from_the_null_sender_is_still_accepted_under_the_address_cap(s
         with smtplib.SMTP(host, port, timeout=10) as client:
             assert client.sendmail("", [INTAKE], raw) == {}
     assert stored(database_url) == [(raw, "<>", [INTAKE])]
+
+
+def test_a_mail_from_declaring_a_size_over_max_message_size_gets_552_before_data(start, database_url):
+    with start(max_message_size="1000") as app:
+        wire = Wire(*app.settings.smtp.host_port)
+        # Given a client that declares its message size (RFC 1870) on MAIL FROM
+        wire.send(b"EHLO big.example", f"MAIL FROM:<{EXEC}> SIZE=1001".encode())
+        ehlo, too_big = wire.replies(2)
+        # Then a size over the limit is refused before any text is sent, and the session goes on
+        wire.send(f"MAIL FROM:<{EXEC}> SIZE=1000".encode(), f"RCPT TO:<{INTAKE}>".encode(), b"QUIT")
+        answers = wire.replies(4)
+        wire.close()
+    assert ehlo.startswith(b"250")
+    assert too_big.startswith(b"552") and b"size exceeds" in too_big
+    assert [reply[:3] for reply in answers] == [b"250", b"250", b"221"]
+    assert scalar(database_url, "select count(*) from messages") == 0
+
+
+def test_an_over_long_mail_from_line_gets_500_and_the_session_goes_on(start, database_url):
+    padded = f"MAIL FROM:<{EXEC}> ".encode() + b"X-PAD=" + b"y" * 600  # a 254-character address fits
+    huge = f"MAIL FROM:<{EXEC}> ".encode() + b"X-PAD=" + b"y" * 5000  # longer than a line may be
+    with start() as app:
+        wire = Wire(*app.settings.smtp.host_port)
+        wire.send(b"EHLO long.example", padded, huge, f"MAIL FROM:<{EXEC}>".encode(), b"QUIT")
+        answers = wire.replies(6)
+        wire.close()
+    assert [reply[:3] for reply in answers] == [b"250", b"500", b"500", b"250", b"221"]
+    assert answers[1] == answers[2] == b"500 Command line too long"
+    assert scalar(database_url, "select count(*) from messages") == 0

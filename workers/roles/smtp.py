@@ -8,8 +8,10 @@ default 500); an over-size message gets 552 from aiosmtpd's SIZE handling.
 
 The envelope is bounded: a MAIL FROM or RCPT address longer than RFC 5321's
 254 characters gets 501 5.1.3, RCPT beyond ``[smtp] max_recipients`` get
-452 4.5.3. With ``[smtp] tls_cert``/``tls_key`` the server offers STARTTLS, and
-with ``require_tls`` answers 530 5.7.0 until the client has started it.
+452 4.5.3; a MAIL FROM declaring ``SIZE=`` over the limit gets aiosmtpd's 552 before any text,
+and a command line over 512 octets (RFC 5321 4.5.3.1.4; more after EHLO for SIZE and SMTPUTF8)
+gets its 500 Command line too long. With ``[smtp] tls_cert``/``tls_key`` the server offers
+STARTTLS, and with ``require_tls`` answers 530 5.7.0 until the client has started it.
 PIPELINING is not advertised; commands sent ahead are answered in order, but a
 client that sends anything after DATA before the 354 (its message text, which
 would otherwise be read as commands) gets 554 5.5.0 and is disconnected.
