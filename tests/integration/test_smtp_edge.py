@@ -1,12 +1,13 @@
 """The SMTP edge under idle and slow-drip load, through the real role on a real database and Redis.
 
 Per-peer connection limit (421 4.3.2, closed), idle timeout and session timeout (421 4.4.2, closed),
-and a normal sender's 250 while many idle connections and a slowloris are open (loosely: the
-figure itself comes from bench/smtp_edge.py).
+a per-peer command rate (421 4.7.0, closed), and a normal sender's 250 while 500 idle connections
+and a slowloris are open (loosely: the figure itself comes from bench/smtp_edge.py).
 """
 
 from __future__ import annotations
 
+import resource
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -104,10 +105,24 @@ def test_a_slowloris_is_cut_with_421_at_the_session_timeout(start):
         assert slow.last.startswith(b"421 4.4.2 Session time limit")
 
 
-def test_a_normal_sender_gets_250_while_200_idle_connections_and_a_slowloris_are_open(start, database_url):
+@pytest.fixture
+def fds_for_1100_sockets():
+    """Room for 500 idle connections' two ends in this process: the soft fd limit raised if lower."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 4096 if hard == resource.RLIM_INFINITY else min(4096, hard)
+    assert wanted >= 1100, f"the hard open-file limit ({hard}) is too low for 500 connections; raise it"
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    yield
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_a_normal_sender_gets_250_while_500_idle_connections_and_a_slowloris_are_open(
+    start, database_url, fds_for_1100_sockets
+):
     with (
-        start(max_connections_per_peer="500") as (host, port),
-        idle_connections(host, port, 200),
+        start(max_connections="600", max_connections_per_peer="600") as (host, port),
+        idle_connections(host, port, 500),
         Slowloris(host, port, 1.0) as slow,
     ):
         assert slow.banner.startswith(b"220")
