@@ -12,10 +12,6 @@ escalation, its forward and acknowledgement each sent once.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from dataclasses import replace
 from datetime import timedelta
 
@@ -24,9 +20,9 @@ from sqlalchemy import event
 
 from pipeline.model.mail import Envelope
 from pipeline.steps.services import utcnow
-from tests.conftest import ROOT, mail_fixture
+from tests.conftest import mail_fixture
 from tests.support.db import rows, scalar
-from tests.support.faults_store import terminate
+from tests.support.faults_store import kill_worker_at, terminate
 from tests.support.runners import qmark_env, role_in_thread, settings_from, wait_until
 
 pytestmark = pytest.mark.integration
@@ -79,25 +75,6 @@ def test_f14_a_connection_lost_in_the_middle_of_opening_an_escalation_is_redone_
     assert scalar(migrated_postgres, "select count(*) from outbound_mails") == 2
 
 
-STALLING_WORKER = """
-import os, sys, time
-from sqlalchemy import event
-from pipeline.config.load import load_settings
-from pipeline.steps.process import process_message
-from workers.bootstrap import build
-
-app = build(settings=load_settings(None, env=dict(os.environ)))
-
-def stall(conn, cursor, statement, parameters, context, executemany):
-    if statement.lstrip().upper().startswith(sys.argv[2]):
-        print("writing", flush=True)
-        time.sleep(120)
-
-event.listen(app.services.db.engine, "before_cursor_execute", stall)
-process_message(app.services, int(sys.argv[1]))
-"""
-
-
 def test_f14_a_worker_killed_inside_its_write_transaction_leaves_nothing_half_done_and_is_redone_once(
     database_url, redis_url, relay_sink
 ):
@@ -113,22 +90,9 @@ def test_f14_a_worker_killed_inside_its_write_transaction_leaves_nothing_half_do
     app = build(settings=settings_from(env))
     envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", utcnow(), "smtp")
     message_id = store_one(app.services.db, mail_fixture("gmail-forward.eml"), envelope)
-    # Given a worker process that stops inside its transaction, the escalation written, before its mails
-    worker = subprocess.Popen(
-        [sys.executable, "-c", STALLING_WORKER, str(message_id), "INSERT INTO OUTBOUND_MAILS "],
-        env={**os.environ, **env},
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert worker.stdout is not None and worker.stdout.readline() == "writing\n", worker.stderr
-    finally:
-        # When it is SIGKILLed there
-        worker.send_signal(signal.SIGKILL)
-        worker.communicate(timeout=30)
-    assert worker.returncode == -signal.SIGKILL
+    # Given a worker process inside its transaction, the escalation written, before its mails
+    # When it is SIGKILLed there
+    kill_worker_at(env, message_id, r"^\s*INSERT INTO OUTBOUND_MAILS ")
     # Then nothing of its transaction is left: no escalation, no event, no mail; the message not done
     assert scalar(database_url, "select count(*) from escalations") == 0
     assert scalar(database_url, "select count(*) from outbound_mails") == 0
