@@ -12,7 +12,6 @@ escalation, its forward and acknowledgement each sent once.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -22,7 +21,7 @@ from pipeline.model.mail import Envelope
 from pipeline.steps.services import utcnow
 from tests.conftest import mail_fixture
 from tests.support.db import rows, scalar
-from tests.support.faults_store import kill_worker_at, terminate
+from tests.support.faults_store import forward_stored, kill_worker_at, past_the_lease, terminate
 from tests.support.runners import qmark_env, role_in_thread, settings_from, wait_until
 
 pytestmark = pytest.mark.integration
@@ -80,16 +79,9 @@ def test_f14_a_worker_killed_inside_its_write_transaction_leaves_nothing_half_do
 ):
     from pipeline.steps.process import process_message
     from pipeline.steps.send import send_claimed
-    from workers.bootstrap import build
-    from workers.roles.group_commit import store_one
     from workers.ticks.sweep import sweep
 
-    env = qmark_env(
-        database_url=database_url, redis_url=redis_url, outbound_url=f"smtp://127.0.0.1:{relay_sink.port}"
-    )
-    app = build(settings=settings_from(env))
-    envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", utcnow(), "smtp")
-    message_id = store_one(app.services.db, mail_fixture("gmail-forward.eml"), envelope)
+    env, app, message_id = forward_stored(database_url, redis_url, relay_sink.port)
     # Given a worker process inside its transaction, the escalation written, before its mails
     # When it is SIGKILLed there
     kill_worker_at(env, message_id, r"^\s*INSERT INTO OUTBOUND_MAILS ")
@@ -99,7 +91,7 @@ def test_f14_a_worker_killed_inside_its_write_transaction_leaves_nothing_half_do
     assert scalar(database_url, "select count(*) from events where escalation_id is not null") == 0
     assert scalar(database_url, "select state from messages where id = :id", id=message_id) != "done"
     # And once its lease has run out the sweeper finds the message, and the step is redone once
-    later = replace(app.services, clock=lambda: utcnow() + app.services.lease + timedelta(seconds=1))
+    later = past_the_lease(app.services)
     assert sweep(later, app.graph, older_than=timedelta(0)) == (1, 0)
     for _ in range(2):  # the redone job delivered twice: the second finds the work done
         send_claimed(later, app.transport(), process_message(later, message_id))

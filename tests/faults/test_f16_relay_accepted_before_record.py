@@ -15,19 +15,14 @@ tests/integration/test_history_check.py::test_a_resend_is_allowed_only_for_a_mai
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
-from pipeline.model.mail import Envelope
 from pipeline.steps.send import deliver_mails
-from pipeline.steps.services import utcnow
-from tests.conftest import mail_fixture
 from tests.support.db import rows
-from tests.support.faults_store import kill_worker_at
+from tests.support.faults_store import forward_stored, kill_worker_at, past_the_lease
 from tests.support.history import check_history, in_flight, norm
-from tests.support.runners import qmark_env, settings_from
 
 pytestmark = pytest.mark.integration
 
@@ -37,16 +32,9 @@ FORWARD_ID = "<CAHx7kP0q3mV9yJr4fN2wB8Z1aTq0Lr6uXe5s-Q@mail.gmail.com>"  # gmail
 def test_f16_mails_the_relay_took_before_the_kill_are_resent_once_with_the_same_message_id(
     sqlite_url, redis_url, relay_sink
 ):
-    from workers.bootstrap import build
-    from workers.roles.group_commit import store_one
     from workers.ticks.sweep import sweep
 
-    env = qmark_env(
-        database_url=sqlite_url, redis_url=redis_url, outbound_url=f"smtp://127.0.0.1:{relay_sink.port}"
-    )
-    app = build(settings=settings_from(env))
-    envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", utcnow(), "smtp")
-    message_id = store_one(app.services.db, mail_fixture("gmail-forward.eml"), envelope)
+    env, app, message_id = forward_stored(sqlite_url, redis_url, relay_sink.port)
     # Given a worker killed after the relay's 250 for both mails, before it records them as sent
     kill_worker_at(env, message_id, r"^\s*UPDATE outbound_mails SET .*sent_at")
     first = relay_sink.wait_for(2)
@@ -56,7 +44,7 @@ def test_f16_mails_the_relay_took_before_the_kill_are_resent_once_with_the_same_
         "sending",
     ]
     # When the lease runs out, the sweeper finds them and the send job runs (twice, redelivered)
-    later = replace(app.services, clock=lambda: utcnow() + app.services.lease + timedelta(seconds=1))
+    later = past_the_lease(app.services)
     assert sweep(later, app.graph, older_than=timedelta(0)) == (0, 2)
     mail_ids = [mail_id for (mail_id,) in rows(sqlite_url, "select id from outbound_mails")]
     for _ in range(2):

@@ -6,10 +6,16 @@ import os
 import signal
 import subprocess
 import sys
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from tests.support.runners import ROOT
+from pipeline.model.mail import Envelope
+from pipeline.steps.services import Services, utcnow
+from tests.conftest import mail_fixture
+from tests.support.runners import ROOT, qmark_env, settings_from
 
 
 def terminate(url: str, pid: int) -> None:
@@ -62,3 +68,22 @@ def kill_worker_at(env: dict[str, str], message_id: int, statement: str) -> None
         _, errors = worker.communicate(timeout=30)
     assert line == "writing\n", errors[-2000:]
     assert worker.returncode == -signal.SIGKILL
+
+
+def forward_stored(database_url: str, redis_url: str, relay_port: int) -> tuple[dict[str, str], Any, int]:
+    """A qmark instance sending to the relay on ``relay_port`` with Dana's forward stored as SMTP
+    intake stores it, not yet processed: (QMARK_* env, the built app, the message id)."""
+    from workers.bootstrap import build
+    from workers.roles.group_commit import store_one
+
+    env = qmark_env(
+        database_url=database_url, redis_url=redis_url, outbound_url=f"smtp://127.0.0.1:{relay_port}"
+    )
+    app = build(settings=settings_from(env))
+    envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", utcnow(), "smtp")
+    return env, app, store_one(app.services.db, mail_fixture("gmail-forward.eml"), envelope)
+
+
+def past_the_lease(services: Services) -> Services:
+    """``services`` with a clock just past the lease a killed worker held: its rows are free again."""
+    return replace(services, clock=lambda: utcnow() + services.lease + timedelta(seconds=1))
