@@ -8,9 +8,9 @@ process and send steps on SQLite.
 Invariants: a temporary failure (4xx, connection refused, timeout, TLS) leaves each mail
 pending with its error and it goes out exactly once when the relay works again (I3); a
 permanent one (5xx) marks the mail dead, records it on the escalation and lists it among the
-dead letters for ops; nothing is silently dropped: every mail is sent, pending or dead with
-a reason. The unit-level mapping of replies to temporary/permanent errors is in
-tests/integration/test_transport.py.
+dead letters for ops, who can replay it once the relay takes mail again; nothing is silently
+dropped: every mail is sent, pending or dead with a reason. The mapping of relay replies to
+temporary and permanent errors is unit-tested in tests/integration/test_transport.py.
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ import pytest
 from pipeline.steps.send import deliver_mails
 from tests.conftest import mail_fixture
 from tests.integration.test_replies import DANA, PAT
-from tests.support.db import rows
+from tests.support.db import rows, scalar
+from tests.support.dead_letters import build, listed, store
 from tests.support.life import Life
-from tests.support.runners import qmark_env, settings_from
+from tests.support.runners import qmark_env, role_in_thread, settings_from, wait_until
 from tests.support.sink import RelaySink
 
 pytestmark = pytest.mark.integration
@@ -152,3 +153,48 @@ def test_f15_a_relay_refusing_for_good_marks_the_mails_dead_and_ops_see_them_as_
     letters = [letter.as_json() for letter in list_all(life.app.settings).letters]  # type: ignore[attr-defined]
     assert len(letters) == 2 and all("550" in letter["reason"] for letter in letters)
     assert all(letter["escalations"] == ["Q-1"] for letter in letters)
+
+
+@pytest.fixture
+def env(database_url, redis_url, relay_sink):
+    return qmark_env(
+        database_url=database_url, redis_url=redis_url, outbound_url=f"smtp://127.0.0.1:{relay_sink.port}"
+    )
+
+
+def test_f15_a_mail_the_relay_refused_for_good_is_a_dead_letter_and_replays_when_the_relay_takes_it(
+    env, database_url, relay_sink, capsys
+):
+    from workers.cli import dead_letters as deadletters
+    from workers.roles import worker
+
+    app = build(env)
+    relay_sink.reply_with = "550 5.7.1 relaying denied"
+    with role_in_thread(worker.serve, app):
+        store(app, "gmail-forward.eml")
+        wait_until(
+            lambda: scalar(database_url, "select count(*) from outbound_mails where state = 'dead'") == 2,
+            what="both mails dead",
+        )
+        items = listed(capsys, app.settings)
+        assert {i["kind"] for i in items} == {"mail"} and len(items) == 2
+        forward = next(i for i in items if "owner_forward" in i["belongs_to"])
+        assert forward["id"].startswith("mail-") and forward["escalations"] == ["Q-1"]
+        assert "550" in forward["reason"] and forward["dead_at"] is not None
+        assert forward["subject"].startswith("[Q-1]")
+        # When the relay takes mail again and the operator replays the owner's forward
+        relay_sink.reply_with = None
+        assert deadletters.replay_command(app.settings, ident=forward["id"], replay_all=False) == 0
+        [received] = relay_sink.wait_for(1)
+        assert received.rcpt_tos == ("pat.owner@acme.test",)
+        wait_until(
+            lambda: scalar(database_url, "select count(*) from outbound_mails where state = 'sent'") == 1,
+            what="the forward recorded as sent",
+        )
+        # Then only the other mail is still a dead letter, and the escalation's history says so
+        assert [i["id"] for i in listed(capsys, app.settings)] == [
+            i["id"] for i in items if i["id"] != forward["id"]
+        ]
+        assert deadletters.replay_command(app.settings, ident=forward["id"], replay_all=False) == 66
+    kinds = [r[0] for r in rows(database_url, "select kind from events order by id")]
+    assert "mail_requeued" in kinds and kinds.count("delivery_failed") == 2
