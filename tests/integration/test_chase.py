@@ -8,8 +8,6 @@ whose ladder is Sam, then Alex. Billing's deadline is 4 hours; reminders at 50% 
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from tests.conftest import mail_fixture
@@ -81,49 +79,6 @@ def test_an_acknowledgement_does_not_stop_the_clock_but_the_explanation_does(lif
     assert life.chase() == [] and life.new_mail() == []
     [(deadline,)] = rows(life.url, "select deadline from escalations")
     assert "2026-12-01" in str(deadline)  # Tue 10:00 + 5 business days (9h/day) in Berlin
-
-
-def test_a_scheduler_down_for_hours_catches_up_with_one_mail_for_the_current_slot(life):
-    life.tick(hours=4, minutes=30)  # both reminders and the breach passed while nobody ticked
-    life.chase()
-    assert sorted(to for to, _ in subjects(life.new_mail(2))) == sorted([SAM, DANA])
-    assert life.events().count("chase_missed") == 2
-    assert "reminded" not in life.events()
-
-
-def test_two_schedulers_racing_claim_each_due_escalation_once(life, database_url):
-    from pipeline.steps import chase as chasing
-    from pipeline.store import chases
-
-    for n in range(2, 31):  # 29 more escalations, all with the 50% reminder due together
-        raw = mail_fixture("gmail-forward.eml").replace(
-            b"Message-ID: <", f"Message-ID: <race{n}.".encode(), 1
-        )
-        life.deliver(raw)
-    life.new_mail(58)
-    life.tick(hours=2)
-    claims: list[list[int]] = []
-    barrier = threading.Barrier(2)
-
-    def scheduler() -> None:
-        barrier.wait()
-        with life.svc.db.transaction() as conn:
-            claims.append(chases.claim_due(conn, now=life.now, lease=life.svc.lease))
-
-    threads = [threading.Thread(target=scheduler) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    claimed = [number for claim in claims for number in claim]
-    assert sorted(claimed) == list(range(1, 31))  # every one once, by one scheduler or the other
-    # Each chase job run twice (a redelivered message) still mails once per slot
-    for _ in range(2):
-        from pipeline.steps.send import send_claimed
-
-        send_claimed(life.svc, life.app.transport(), chasing.chase_many(life.svc, claimed))
-    reminders = [m for m in life.new_mail(30) if "Reminder" in str(parsed(m.data)["Subject"])]
-    assert len(reminders) == 30 and life.new_mail() == []
 
 
 def test_waiting_on_customer_pauses_the_clock_and_the_next_owner_mail_resumes_it(life):

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import email
 import json
-import re
 
 import pytest
 import redis
 from sqlalchemy import create_engine, text
 
-from pipeline.model.mail import Envelope
 from pipeline.steps import process as flow
-from pipeline.steps.services import utcnow
-from tests.conftest import mail_fixture
 from tests.support.db import rows, scalar
-from tests.support.runners import qmark_env, role_in_thread, settings_from, wait_until
+from tests.support.dead_letters import build, listed, printed, store
+from tests.support.runners import qmark_env, role_in_thread, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -27,27 +24,11 @@ def env(database_url, redis_url, relay_sink):
     )
 
 
-def build(env):
-    from workers.bootstrap import build as build_app
-
-    return build_app(settings=settings_from(env))
-
-
 def failing_fast(env):
     """An app whose process jobs go to the dead letters at their first failure."""
     app = build(env)
     app.graph.process.options["max_retries"] = 0  # read by dramatiq's Retries middleware per message
     return app
-
-
-def store(app, name: str) -> int:
-    """Store a fixture like `qmark inject` does and ring the process queue."""
-    from workers.roles.group_commit import store_one
-
-    envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", utcnow(), "inject")
-    message_id = store_one(app.services.db, mail_fixture(name), envelope)
-    app.graph.enqueue_process([message_id])
-    return message_id
 
 
 def missing_table(database_url: str) -> str:
@@ -68,22 +49,6 @@ def rename(database_url: str, old: str, new: str) -> None:
 
 def dead_jobs(redis_url: str, queue: str = "process") -> int:
     return int(redis.Redis.from_url(redis_url).zcard(f"qmark:{queue}.XQ"))
-
-
-LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[")  # structlog's console lines (worker threads)
-
-
-def printed(capsys) -> str:
-    """What the command printed, without the log lines the worker thread wrote meanwhile."""
-    return "\n".join(line for line in capsys.readouterr().out.splitlines() if not LOG_LINE.match(line))
-
-
-def listed(capsys, settings) -> list[dict]:
-    from workers.cli import dead_letters as deadletters
-
-    capsys.readouterr()
-    assert deadletters.list_command(settings, as_json=True) == 0
-    return json.loads(printed(capsys))
 
 
 def test_a_job_failing_on_purpose_appears_in_dead_letters_and_replays_once_the_fault_is_removed(
@@ -176,44 +141,6 @@ def test_a_replayed_job_whose_work_was_done_meanwhile_does_nothing(
         )
     assert scalar(database_url, "select count(*) from escalations") == 1
     assert scalar(database_url, "select count(*) from outbound_mails") == 2
-
-
-def test_a_mail_the_relay_refused_for_good_is_a_dead_letter_and_replays_when_the_relay_takes_it(
-    env, database_url, relay_sink, capsys
-):
-    from workers.cli import dead_letters as deadletters
-    from workers.roles import worker
-
-    app = build(env)
-    relay_sink.reply_with = "550 5.7.1 relaying denied"
-    with role_in_thread(worker.serve, app):
-        store(app, "gmail-forward.eml")
-        wait_until(
-            lambda: scalar(database_url, "select count(*) from outbound_mails where state = 'dead'") == 2,
-            what="both mails dead",
-        )
-        items = listed(capsys, app.settings)
-        assert {i["kind"] for i in items} == {"mail"} and len(items) == 2
-        forward = next(i for i in items if "owner_forward" in i["belongs_to"])
-        assert forward["id"].startswith("mail-") and forward["escalations"] == ["Q-1"]
-        assert "550" in forward["reason"] and forward["dead_at"] is not None
-        assert forward["subject"].startswith("[Q-1]")
-        # When the relay takes mail again and the operator replays the owner's forward
-        relay_sink.reply_with = None
-        assert deadletters.replay_command(app.settings, ident=forward["id"], replay_all=False) == 0
-        [received] = relay_sink.wait_for(1)
-        assert received.rcpt_tos == ("pat.owner@acme.test",)
-        wait_until(
-            lambda: scalar(database_url, "select count(*) from outbound_mails where state = 'sent'") == 1,
-            what="the forward recorded as sent",
-        )
-        # Then only the other mail is still a dead letter, and the escalation's history says so
-        assert [i["id"] for i in listed(capsys, app.settings)] == [
-            i["id"] for i in items if i["id"] != forward["id"]
-        ]
-        assert deadletters.replay_command(app.settings, ident=forward["id"], replay_all=False) == 66
-    kinds = [r[0] for r in rows(database_url, "select kind from events order by id")]
-    assert "mail_requeued" in kinds and kinds.count("delivery_failed") == 2
 
 
 def test_a_retried_job_keeps_the_traceback_and_time_of_the_failure_before_the_last(

@@ -1,6 +1,7 @@
-"""PostgreSQL's connections under trouble: timeouts end stuck work, a lost connection redoes the job.
+"""PostgreSQL's connections under trouble: timeouts end stuck work, dropped pooled connections are replaced.
 
-Each test runs on the session's real PostgreSQL, in a database of its own.
+Each test runs on the session's real PostgreSQL, in a database of its own. A connection lost in the
+middle of a step (F14) is in tests/faults/test_f14_database_backend_killed.py.
 """
 
 from __future__ import annotations
@@ -8,30 +9,17 @@ from __future__ import annotations
 import threading
 
 import pytest
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 
 from pipeline.config.settings import StorageSettings
-from pipeline.model.mail import Envelope
-from pipeline.steps.services import utcnow
 from pipeline.store.db import Database
-from tests.conftest import mail_fixture
-from tests.support.db import rows, scalar
-from tests.support.runners import qmark_env, role_in_thread, settings_from, wait_until
+from tests.support.db import scalar
+from tests.support.faults_store import terminate
 
 pytestmark = pytest.mark.integration
 
 NUMBERS = "insert into escalation_numbers default values"
-
-
-def terminate(url: str, pid: int) -> None:
-    """End backend ``pid`` from another connection, as a crashed network or a restarted pooler would."""
-    admin = create_engine(url)
-    try:
-        with admin.connect() as connection:
-            assert connection.execute(text("select pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
-    finally:
-        admin.dispose()
 
 
 def test_a_statement_running_past_statement_timeout_is_cancelled_and_its_transaction_rolled_back(
@@ -93,48 +81,3 @@ def test_pooled_connections_the_server_dropped_are_replaced_without_failing_a_st
         assert scalar(migrated_postgres, "select count(*) from escalation_numbers") == 1
     finally:
         db.dispose()
-
-
-def test_a_connection_lost_in_the_middle_of_opening_an_escalation_is_redone_whole_and_once(
-    migrated_postgres, redis_url, relay_sink
-):
-    from workers.bootstrap import build
-    from workers.roles import worker
-    from workers.roles.group_commit import store_one
-
-    env = qmark_env(
-        database_url=migrated_postgres,
-        redis_url=redis_url,
-        outbound_url=f"smtp://127.0.0.1:{relay_sink.port}",
-    )
-    app = build(settings=settings_from(env))
-    cut: list[int] = []
-
-    def cut_the_line(conn, cursor, statement, parameters, context, executemany):
-        # The first time a step writes the escalation row, after the earlier writes of its
-        # transaction, the connection is lost.
-        if not cut and statement.lstrip().upper().startswith("INSERT INTO ESCALATIONS "):
-            cut.append(conn.connection.dbapi_connection.info.backend_pid)
-            terminate(migrated_postgres, cut[0])
-
-    event.listen(app.services.db.engine, "before_cursor_execute", cut_the_line)
-    envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", utcnow(), "inject")
-    message_id = store_one(app.services.db, mail_fixture("gmail-forward.eml"), envelope)
-    app.graph.enqueue_process([message_id])
-    with role_in_thread(worker.serve, app):
-        wait_until(
-            lambda: len(relay_sink.messages) >= 2, timeout=30, what="the forward and the acknowledgement"
-        )
-    # Then the line was cut once, and the redo opened one escalation whole. Of the first try only
-    # its reserved number remains (reserved in a transaction of its own: the numbers skip one)
-    assert len(cut) == 1
-    [(number, state)] = rows(migrated_postgres, "select id, state from escalations")
-    assert state == "awaiting_explanation"
-    assert rows(migrated_postgres, "select id from escalation_numbers order by id") == [
-        (number - 1,),
-        (number,),
-    ]
-    assert scalar(migrated_postgres, "select attempts from messages where id = :id", id=message_id) == 2
-    recipients = sorted(m.rcpt_tos[0] for m in relay_sink.messages)
-    assert recipients == ["dana.chief@acme.test", "pat.owner@acme.test"]
-    assert scalar(migrated_postgres, "select count(*) from outbound_mails") == 2

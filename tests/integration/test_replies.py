@@ -17,7 +17,7 @@ import pytest
 from pipeline.steps.process import process_message
 from pipeline.steps.send import deliver_mails
 from tests.conftest import ROOT, mail_fixture
-from tests.support.db import decoded, rows, scalar
+from tests.support.db import rows, scalar
 from tests.support.life import Life
 from tests.support.replies import THIN_IMPACT, WRITEUP, body_of, parsed, reply_address, reply_to
 from tests.support.rules import acme_rules
@@ -281,106 +281,6 @@ def test_need_more_time_without_a_reason_is_refused(life):
     life.deliver(reply_to(forward, sender=PAT, text="#need-more-time 2h"))
     assert "reason" in body_of(life.one_to(PAT))
     assert deadline(life) == before
-
-
-# -- machine mail ----------------------------------------------------------------------------
-
-OOO = """\
-From: Pat Owner <pat.owner@acme.test>
-To: {to}
-Subject: Automatic reply: {subject}
-Auto-Submitted: auto-replied
-X-Auto-Response-Suppress: All
-Authentication-Results: mx.acme.test; dmarc=pass header.from=acme.test
-Message-ID: <ooo-{n}@acme.test>
-In-Reply-To: {mid}
-Content-Type: text/plain; charset=utf-8
-
-I am out of the office until Monday with limited access to email.
-"""
-
-
-def test_an_out_of_office_loop_is_bounded_and_the_responder_gets_no_mail(life):
-    forward, _ = open_q1(life)
-    message = parsed(forward)
-    # The responder answers everything qmark sends it, twenty times over
-    for n in range(20):
-        raw = OOO.format(
-            to=reply_address(forward), subject=message["Subject"], mid=message["Message-ID"], n=n
-        ).encode()
-        life.deliver(raw, mail_from="", rcpts=(parsed(forward)["Return-Path"] or reply_address(forward),))
-        life.tick(minutes=1)
-    assert life.new_mail() == []
-    assert life.events().count("out_of_office") == 20
-    assert life.state() == "awaiting_explanation"
-
-
-def test_an_unmarked_responder_repeating_itself_is_capped_per_day(life):
-    from pipeline.decide.context import FEEDBACK_PER_DAY
-
-    forward = explained(life)
-    # A broken responder without any auto-reply marker answers every qmark mail with "#close"
-    last = forward
-    sent = 0
-    for _ in range(3 * FEEDBACK_PER_DAY):
-        life.deliver(reply_to(last, sender=PAT, text="#close", quote=False))
-        new = life.new_mail()
-        sent += len(new)
-        last = new[0].data if new else last
-    assert sent == FEEDBACK_PER_DAY
-    assert life.events().count("feedback_suppressed") == 2 * FEEDBACK_PER_DAY
-
-
-EMPTY_SENDER = "the envelope sender is empty (<>), as for bounces and auto-replies"
-DSN = """\
-From: Mail Delivery System <MAILER-DAEMON@mx.acme.test>
-To: {to}
-Subject: Undelivered Mail Returned to Sender
-Auto-Submitted: auto-replied
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=delivery-status; boundary="b1"
-Message-ID: <dsn-1@mx.acme.test>
-
---b1
-Content-Type: text/plain
-
-This is the mail system at host mx.acme.test. Your message could not be delivered.
-
---b1
-Content-Type: message/delivery-status
-
-Reporting-MTA: dns; mx.acme.test
-
-Final-Recipient: rfc822; pat.owner@acme.test
-Action: failed
-Status: 5.1.1
-Diagnostic-Code: smtp; 550 5.1.1 user unknown
-
---b1
-Content-Type: text/rfc822-headers
-
-From: qmark <escalations@acme.test>
-To: Pat Owner <pat.owner@acme.test>
-Subject: {subject}
-Message-ID: {mid}
-
---b1--
-"""
-
-
-def test_a_bounce_of_the_owners_forward_marks_the_delivery_failed_and_answers_nothing(life):
-    forward, _ = open_q1(life)
-    message = parsed(forward)
-    envelope_from = life.sink.messages[0].mail_from if life.sink.messages[0].rcpt_tos == (PAT,) else None
-    envelope_from = envelope_from or life.sink.messages[1].mail_from
-    raw = DSN.format(to=envelope_from, subject=message["Subject"], mid=message["Message-ID"]).encode()
-    message_id = life.deliver(raw, mail_from="", rcpts=(envelope_from,))
-    assert life.new_mail() == [] and life.state() == "awaiting_explanation"
-    assert life.outcome(message_id)[0] == "machine"
-    [(state, kind)] = rows(life.url, f"select state, kind from outbound_mails where recipient = '{PAT}'")
-    assert (state, kind) == ("bounced", "owner_forward")
-    [(detail,)] = rows(life.url, "select detail from events where kind = 'delivery_bounced'")
-    assert decoded(detail) == {"mail": "owner_forward", "to": PAT, "reason": EMPTY_SENDER}
 
 
 # -- the gate --------------------------------------------------------------------------------
