@@ -38,16 +38,16 @@ TOP = b"From: Dana Chief <dana.chief@acme.test>\r\nTo: escalations@acme.test\r\n
 
 
 @pytest.fixture
-def env(database_url, redis_url, relay_sink):
-    return qmark_env(
-        database_url=database_url, redis_url=redis_url, outbound_url=f"smtp://127.0.0.1:{relay_sink.port}"
+def make_app(database_url, redis_url, relay_sink):
+    """Build qmark on the test's database, Redis and relay sink, with ``extra`` settings on top."""
+    from workers.bootstrap import build
+
+    relay = f"smtp://127.0.0.1:{relay_sink.port}"
+    return lambda **extra: build(
+        settings=settings_from(
+            qmark_env(database_url=database_url, redis_url=redis_url, outbound_url=relay, **extra)
+        )
     )
-
-
-def build(env, **extra):
-    from workers.bootstrap import build as build_app
-
-    return build_app(settings=settings_from({**env, **extra}))
 
 
 def send(app, raw: bytes, sender: str = "dana.chief@acme.test"):
@@ -99,12 +99,12 @@ BOMBS = {
 
 
 def test_f21_every_bomb_is_stored_quarantined_with_its_reason_once_and_the_worker_survives(
-    env, database_url, redis_url, relay_sink
+    make_app, database_url, redis_url, relay_sink
 ):
     from pipeline.steps import process
     from workers.roles import worker
 
-    app = build(env)
+    app = make_app()
     with smtp_in_thread(app), role_in_thread(worker.serve, app):
         # Given every bomb and a forward carrying a zip bomb, each answered 250
         for raw in BOMBS.values():
@@ -136,12 +136,14 @@ def test_f21_every_bomb_is_stored_quarantined_with_its_reason_once_and_the_worke
     assert scalar(database_url, "select count(*) from escalations") == 2
 
 
-def test_f21_a_header_bomb_is_stored_then_quarantined_with_its_reason_and_never_retried(env, database_url):
+def test_f21_a_header_bomb_is_stored_then_quarantined_with_its_reason_and_never_retried(
+    make_app, database_url
+):
     from pipeline.model.mail import Envelope
     from pipeline.steps import process
     from workers.roles.group_commit import store_one
 
-    app = build(env)
+    app = make_app()
     bomb = b"From: dana.chief@acme.test\r\nSubject: " + b"a" * 300_000 + b"\r\n\r\n?\r\n"
     envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", utcnow(), "inject")
     message_id = store_one(app.services.db, bomb, envelope)
@@ -155,8 +157,8 @@ def test_f21_a_header_bomb_is_stored_then_quarantined_with_its_reason_and_never_
     assert reason.startswith("unparseable: ")
 
 
-def test_f21_a_message_over_the_size_limit_gets_552_and_is_not_stored(env, database_url):
-    app = build(env, QMARK_SMTP__MAX_MESSAGE_SIZE="64KB")
+def test_f21_a_message_over_the_size_limit_gets_552_and_is_not_stored(make_app, database_url):
+    app = make_app(QMARK_SMTP__MAX_MESSAGE_SIZE="64KB")
     raw = b"Subject: big\r\n\r\n" + (b"x" * 998 + b"\r\n") * 80
     with smtp_in_thread(app), pytest.raises(smtplib.SMTPException) as refused:
         send(app, raw)
@@ -165,9 +167,9 @@ def test_f21_a_message_over_the_size_limit_gets_552_and_is_not_stored(env, datab
 
 
 def test_f21_a_30_mb_base64_attachment_gets_552_under_the_default_limit_and_the_edge_keeps_answering(
-    env, database_url
+    make_app, database_url
 ):
-    app = build(env)  # the default smtp.max_message_size, 25 MB
+    app = make_app()  # the default smtp.max_message_size, 25 MB
     message = email.message_from_bytes(mail_fixture("gmail-forward.eml"), policy=email.policy.default)
     assert isinstance(message, EmailMessage)
     message.add_attachment(
