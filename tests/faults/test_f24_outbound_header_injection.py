@@ -4,8 +4,10 @@ Injected through the rules and the inbound mail: the owner's display name in
 ``people.yaml`` and the complaint's subject (the forward's Subject header, RFC 2047
 encoded where it carries a control character, and the forwarded ``Subject:`` line in
 the body) each carry ``Bcc: eve@evil.example`` behind a CR, an LF, U+2028, an encoded
-newline (``=?utf-8?q?=0A?=``) or a 10 KB word. Dana's forward then goes through the real
-process and send steps, over SMTP to the relay sink.
+newline (``=?utf-8?q?=0A?=``) or a 10 KB word (in the name cut to the 200 characters
+a name may have: a longer one is refused when the rules load, see
+tests/unit/test_rules_loader.py). Dana's forward then goes through the real process
+and send steps, over SMTP to the relay sink.
 
 Invariants: the bytes the relay receives re-parse to exactly the intended header set
 (the same fields, in the same order, as qmark writes for any escalation), no line is
@@ -68,9 +70,9 @@ def test_f24_hostile_names_and_subjects_reach_the_relay_with_exactly_the_intende
     literal, encoded = ATTACKS[attack]
     first = make_life(database_url, redis_url, relay_sink, tmp_path)
     # Given Pat's display name in people.yaml carries the attack (a YAML string may hold any character)
-    edit_rules(
-        tmp_path / "rules" / "people.yaml", "name: Pat Owner", f"name: {json.dumps('Pat' + literal + EVIL)}"
-    )
+    # (a name over 200 characters is refused when the rules load, so the 10 KB word is cut to fit)
+    name = ("Pat" + literal + EVIL)[:200]
+    edit_rules(tmp_path / "rules" / "people.yaml", "name: Pat Owner", f"name: {json.dumps(name)}")
     from workers.bootstrap import build
 
     life = Life(build(settings=settings_from(first.env)), relay_sink, database_url)
@@ -92,5 +94,5 @@ def test_f24_hostile_names_and_subjects_reach_the_relay_with_exactly_the_intende
         addresses = getaddresses([str(v) for k in ("To", "Cc", "Bcc") for v in message.get_all(k, [])])
         assert [a for _, a in addresses] == [rcpt]
         if rcpt == PAT:  # the hostile name was used, as text
-            assert addresses[0][0].startswith("Pat ") and len(addresses[0][0]) <= 200
+            assert addresses[0][0].startswith("Pat ")
         assert "Charged twice" in str(message["Subject"])
