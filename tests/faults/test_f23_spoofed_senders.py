@@ -47,6 +47,7 @@ def metrics(env: dict[str, str]) -> str:
         return response.read().decode()
 
 
+@pytest.mark.e2e  # `qmark run` as a real process
 def test_f23_a_spoofed_executive_with_a_bounce_or_null_envelope_is_quarantined_and_nobody_is_mailed(
     run_env, database_url, relay_sink, tmp_path
 ):
