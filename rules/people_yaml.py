@@ -50,7 +50,8 @@ def _read_executives(file: RulesFile, top: Entry) -> dict[str, Executive]:
         if email:
             emails.append((email, entry["email"]))
             executives.setdefault(
-                email, Executive(email, file.get(entry, "name", file.string, context, nullable=True) or "")
+                email,
+                Executive(email, file.get(entry, "name", file.person_name, context, nullable=True) or ""),
             )
     file.once(emails, "executive")
     return executives
@@ -59,7 +60,7 @@ def _read_executives(file: RulesFile, top: Entry) -> dict[str, Executive]:
 def _read_person(file: RulesFile, entry: Entry, email: str, timezone: str) -> Person:
     context = f"person {email}:"
     manager = file.get(entry, "manager", file.email, context, nullable=True)
-    name = file.get(entry, "name", file.string, context, nullable=True) or ""
+    name = file.get(entry, "name", file.person_name, context, nullable=True) or ""
     tz = file.get(entry, "timezone", file.timezone, context, nullable=True) or timezone
     hours = file.get(entry, "working_hours", file.hours, context, nullable=True)
     region = file.get(entry, "holidays", file.holidays, context, nullable=True)

@@ -27,6 +27,7 @@ T = TypeVar("T")
 _EMAIL = re.compile(r"[^@\s<>()\[\],;:\"\\]+@[^@\s<>()\[\],;:\"\\]+")
 _PERCENT = re.compile(r"\s*(\d+(?:\.\d+)?)\s*%\s*")
 _SECTION_KEY = re.compile(r"[a-z][a-z0-9_]*")
+MAX_NAME = 200  # what escalations.owner_name and executive_name hold
 
 
 class RulesFile(YamlFile):
@@ -38,6 +39,15 @@ class RulesFile(YamlFile):
             return value.strip()
         self.problem(node, say(context, f"must be text, not {shown(node)}"), "write it as a quoted string")
         return None
+
+    def person_name(self, node: Node, context: str) -> str | None:
+        """A person's display name: text of at most MAX_NAME characters (the database keeps that many)."""
+        text = self.string(node, context)
+        if text is not None and len(text) > MAX_NAME:
+            message = f"is {len(text)} characters long, over {MAX_NAME}"
+            self.problem(node, say(context, message), f"shorten it to {MAX_NAME} characters or fewer")
+            return None
+        return text
 
     def parsed(self, node: Node, context: str, parse: Callable[[str], T], fix: str) -> T | None:
         """``parse`` applied to a string scalar as written; its ValueError becomes the problem's message."""

@@ -4,6 +4,12 @@
 from an authserv-id we trust (our own edge MTA) says DMARC passed for the From
 domain, or DKIM passed with a signing domain aligned to it. Headers from other
 authserv-ids are ignored: anyone can write one.
+
+Our edge should strip headers carrying its authserv-id from incoming mail; when it
+does not, a sender can write one of its own. So each trusted header is judged on
+its own, and when one passes while another trusted header has a dmarc or aligned
+dkim verdict that does not pass, the sender is not authenticated: a header that
+contradicts our edge was not written by it (whichever of the two sits above).
 """
 
 from __future__ import annotations
@@ -68,28 +74,54 @@ class SenderCheck:
 def verify_sender(headers: Iterable[str], from_email: str, trusted: Iterable[str]) -> SenderCheck:
     """Check ``from_email`` against the Authentication-Results ``headers`` from ``trusted`` ids.
 
-    A DMARC result, when the trusted MTA gave one, decides. Without one, a DKIM
-    pass whose signing domain is aligned with the From domain counts.
+    Within one header, a DMARC result, when the trusted MTA gave one, decides;
+    without one, a DKIM pass whose signing domain is aligned with the From domain
+    counts. Across headers, one that does not pass outweighs one that does.
     """
     from_domain = from_email.rpartition("@")[2].lower()
-    results = _trusted_results(headers, trusted)
-    if not results:
+    trusted_ids = {t.lower() for t in trusted}
+    per_header = [[r for r in parse_header(value) if r.authserv_id in trusted_ids] for value in headers]
+    per_header = [results for results in per_header if results]
+    if not per_header:
         return SenderCheck(False, "no Authentication-Results header from a trusted authserv-id")
+    verdicts = [_header_verdict(results, from_domain) for results in per_header]
+    passes = [v for v in verdicts if v is not None and v.authenticated]
+    fails = [v for v in verdicts if v is not None and not v.authenticated]
+    if passes and fails:
+        return SenderCheck(
+            False,
+            f"trusted Authentication-Results headers disagree for {from_domain}: one says "
+            f"{passes[0].reason}, another {fails[0].reason.partition(' (')[2].rstrip(')')}"
+            " (one of them was not written by our edge)",
+        )
+    if passes:
+        return passes[0]
+    if fails:
+        return fails[0]
+    results = [r for header in per_header for r in header]
+    return _not_passed(results, from_domain)
+
+
+def _header_verdict(results: list[AuthResult], from_domain: str) -> SenderCheck | None:
+    """One trusted header's verdict; None when it says nothing about DMARC or the From's DKIM."""
     dmarc = [r for r in results if r.method == "dmarc"]
     passed = _dmarc_pass(dmarc, from_domain) if dmarc else _aligned_dkim_pass(results, from_domain)
     if passed is not None:
         return passed
+    relevant = dmarc or [
+        r
+        for r in results
+        if r.method == "dkim" and _aligned(r.properties.get("header.d", from_domain), from_domain)
+    ]
+    return _not_passed(results, from_domain) if relevant else None
+
+
+def _not_passed(results: list[AuthResult], from_domain: str) -> SenderCheck:
     seen = ", ".join(f"{r.method}={r.result}" for r in results if r.method in {"dmarc", "dkim"})
     by = ", ".join(sorted({r.authserv_id for r in results}))
     return SenderCheck(
         False, f"authentication did not pass for {from_domain} ({seen or 'no dmarc or dkim result'}, by {by})"
     )
-
-
-def _trusted_results(headers: Iterable[str], trusted: Iterable[str]) -> list[AuthResult]:
-    """Every result in ``headers`` whose authserv-id is one of ``trusted`` (any case)."""
-    trusted_ids = {t.lower() for t in trusted}
-    return [r for value in headers for r in parse_header(value) if r.authserv_id in trusted_ids]
 
 
 def _dmarc_pass(dmarc: list[AuthResult], from_domain: str) -> SenderCheck | None:

@@ -144,25 +144,6 @@ def test_a_job_that_keeps_failing_lands_in_the_dead_letters_with_its_error(
     assert error == "RuntimeError: classifier exploded on purpose"
 
 
-def test_a_header_bomb_is_stored_then_quarantined_with_its_reason_and_never_retried(env, database_url):
-    from pipeline.model.mail import Envelope
-    from pipeline.steps import process
-    from workers.roles.group_commit import store_one
-
-    app = build(env)
-    bomb = b"From: dana.chief@acme.test\r\nSubject: " + b"a" * 300_000 + b"\r\n\r\n?\r\n"
-    envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", utcnow(), "inject")
-    message_id = store_one(app.services.db, bomb, envelope)
-    assert process.process_message(app.services, message_id) == []
-    assert process.process_message(app.services, message_id) == []
-    [(raw, state, outcome, reason, attempts)] = rows(
-        database_url, "select raw, state, outcome, reason, attempts from messages"
-    )
-    assert raw == bomb  # the bytes are safe; ops can look at them
-    assert (state, outcome, attempts) == ("done", "quarantined", 1)
-    assert reason.startswith("unparseable: ")
-
-
 def test_a_message_that_fails_more_than_max_attempts_is_quarantined_not_retried_forever(
     env, database_url, monkeypatch
 ):

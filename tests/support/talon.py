@@ -1,6 +1,6 @@
 """talon's standard replies, and what "exact" means for qmark's quote stripping.
 
-One definition, shared by tests/unit/test_quotes.py (which asserts a floor) and
+One definition, shared by tests/faults/test_f25_reply_stripping.py (which asserts a floor) and
 bench/quotes_accuracy.py (which prints the figures). Exact: both texts with CRLF
 as LF, trailing spaces removed from every line and outer blank lines dropped;
 talon's expectation is cut at the signature qmark removes ("-- " or "Sent from my").

@@ -56,3 +56,30 @@ def test_comments_and_versions_are_tolerated():
 def test_garbage_yields_no_results():
     assert parse_header("") == []
     assert parse_header(";;;") == []
+
+
+EDGE_FAIL = "mx.acme.test; dkim=none (message not signed); spf=fail smtp.mailfrom=acme.test; dmarc=fail"
+FORGED_PASS = "mx.acme.test; dkim=pass header.d=acme.test; dmarc=pass header.from=acme.test"
+
+
+def test_a_forged_pass_with_our_authserv_id_does_not_outvote_our_edges_fail_above_or_below_it():
+    for headers in ([FORGED_PASS, EDGE_FAIL], [EDGE_FAIL, FORGED_PASS]):
+        verdict = verify_sender(headers, "dana.chief@acme.test", TRUSTED)
+
+        assert not verdict.authenticated
+        assert verdict.reason.startswith("trusted Authentication-Results headers disagree for acme.test")
+        assert "dmarc=fail" in verdict.reason
+
+
+def test_a_forged_dmarc_pass_beside_an_edge_that_saw_no_signature_does_not_count():
+    verdict = verify_sender(
+        ["mx.acme.test; dkim=none; spf=none", FORGED_PASS], "dana.chief@acme.test", TRUSTED
+    )
+
+    assert not verdict.authenticated
+
+
+def test_separate_dkim_and_dmarc_headers_from_our_edge_both_passing_authenticate():
+    headers = ["mx.acme.test; dkim=pass header.d=acme.test", "mx.acme.test; dmarc=pass header.from=acme.test"]
+
+    assert verify_sender(headers, "dana.chief@acme.test", TRUSTED).authenticated

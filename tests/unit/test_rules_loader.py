@@ -136,6 +136,14 @@ def test_an_unknown_key_is_reported_with_a_suggestion(rules_dir: Path) -> None:
     assert error.fix == 'did you mean "manager"?'
 
 
+def test_a_name_longer_than_the_database_keeps_is_reported_at_its_line(rules_dir: Path) -> None:
+    write(rules_dir, "people.yaml", PEOPLE.replace("name: Pat Owner", "name: Pat " + "a" * 10_240))
+    error = first_error(rules_dir)
+    assert (Path(error.file).name, error.line) == ("people.yaml", 6)
+    assert error.message == "person pat.owner@acme.test: name is 10244 characters long, over 200"
+    assert error.fix == "shorten it to 200 characters or fewer."
+
+
 def test_an_unknown_top_level_key_is_reported_with_a_suggestion(rules_dir: Path) -> None:
     write(rules_dir, "routing.yaml", ROUTING.replace("routes:", "rutes:"))
     error = first_error(rules_dir)
