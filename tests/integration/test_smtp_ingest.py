@@ -6,11 +6,10 @@ import smtplib
 
 import pytest
 import redis
-from sqlalchemy import create_engine, text
 
 from pipeline.outbound.transport import crlf
 from tests.conftest import mail_fixture
-from tests.support.db import rows, scalar
+from tests.support.db import rows
 from tests.support.runners import qmark_env, settings_from, smtp_in_thread
 
 pytestmark = pytest.mark.integration
@@ -64,34 +63,3 @@ def test_unknown_recipients_get_550_and_reply_addresses_are_accepted(app):
         assert code == 250
         code, _ = client.rcpt("ESCALATIONS@ACME.TEST")
         assert code == 250
-
-
-def test_a_database_failure_at_data_answers_451_and_the_retry_is_stored_once(app, database_url):
-    raw = mail_fixture("apple-forward.eml")
-    engine = create_engine(database_url)
-    with smtp_in_thread(app):
-        # Given the messages table is gone (a real database fault, not a mock)
-        with engine.begin() as connection:
-            connection.execute(text("alter table messages rename to messages_away"))
-        # When a message arrives, Then the sender is told to retry later (4xx, never 5xx)
-        with pytest.raises(smtplib.SMTPDataError) as refused:
-            send(app, raw)
-        assert refused.value.smtp_code == 451
-        assert b"4.3.0" in refused.value.smtp_error
-        # When the database recovers and the sending MTA retries
-        with engine.begin() as connection:
-            connection.execute(text("alter table messages_away rename to messages"))
-        assert send(app, raw) == {}
-    engine.dispose()
-    # Then the message is stored exactly once
-    assert scalar(database_url, "select count(*) from messages") == 1
-
-
-def test_redis_down_still_answers_250_and_stores(app, database_url, redis_server):
-    redis_server.stop()
-    try:
-        with smtp_in_thread(app):
-            assert send(app, mail_fixture("thunderbird-forward.eml")) == {}
-        assert scalar(database_url, "select count(*) from messages where state = 'pending'") == 1
-    finally:
-        redis_server.start()

@@ -5,7 +5,8 @@ fails (refused, cut, 4xx) is retried on the next port after a short pause, as an
 the next MX, until one answers 250 or the attempts run out. :class:`Traffic` records which
 Message-IDs were answered 250 and which had a session cut on the way (the 250 of such an
 attempt may have been lost after the commit, so qmark may have stored it twice); a refused
-connection or a 4xx answer stored nothing.
+connection or a 4xx answer stored nothing. ``refusals`` counts the refusing answers by code, so a
+test can tell a 451 (retry) from a 5xx (which a real MTA would bounce, not retry).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 import smtplib
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +47,7 @@ class Traffic:
     answered: set[str] = field(default_factory=set)
     cut: set[str] = field(default_factory=set)
     failed: set[str] = field(default_factory=set)
+    refusals: Counter[int] = field(default_factory=Counter)
     sent: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _thread: threading.Thread | None = None
@@ -79,8 +82,13 @@ class Traffic:
             try:
                 with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
                     client.sendmail("dana.chief@acme.test", ["escalations@acme.test"], raw)
-            except (ConnectionRefusedError, smtplib.SMTPResponseException):
-                time.sleep(0.5)  # nobody listened, or qmark refused (451): nothing was stored
+            except smtplib.SMTPResponseException as refused:
+                with self._lock:
+                    self.refusals[refused.smtp_code] += 1
+                time.sleep(0.5)  # qmark refused (451): nothing was stored
+                continue
+            except ConnectionRefusedError:
+                time.sleep(0.5)  # nobody listened: nothing was stored
                 continue
             except (OSError, smtplib.SMTPException):
                 with self._lock:

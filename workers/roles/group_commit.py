@@ -70,7 +70,10 @@ class GroupCommitter:
         self._thread.start()
 
     def submit(self, raw: bytes, envelope: Envelope) -> Future[int]:
-        """Queue one message; the future resolves to its id after commit, or to the error."""
+        """Queue one message; the future resolves to its id after commit, or to the error.
+
+        Cancelling the future before its batch is taken up withdraws the message (nothing stored).
+        """
         future: Future[int] = Future()
         self._queue.put((messages.message_row(raw, envelope), future))
         return future
@@ -101,6 +104,12 @@ class GroupCommitter:
                 self._commit(batch)
 
     def _commit(self, batch: list[tuple[dict[str, object], Future[int]]]) -> None:
+        # A sender who hung up while waiting had its future cancelled (aiosmtpd cancels the
+        # handler): it got no 250 and will retry, so its row is not stored. From here on no
+        # future can be cancelled, and setting its result cannot raise in this thread.
+        batch = [(row, future) for row, future in batch if future.set_running_or_notify_cancel()]
+        if not batch:
+            return
         try:
             with self._db.transaction() as session:
                 ids = messages.store_many(session, rows=[row for row, _ in batch])
@@ -111,4 +120,9 @@ class GroupCommitter:
             return
         for (_, future), message_id in zip(batch, ids, strict=True):
             future.set_result(message_id)
-        self._on_committed(ids)
+        try:  # the answers are out; a failing doorbell must not stop this thread
+            self._on_committed(ids)
+        except Exception as error:
+            logger.error(
+                "doorbell_failed_sweeper_will_retry", ids=ids[:20], error=f"{type(error).__name__}: {error}"
+            )
