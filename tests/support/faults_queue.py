@@ -1,0 +1,68 @@
+"""IMAP helpers shared by the intake tests and the IMAP fault tests (F5–F7).
+
+A poller built from QMARK_* variables, one poll round driven by hand as the leader, the
+process step run over every stored message, and a numbered copy of Dana's billing forward.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pipeline.steps.process import process_message
+from tests.conftest import mail_fixture
+from tests.support.db import rows
+from tests.support.runners import qmark_env, settings_from
+
+
+class Crash(BaseException):
+    """Stands for the process dying at a chosen point: nothing after it runs."""
+
+
+def billing(n: int) -> bytes:
+    """Dana's billing forward as a new mail (its own Message-ID)."""
+    return mail_fixture("gmail-forward.eml").replace(b"Message-ID: <", f"Message-ID: <imap{n}.".encode(), 1)
+
+
+def imap_env(database_url: str, redis_url: str, imap_mailbox: Any, tmp_path: Path) -> dict[str, str]:
+    """QMARK_* variables for a poller on ``imap_mailbox``; outbound mail goes to a Maildir."""
+    return qmark_env(
+        database_url=database_url,
+        redis_url=redis_url,
+        outbound_url=f"maildir:{tmp_path / 'sent'}",
+        QMARK_IMAP__STARTTLS="false",
+        **imap_mailbox.env(),
+    )
+
+
+def build(env: dict[str, str], **extra: str) -> Any:
+    from workers.bootstrap import build as build_app
+
+    return build_app(settings=settings_from({**env, **extra}))
+
+
+def poller(app: Any, **options: Any) -> Any:
+    from workers.roles.imap import Poller
+
+    return Poller(app, **options)
+
+
+def round_(p: Any) -> int:
+    """One poll round as the leader, then the lease given up; returns how many messages were stored."""
+    from pipeline.store import mailboxes
+    from workers.imap_folder import connect
+
+    assert p._lead()
+    with connect(p.folder) as client:
+        stored = int(p.poll_once(client))
+    with p.db.transaction() as conn:
+        mailboxes.release(conn, key=p.folder.key, holder=p.holder)
+    return stored
+
+
+def process_all(app: Any) -> list[str]:
+    """Run the process step on every stored message; their outcomes in id order."""
+    url = app.settings.storage.database_url
+    for (message_id,) in rows(url, "select id from messages order by id"):
+        process_message(app.services, message_id)
+    return [r[0] for r in rows(url, "select outcome from messages order by id")]
