@@ -57,28 +57,6 @@ def test_a_forward_becomes_an_escalation_the_owners_forward_and_the_executives_a
     assert scalar(database_url, "select outcome from messages") == "escalation"
 
 
-def test_every_job_run_twice_changes_nothing_and_sends_nothing_twice(env, relay_sink, database_url):
-    from pipeline.model.mail import Envelope
-    from pipeline.steps import process
-    from pipeline.steps.send import deliver_mails, send_claimed
-    from workers.roles.group_commit import store_one
-
-    app = build(env)
-    envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", utcnow(), "inject")
-    message_id = store_one(app.services.db, mail_fixture("outlook-forward.eml"), envelope)
-    claimed = process.process_message(app.services, message_id)
-    assert len(claimed) == 2
-    assert process.process_message(app.services, message_id) == []  # second run: nothing to claim
-    mail_ids = [item.id for item in claimed]
-    deliver_mails(app.services, app.transport(), mail_ids)  # held by the first run's lease: skipped
-    assert send_claimed(app.services, app.transport(), claimed) == []
-    deliver_mails(app.services, app.transport(), mail_ids)  # already sent: nothing to claim
-    assert len(relay_sink.wait_for(2)) == 2
-    assert scalar(database_url, "select count(*) from escalations") == 1
-    assert scalar(database_url, "select count(*) from outbound_mails where state = 'sent'") == 2
-    assert len(relay_sink.messages) == 2
-
-
 def test_the_same_message_delivered_twice_becomes_one_escalation(env, relay_sink, database_url):
     from workers.roles import worker
 
