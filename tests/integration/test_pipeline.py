@@ -76,30 +76,6 @@ def test_the_same_message_delivered_twice_becomes_one_escalation(env, relay_sink
     assert len(relay_sink.messages) == 2
 
 
-def test_jobs_lost_with_a_wiped_redis_are_recovered_by_the_sweeper(
-    env, relay_sink, database_url, redis_server
-):
-    from workers.roles import scheduler, worker
-
-    app = build(env)
-    fixtures = ["gmail-forward.eml", "apple-forward.eml", "thunderbird-forward.eml", "attached-rfc822.eml"]
-    with smtp_in_thread(app):
-        for name in fixtures:
-            send(app, mail_fixture(name))
-    assert redis.Redis.from_url(redis_server.url).llen("qmark:process") == 4
-    # Given Redis dies and comes back empty: every queued job is gone
-    redis_server.restart_wiped()
-    assert redis.Redis.from_url(redis_server.url).llen("qmark:process") == 0
-    # When workers and the scheduler run
-    app = build(env)
-    with role_in_thread(worker.serve, app), role_in_thread(scheduler.serve, app):
-        relay_sink.wait_for(8, timeout=30)
-    # Then nothing was lost and nothing was sent twice
-    assert scalar(database_url, "select count(*) from escalations") == 4
-    ids = [email.message_from_bytes(r.data)["Message-ID"] for r in relay_sink.messages]
-    assert len(ids) == 8 == len(set(ids))
-
-
 def test_a_job_that_keeps_failing_lands_in_the_dead_letters_with_its_error(
     env, database_url, redis_url, monkeypatch
 ):

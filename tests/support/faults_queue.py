@@ -12,7 +12,9 @@ from typing import Any
 from pipeline.steps.process import process_message
 from tests.conftest import mail_fixture
 from tests.support.db import rows
+from tests.support.hosts import Host, make_hosts, migrate
 from tests.support.runners import qmark_env, settings_from
+from tests.support.sink import RelaySink
 
 
 class Crash(BaseException):
@@ -66,3 +68,14 @@ def process_all(app: Any) -> list[str]:
     for (message_id,) in rows(url, "select id from messages order by id"):
         process_message(app.services, message_id)
     return [r[0] for r in rows(url, "select outcome from messages order by id")]
+
+
+def delayed_relay_sink() -> RelaySink:
+    """The relay records each mail 0.2 s before its 250: a kill then strands mail it already has."""
+    return RelaySink(answer_delay=0.2)
+
+
+def two_hosts(database_url: str, redis_url: str, sink: RelaySink, tmp_path: Path) -> list[Host]:
+    """Two `qmark run` hosts on one migrated database and one Redis, sending to ``sink``."""
+    migrate(database_url)
+    return make_hosts(2, tmp_path, database_url=database_url, redis_url=redis_url, relay_port=sink.port)
