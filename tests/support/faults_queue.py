@@ -1,19 +1,27 @@
-"""IMAP helpers shared by the intake tests and the IMAP fault tests (F5–F7).
+"""Helpers shared by the fault tests of the queue part (F5–F9, F11) and the tests they came from.
 
-A poller built from QMARK_* variables, one poll round driven by hand as the leader, the
-process step run over every stored message, and a numbered copy of Dana's billing forward.
+IMAP: a poller built from QMARK_* variables, one poll round driven by hand as the leader,
+the process step run over every stored message, and a numbered copy of Dana's billing forward.
+Relays: :class:`StallingRelay`, a real aiosmtpd relay that follows a per-recipient script
+(pass, refuse with a reply, or stall a RCPT so a sending worker can be killed mid-job), and
+the relay sink that answers late. Hosts: two `qmark run` trees on one database.
 """
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from pathlib import Path
 from typing import Any
+
+from aiosmtpd.controller import Controller
 
 from pipeline.steps.process import process_message
 from tests.conftest import mail_fixture
 from tests.support.db import rows
 from tests.support.hosts import Host, make_hosts, migrate
 from tests.support.runners import qmark_env, settings_from
+from tests.support.servers import free_port
 from tests.support.sink import RelaySink
 
 
@@ -79,3 +87,52 @@ def two_hosts(database_url: str, redis_url: str, sink: RelaySink, tmp_path: Path
     """Two `qmark run` hosts on one migrated database and one Redis, sending to ``sink``."""
     migrate(database_url)
     return make_hosts(2, tmp_path, database_url=database_url, redis_url=redis_url, relay_port=sink.port)
+
+
+STALL, PASS = "stall", "pass"
+
+
+class StallingRelay:
+    """A real relay on 127.0.0.1 whose RCPT replies follow a script, one step per RCPT.
+
+    ``script`` maps a recipient (or ``"*"`` for any) to steps used in order: ``PASS``,
+    ``STALL`` (the RCPT hangs, so the sender is stuck mid-job and can be killed there; the
+    ``stalled`` event is set) or an SMTP reply such as ``"451 4.3.0 later"``. Once a
+    recipient's steps are used up it passes. ``received`` holds each complete mail.
+    """
+
+    def __init__(self, script: dict[str, list[str]] | None = None) -> None:
+        self.port = free_port()
+        self.script = {rcpt: list(steps) for rcpt, steps in (script or {}).items()}
+        self.stalled = threading.Event()
+        self.received: list[tuple[str, bytes]] = []  # (recipient, bytes)
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    def _step(self, address: str) -> str:
+        for key in (address, "*"):
+            if self.script.get(key):
+                return self.script[key].pop(0)
+        return PASS
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        step = self._step(address)
+        if step == STALL:
+            self.stalled.set()
+            await asyncio.sleep(60)
+            return "451 4.3.0 stalled"
+        if step != PASS:
+            return step
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        for rcpt in envelope.rcpt_tos:
+            self.received.append((rcpt, bytes(envelope.content)))
+        return "250 OK"
+
+    def __enter__(self) -> StallingRelay:
+        self._controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._controller.stop()
