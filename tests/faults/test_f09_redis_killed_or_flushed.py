@@ -22,8 +22,8 @@ import redis
 from pipeline.outbound.transport import crlf
 from tests.conftest import mail_fixture
 from tests.support.db import rows, scalar
-from tests.support.faults_queue import delayed_relay_sink, two_hosts
-from tests.support.runners import qmark_env, role_in_thread, settings_from, smtp_in_thread, wait_until
+from tests.support.faults_queue import build, delayed_relay_sink, relay_env, two_hosts
+from tests.support.runners import qmark_env, role_in_thread, smtp_in_thread, wait_until
 from tests.support.scenario import run_with_fault, running, wipe_redis
 from tests.support.servers import RedisServer
 
@@ -33,9 +33,7 @@ FORWARDS = ["gmail-forward.eml", "apple-forward.eml", "thunderbird-forward.eml",
 
 @pytest.fixture
 def env(database_url, redis_url, relay_sink):
-    return qmark_env(
-        database_url=database_url, redis_url=redis_url, outbound_url=f"smtp://127.0.0.1:{relay_sink.port}"
-    )
+    return relay_env(database_url, redis_url, relay_sink)
 
 
 @pytest.fixture
@@ -45,12 +43,6 @@ def durable_redis(tmp_path):
     server.start()
     yield server
     server.stop()
-
-
-def build(env, **extra):
-    from workers.bootstrap import build as build_app
-
-    return build_app(settings=settings_from({**env, **extra}))
 
 
 def send(app, raw: bytes):
@@ -91,26 +83,17 @@ def test_f9_jobs_lost_with_a_wiped_redis_are_recovered_by_the_sweeper(
     assert len(ids) == 8 == len(set(ids))
 
 
-@pytest.fixture
-def slow_relay_sink():
-    with delayed_relay_sink() as sink:
-        yield sink
-
-
-@pytest.fixture
-def hosts(empty_postgres, redis_url, slow_relay_sink, tmp_path):
-    return two_hosts(empty_postgres, redis_url, slow_relay_sink, tmp_path)
-
-
 @pytest.mark.e2e
 def test_f9_two_hosts_lose_nothing_when_redis_is_wiped_mid_run(
-    hosts, slow_relay_sink, empty_postgres, redis_server
+    empty_postgres, redis_server, redis_url, tmp_path
 ):
-    with running(hosts):
-        # Given two hosts taking forwards, when Redis is killed and comes back empty halfway
-        outcome = run_with_fault(
-            hosts, slow_relay_sink, empty_postgres, count=COUNT, rate=RATE, fault=wipe_redis(redis_server)
-        )
+    with delayed_relay_sink() as sink:
+        hosts = two_hosts(empty_postgres, redis_url, sink, tmp_path)
+        with running(hosts):
+            # Given two hosts taking forwards, when Redis is killed and comes back empty halfway
+            outcome = run_with_fault(
+                hosts, sink, empty_postgres, count=COUNT, rate=RATE, fault=wipe_redis(redis_server)
+            )
     history = outcome.history
     print(history.summary())
     # Then the sweepers re-queue the lost jobs: every forward opened once, every mail sent once

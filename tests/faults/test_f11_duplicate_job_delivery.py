@@ -21,22 +21,14 @@ from pipeline.model.mail import Envelope
 from pipeline.steps.services import utcnow
 from tests.conftest import mail_fixture
 from tests.support.db import rows, scalar
-from tests.support.runners import qmark_env, settings_from
+from tests.support.faults_queue import build, relay_env
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def env(database_url, redis_url, relay_sink):
-    return qmark_env(
-        database_url=database_url, redis_url=redis_url, outbound_url=f"smtp://127.0.0.1:{relay_sink.port}"
-    )
-
-
-def build(env):
-    from workers.bootstrap import build as build_app
-
-    return build_app(settings=settings_from(env))
+    return relay_env(database_url, redis_url, relay_sink)
 
 
 def stored(app, name: str) -> int:

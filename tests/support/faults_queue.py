@@ -45,6 +45,13 @@ def imap_env(database_url: str, redis_url: str, imap_mailbox: Any, tmp_path: Pat
     )
 
 
+def relay_env(database_url: str, redis_url: str, sink: RelaySink) -> dict[str, str]:
+    """QMARK_* variables for an instance that sends to the relay sink ``sink``."""
+    return qmark_env(
+        database_url=database_url, redis_url=redis_url, outbound_url=f"smtp://127.0.0.1:{sink.port}"
+    )
+
+
 def build(env: dict[str, str], **extra: str) -> Any:
     from workers.bootstrap import build as build_app
 
