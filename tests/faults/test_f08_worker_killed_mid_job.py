@@ -6,7 +6,9 @@ that hangs one chosen RCPT: the worker is then stuck inside the job that sends t
 killed with SIGKILL there, and a fresh worker comes up. The kinds: the ``process_messages`` job
 of an executive's forward (the owner's forward), the same job on the owner's explanation (the
 mail to the executive), the ``send_mails`` retry of a mail the relay deferred, and the
-``chase_escalations`` job of a due reminder. Also once with Redis wiped on top of the kill.
+``chase_escalations`` job of a due reminder. Also once with Redis wiped on top of the kill, and
+once (PostgreSQL) inside the process job's transaction, before its commit: a table lock on
+``events`` holds the job there.
 
 Asserts the end state equals a fault-free run of the same script (the same escalation state,
 events, outbound mails and mails at the relay, I2) and that no mail reached the relay twice (I3):
@@ -191,3 +193,63 @@ def test_f8_sigkill_of_a_worker_inside_each_kind_of_job_ends_as_a_fault_free_run
     got = one_run(kind, sqlite_url, redis_url, tmp_path / "faulty", kill=True)
     # Then the end state equals the fault-free run's
     assert got == expected
+
+
+def test_f8_sigkill_of_a_worker_inside_the_process_transaction_opens_the_escalation_once_later(
+    migrated_postgres, redis_url, relay_sink, tmp_path
+):
+    from sqlalchemy import create_engine, text
+
+    url = migrated_postgres
+    env = qmark_env(
+        database_url=url,
+        redis_url=redis_url,
+        outbound_url=f"smtp://127.0.0.1:{relay_sink.port}",
+        QMARK_WORKER__LEASE="3s",
+        QMARK_WORKER__THREADS="1",
+    )
+    port = int(env["QMARK_SMTP__LISTEN"].rsplit(":", 1)[1])
+    locker = create_engine(url)
+    worker = spawn("worker", env, tmp_path / "worker.log")
+    others = [spawn("smtp", env, tmp_path / "smtp.log"), spawn("scheduler", env, tmp_path / "scheduler.log")]
+    try:
+        with locker.connect() as lock:
+            # Given the worker's process job is inside its transaction (the escalation written),
+            # held up by a table lock before it can write the escalation's events
+            lock.execute(text("lock table events in exclusive mode"))
+            wait_for_port(port, timeout=30)
+            send(port, mail_fixture("gmail-forward.eml"))
+            wait_until(
+                lambda: scalar(
+                    url,
+                    "select count(*) from pg_stat_activity where datname = current_database()"
+                    " and wait_event_type = 'Lock' and query ilike 'insert into events%'",
+                ),
+                timeout=30,
+                what="the process job waiting inside its transaction",
+            )
+            assert scalar(url, "select state from messages") == "processing"
+            # When the worker is SIGKILLed there, and the lock goes away
+            worker.send_signal(signal.SIGKILL)
+            worker.wait(timeout=10)
+            lock.rollback()
+        worker = spawn("worker", env, tmp_path / "worker2.log")
+        # Then the half-done job left nothing behind, and the retry opens the escalation once
+        received = relay_sink.wait_for(2, timeout=60)
+        wait_until(
+            lambda: scalar(url, "select count(*) from outbound_mails where state = 'sent'") == 2,
+            timeout=30,
+            what="both mails recorded as sent",
+        )
+    finally:
+        locker.dispose()
+        for process in [worker, *others]:
+            process.send_signal(signal.SIGTERM)
+        for process in [worker, *others]:
+            process.wait(timeout=60)
+    assert rows(url, "select state, outcome from messages") == [("done", "escalation")]
+    assert rows(url, "select state, owner from escalations") == [("awaiting_explanation", PAT)]
+    assert [k for (k,) in rows(url, "select kind from events")].count("opened") == 1
+    assert sorted(r.rcpt_tos[0] for r in received) == [DANA, PAT]
+    ids = [parsed(r.data)["Message-ID"] for r in relay_sink.messages]
+    assert len(ids) == 2 == len(set(ids))
