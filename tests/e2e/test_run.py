@@ -1,24 +1,23 @@
-"""`qmark run` as a real process tree: SMTP in, owner's forward out, clean SIGTERM; crash recovery."""
+"""`qmark run` as a real process tree: SMTP in, owner's forward out, clean SIGTERM.
+
+A worker SIGKILLed mid-job is fault F8 (tests/faults/test_f08_worker_killed_mid_job.py).
+"""
 
 from __future__ import annotations
 
-import asyncio
 import email
 import email.policy
 import json
 import signal
 import smtplib
 import subprocess
-import threading
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from pipeline.outbound.transport import crlf
 from tests.conftest import ROOT, mail_fixture
-from tests.support.db import scalar
 from tests.support.runners import qmark_command, qmark_env, spawn, stop, wait_until
-from tests.support.servers import free_port, wait_for_port
+from tests.support.servers import wait_for_port
 
 pytestmark = pytest.mark.e2e
 
@@ -94,79 +93,3 @@ def test_the_readme_one_liner_lands_the_owners_forward_in_the_maildir(database_u
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0
-
-
-class SlowRelay:
-    """A relay that stalls the first RCPT (so a sender can be killed mid-job) and records complete mail."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.stalled = threading.Event()
-        self.received: list[bytes] = []
-        self._first = True
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
-
-    async def handle_RCPT(self, server, session, envelope, address, options):
-        if self._first:
-            self._first = False
-            self.stalled.set()
-            await asyncio.sleep(60)
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        self.received.append(envelope.content)
-        return "250 OK"
-
-    def __enter__(self):
-        self._controller.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._controller.stop()
-
-
-def test_sigkill_of_a_worker_mid_send_and_a_wiped_redis_lose_nothing_and_send_nothing_twice(
-    database_url, redis_url, redis_server, tmp_path
-):
-    with SlowRelay() as relay:
-        env = qmark_env(
-            database_url=database_url,
-            redis_url=redis_url,
-            outbound_url=f"smtp://127.0.0.1:{relay.port}",
-            QMARK_WORKER__LEASE="3s",
-            QMARK_WORKER__THREADS="1",
-        )
-        smtp_port = int(env["QMARK_SMTP__LISTEN"].rsplit(":", 1)[1])
-        smtp = spawn("smtp", env, tmp_path / "smtp.log")
-        worker = spawn("worker", env, tmp_path / "worker.log")
-        others = [smtp]
-        try:
-            wait_for_port(smtp_port, timeout=30)
-            send(smtp_port, mail_fixture("gmail-forward.eml"))
-            # Given a worker is in the middle of sending the owner's forward
-            assert relay.stalled.wait(30), (tmp_path / "worker.log").read_text()[-2000:]
-            # When it is SIGKILLed and Redis loses everything it held
-            worker.send_signal(signal.SIGKILL)
-            worker.wait(timeout=10)
-            redis_server.restart_wiped()
-            # And a fresh worker and the scheduler come up
-            others.append(spawn("worker", env, tmp_path / "worker2.log"))
-            others.append(spawn("scheduler", env, tmp_path / "scheduler.log"))
-            # Then both mails arrive, each exactly once
-            wait_until(
-                lambda: len(relay.received) >= 2, timeout=40, what="both mails delivered after recovery"
-            )
-            wait_until(
-                lambda: scalar(database_url, "select count(*) from outbound_mails where state='sent'") == 2,
-                timeout=20,
-                what="both mails recorded as sent",
-            )
-        finally:
-            for process in others:
-                process.send_signal(signal.SIGTERM)
-            for process in others:
-                process.wait(timeout=60)
-        ids = [email.message_from_bytes(raw)["Message-ID"] for raw in relay.received]
-        assert len(ids) == 2 == len(set(ids))
-        assert scalar(database_url, "select count(*) from escalations") == 1

@@ -1,4 +1,4 @@
-"""Two `qmark run` trees on one PostgreSQL and one Redis: a host dies, or Redis is wiped, mid-traffic.
+"""Two `qmark run` trees on one PostgreSQL and one Redis: a host dies mid-traffic.
 
 Forwards go round-robin to both SMTP ports at a steady rate; halfway one fault strikes.
 Afterwards the history check (tests/support/history.py) must hold: every forward answered
@@ -7,6 +7,7 @@ no two Message-IDs for one mail, a resend only for a mail in flight at the kill.
 The other multi-host claims are proven where they live: two schedulers' chase claims on
 PostgreSQL (tests/integration/test_postgres.py, SKIP LOCKED), the digest claimed once
 (test_postgres.py, test_digest.py) and one IMAP poller per folder (tests/integration/test_imap.py).
+Redis wiped mid-run is fault F9 (tests/faults/test_f09_redis_killed_or_flushed.py).
 The 2,000-forward run with figures is bench/two_hosts.py.
 """
 
@@ -14,9 +15,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.hosts import make_hosts, migrate
-from tests.support.scenario import kill_and_restart, run_with_fault, running, wipe_redis
-from tests.support.sink import RelaySink
+from tests.support.faults_queue import delayed_relay_sink, two_hosts
+from tests.support.scenario import kill_and_restart, run_with_fault, running
 
 pytestmark = pytest.mark.e2e
 
@@ -25,17 +25,13 @@ COUNT, RATE = 120, 12.0
 
 @pytest.fixture
 def relay_sink():
-    """The relay records each mail 0.2 s before its 250: a kill then strands mail it already has."""
-    with RelaySink(answer_delay=0.2) as sink:
+    with delayed_relay_sink() as sink:
         yield sink
 
 
 @pytest.fixture
 def hosts(empty_postgres, redis_url, relay_sink, tmp_path):
-    migrate(empty_postgres)
-    return make_hosts(
-        2, tmp_path, database_url=empty_postgres, redis_url=redis_url, relay_port=relay_sink.port
-    )
+    return two_hosts(empty_postgres, redis_url, relay_sink, tmp_path)
 
 
 def test_two_hosts_deliver_every_forward_once_when_one_is_sigkilled_and_restarted(
@@ -61,17 +57,3 @@ def test_two_hosts_deliver_every_forward_once_when_one_is_sigkilled_and_restarte
     assert history.different_id_duplicates == 0
     assert history.in_flight > 0 and history.resends <= history.in_flight
     assert hosts[1].starts == 2
-
-
-def test_two_hosts_lose_nothing_when_redis_is_wiped_mid_run(hosts, relay_sink, empty_postgres, redis_server):
-    with running(hosts):
-        # Given two hosts taking forwards, when Redis is killed and comes back empty halfway
-        outcome = run_with_fault(
-            hosts, relay_sink, empty_postgres, count=COUNT, rate=RATE, fault=wipe_redis(redis_server)
-        )
-    history = outcome.history
-    print(history.summary())
-    # Then the sweepers re-queue the lost jobs: every forward opened once, every mail sent once
-    assert history.problems == [], history.summary()
-    assert history.stored == history.escalations == history.forwards == history.acks == COUNT
-    assert history.lost == history.different_id_duplicates == history.resends == 0

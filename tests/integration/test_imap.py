@@ -3,79 +3,29 @@
 Each test has a mailbox of its own (an unused Dovecot user: empty INBOX, new UIDVALIDITY),
 a real SQLite database and a real Redis. Rounds are driven by hand with ``Poller.poll_once``
 where the test needs a precise moment, and by the poller's own loop (threads, or ``qmark
-imap`` as a subprocess) where it needs the real thing.
+imap`` as a subprocess) where it needs the real thing. The crash, UIDVALIDITY and dropped-connection
+cases are in the fault suite (tests/faults/test_f05…, test_f06…, test_f07…).
 """
 
 from __future__ import annotations
 
-import signal
 import threading
-import time
 from datetime import timedelta
 
 import pytest
 
-from pipeline.steps.process import process_message
 from pipeline.steps.services import utcnow
 from tests.conftest import mail_fixture
 from tests.support.db import rows, scalar
-from tests.support.proxy import DroppingProxy
-from tests.support.runners import qmark_env, settings_from, spawn, stop, wait_until
+from tests.support.faults_queue import billing, build, imap_env, poller, process_all, round_
+from tests.support.runners import wait_until
 
 pytestmark = pytest.mark.integration
 
 
-class Crash(BaseException):
-    """Stands for the process dying at a chosen point: nothing after it runs."""
-
-
-def billing(n: int) -> bytes:
-    """Dana's billing forward as a new mail (its own Message-ID)."""
-    return mail_fixture("gmail-forward.eml").replace(b"Message-ID: <", f"Message-ID: <imap{n}.".encode(), 1)
-
-
 @pytest.fixture
 def env(database_url, redis_url, imap_mailbox, tmp_path):
-    return qmark_env(
-        database_url=database_url,
-        redis_url=redis_url,
-        outbound_url=f"maildir:{tmp_path / 'sent'}",
-        QMARK_IMAP__STARTTLS="false",
-        **imap_mailbox.env(),
-    )
-
-
-def build(env, **extra):
-    from workers.bootstrap import build as build_app
-
-    return build_app(settings=settings_from({**env, **extra}))
-
-
-def poller(app, **options):
-    from workers.roles.imap import Poller
-
-    return Poller(app, **options)
-
-
-def round_(p) -> int:
-    """One poll round as the leader, then the lease given up; returns how many messages were stored."""
-    from pipeline.store import mailboxes
-    from workers.imap_folder import connect
-
-    assert p._lead()
-    with connect(p.folder) as client:
-        stored = p.poll_once(client)
-    with p.db.transaction() as conn:
-        mailboxes.release(conn, key=p.folder.key, holder=p.holder)
-    return stored
-
-
-def process_all(app) -> list[str]:
-    """Run the process step on every stored message; their outcomes in id order."""
-    ids = [r[0] for r in rows(app.settings.storage.database_url, "select id from messages order by id")]
-    for message_id in ids:
-        process_message(app.services, message_id)
-    return [r[0] for r in rows(app.settings.storage.database_url, "select outcome from messages order by id")]
+    return imap_env(database_url, redis_url, imap_mailbox, tmp_path)
 
 
 def test_an_appended_forward_becomes_an_escalation_and_is_flagged(env, imap_mailbox, database_url):
@@ -95,97 +45,6 @@ def test_mail_another_client_already_read_is_still_ingested(env, imap_mailbox, d
     imap_mailbox.append(billing(2))
     assert round_(poller(app)) == 2
     assert process_all(app) == ["escalation", "escalation"]
-
-
-def test_a_crash_between_commit_and_flag_duplicates_nothing_and_the_flag_follows_later(
-    env, imap_mailbox, database_url
-):
-    app = build(env)
-    uids = [imap_mailbox.append(billing(n)) for n in range(3)]
-
-    def die(ids):
-        raise Crash
-
-    with pytest.raises(Crash):
-        round_(poller(app, after_commit=die, lease=timedelta(seconds=1)))
-    assert scalar(database_url, "select count(*) from messages") == 3  # committed
-    assert not any(b"$QmarkIngested" in imap_mailbox.flags()[uid] for uid in uids)  # never flagged
-    # A new poller (the restarted process, once the dead one's lease ran out) stores nothing
-    # again and finishes the flagging
-    time.sleep(1.1)
-    assert round_(poller(app)) == 0
-    assert scalar(database_url, "select count(*) from messages") == 3
-    assert all(b"$QmarkIngested" in imap_mailbox.flags()[uid] for uid in uids)
-
-
-def test_sigkill_of_qmark_imap_while_mail_arrives_loses_nothing_and_stores_nothing_twice(
-    env, imap_mailbox, database_url, tmp_path
-):
-    log = tmp_path / "imap.log"
-    env = {**env, "QMARK_IMAP__LEASE": "3s"}
-    first = spawn("imap", env, log)
-    try:
-        for n in range(40):
-            imap_mailbox.append(billing(n))
-            if n == 20:
-                wait_until(lambda: scalar(database_url, "select count(*) from messages") > 0, timeout=20)
-                first.send_signal(signal.SIGKILL)
-                first.wait(10)
-    finally:
-        if first.poll() is None:
-            first.kill()
-    second = spawn("imap", env, log)  # takes over once the dead poller's lease has run out
-    try:
-        wait_until(
-            lambda: scalar(database_url, "select count(*) from messages") == 40, timeout=90, what="40 stored"
-        )
-        time.sleep(1)
-    finally:
-        stop(second, log)
-    ids = [r[0] for r in rows(database_url, "select header_message_id from messages")]
-    assert len(ids) == 40 == len(set(ids))
-    assert all(b"$QmarkIngested" in flags for flags in imap_mailbox.flags().values())
-
-
-def test_a_recreated_folder_with_a_new_uidvalidity_gives_no_duplicate_escalations(
-    env, imap_mailbox, database_url
-):
-    app = build(env.copy(), QMARK_IMAP__FOLDER="Escalations")
-    imap_mailbox.create_folder("Escalations")
-    for n in range(3):
-        imap_mailbox.append(billing(n), folder="Escalations")
-    assert round_(poller(app)) == 3
-    before = imap_mailbox.uidvalidity("Escalations")
-    # The folder is deleted and recreated (a migration, a restore): the same mail is back, and one new
-    imap_mailbox.delete_folder("Escalations")
-    imap_mailbox.create_folder("Escalations")
-    for n in range(4):
-        imap_mailbox.append(billing(n), folder="Escalations")
-    assert imap_mailbox.uidvalidity("Escalations") != before
-    assert round_(poller(app)) == 1
-    assert process_all(app) == ["escalation"] * 4
-    assert scalar(database_url, "select count(*) from escalations") == 4
-
-
-def test_a_connection_dropped_mid_fetch_is_retried_and_the_message_arrives_once(
-    env, imap_mailbox, database_url
-):
-    from workers.roles import imap as imap_poller
-
-    with DroppingProxy(imap_mailbox.port) as proxy:
-        app = build(env.copy(), QMARK_IMAP__URL=f"imap://127.0.0.1:{proxy.port}")
-        proxy.drop_after(b"BODY[] {", extra_bytes=200)
-        imap_mailbox.append(billing(1))
-        stopping = threading.Event()
-        thread = threading.Thread(target=imap_poller.serve, args=(app,), kwargs={"stop": stopping})
-        thread.start()
-        try:
-            wait_until(lambda: scalar(database_url, "select count(*) from messages") == 1, timeout=30)
-        finally:
-            stopping.set()
-            thread.join(30)
-        assert proxy.drops == 1 and proxy.connections >= 2
-    assert scalar(database_url, "select count(*) from messages") == 1
 
 
 def test_two_pollers_on_one_mailbox_ingest_each_message_once_and_one_takes_over(

@@ -57,28 +57,6 @@ def test_a_forward_becomes_an_escalation_the_owners_forward_and_the_executives_a
     assert scalar(database_url, "select outcome from messages") == "escalation"
 
 
-def test_every_job_run_twice_changes_nothing_and_sends_nothing_twice(env, relay_sink, database_url):
-    from pipeline.model.mail import Envelope
-    from pipeline.steps import process
-    from pipeline.steps.send import deliver_mails, send_claimed
-    from workers.roles.group_commit import store_one
-
-    app = build(env)
-    envelope = Envelope("dana.chief@acme.test", ("escalations@acme.test",), "test", utcnow(), "inject")
-    message_id = store_one(app.services.db, mail_fixture("outlook-forward.eml"), envelope)
-    claimed = process.process_message(app.services, message_id)
-    assert len(claimed) == 2
-    assert process.process_message(app.services, message_id) == []  # second run: nothing to claim
-    mail_ids = [item.id for item in claimed]
-    deliver_mails(app.services, app.transport(), mail_ids)  # held by the first run's lease: skipped
-    assert send_claimed(app.services, app.transport(), claimed) == []
-    deliver_mails(app.services, app.transport(), mail_ids)  # already sent: nothing to claim
-    assert len(relay_sink.wait_for(2)) == 2
-    assert scalar(database_url, "select count(*) from escalations") == 1
-    assert scalar(database_url, "select count(*) from outbound_mails where state = 'sent'") == 2
-    assert len(relay_sink.messages) == 2
-
-
 def test_the_same_message_delivered_twice_becomes_one_escalation(env, relay_sink, database_url):
     from workers.roles import worker
 
@@ -96,30 +74,6 @@ def test_the_same_message_delivered_twice_becomes_one_escalation(env, relay_sink
     outcomes = sorted(r[0] for r in rows(database_url, "select outcome from messages"))
     assert outcomes == ["duplicate", "escalation"]
     assert len(relay_sink.messages) == 2
-
-
-def test_jobs_lost_with_a_wiped_redis_are_recovered_by_the_sweeper(
-    env, relay_sink, database_url, redis_server
-):
-    from workers.roles import scheduler, worker
-
-    app = build(env)
-    fixtures = ["gmail-forward.eml", "apple-forward.eml", "thunderbird-forward.eml", "attached-rfc822.eml"]
-    with smtp_in_thread(app):
-        for name in fixtures:
-            send(app, mail_fixture(name))
-    assert redis.Redis.from_url(redis_server.url).llen("qmark:process") == 4
-    # Given Redis dies and comes back empty: every queued job is gone
-    redis_server.restart_wiped()
-    assert redis.Redis.from_url(redis_server.url).llen("qmark:process") == 0
-    # When workers and the scheduler run
-    app = build(env)
-    with role_in_thread(worker.serve, app), role_in_thread(scheduler.serve, app):
-        relay_sink.wait_for(8, timeout=30)
-    # Then nothing was lost and nothing was sent twice
-    assert scalar(database_url, "select count(*) from escalations") == 4
-    ids = [email.message_from_bytes(r.data)["Message-ID"] for r in relay_sink.messages]
-    assert len(ids) == 8 == len(set(ids))
 
 
 def test_a_job_that_keeps_failing_lands_in_the_dead_letters_with_its_error(

@@ -7,6 +7,10 @@ Used to prove a client survives a connection dropped mid-response (say, inside a
     ...  # connect to proxy.port: that connection is cut; the ones after it pass through
     proxy.close()
 
+:meth:`DroppingProxy.bye_before` arms the other ending: the server's reply is cut at the start of the
+line holding a pattern, the client gets an untagged ``* BYE`` in its place, and the connection closes
+(a server shutting down in the middle of a session).
+
 Plain threads, one pair per connection; fine for the handful of connections a test makes.
 """
 
@@ -22,6 +26,7 @@ from dataclasses import dataclass
 class _Drop:
     pattern: bytes
     extra_bytes: int
+    bye: bytes = b""  # sent in place of the line holding ``pattern`` (then ``extra_bytes`` is unused)
 
 
 class _Connection:
@@ -71,11 +76,14 @@ class _Connection:
                     found = window.find(self.drop.pattern)
                     if found >= 0:
                         start = sent - len(tail)
-                        cut_at = start + found + len(self.drop.pattern) + self.drop.extra_bytes
+                        if self.drop.bye:
+                            cut_at = start + window.rfind(b"\r\n", 0, found) + 2  # the line's start
+                        else:
+                            cut_at = start + found + len(self.drop.pattern) + self.drop.extra_bytes
                     else:
                         tail = window[max(0, len(window) - len(self.drop.pattern) + 1) :]
                 if cut_at is not None and sent + len(data) >= cut_at:
-                    self.client.sendall(data[: cut_at - sent])
+                    self.client.sendall(data[: max(0, cut_at - sent)] + (self.drop.bye if self.drop else b""))
                     self.dropped.set()
                     self.proxy._note_drop()
                     break
@@ -113,6 +121,14 @@ class DroppingProxy:
             raise ValueError("an empty pattern would match at once")
         with self._lock:
             self._armed = _Drop(pattern, extra_bytes)
+
+    def bye_before(self, pattern: bytes, text: bytes = b"* BYE Server shutting down.\r\n") -> None:
+        """Arm the NEXT connection to end with ``text`` (an untagged BYE) where the server's line holding
+        ``pattern`` would begin: the client never sees that line; then both sockets are closed."""
+        if not pattern:
+            raise ValueError("an empty pattern would match at once")
+        with self._lock:
+            self._armed = _Drop(pattern, 0, bye=text)
 
     def wait_for_drop(self, count: int = 1, timeout: float = 10.0) -> None:
         """Block until ``count`` connections in all have been cut."""

@@ -104,12 +104,15 @@ class GroupCommitter:
                 self._commit(batch)
 
     def _commit(self, batch: list[tuple[dict[str, object], Future[int]]]) -> None:
-        # A sender who hung up while waiting had its future cancelled (aiosmtpd cancels the
-        # handler): it got no 250 and will retry, so its row is not stored. From here on no
-        # future can be cancelled, and setting its result cannot raise in this thread.
-        batch = [(row, future) for row, future in batch if future.set_running_or_notify_cancel()]
-        if not batch:
-            return
+        # A session that went away (client gone, timeout, shutdown) cancels its future. Those not
+        # yet taken are dropped here (no 250 was given, the sender retries); once running, a future
+        # can no longer be cancelled, so setting its result below cannot kill this thread.
+        cancelled = sum(1 for _, future in batch if not future.set_running_or_notify_cancel())
+        if cancelled:
+            logger.info("store_skipped_cancelled", count=cancelled)
+            batch = [(row, future) for row, future in batch if future.running()]
+            if not batch:
+                return
         try:
             with self._db.transaction() as session:
                 ids = messages.store_many(session, rows=[row for row, _ in batch])
