@@ -105,7 +105,9 @@ def drained(database_url: str, expected_escalations: int) -> bool:
     """Every stored message processed, every mail sent (or given up), and the escalations all there."""
     return (
         scalar(database_url, "select count(*) from messages where state <> 'done'") == 0
-        and scalar(database_url, "select count(*) from outbound_mails where state not in ('sent', 'dead')")
+        and scalar(
+            database_url, "select count(*) from outbound_mails where state not in ('sent', 'dead', 'bounced')"
+        )
         == 0
         and scalar(database_url, "select count(*) from escalations") >= expected_escalations
     )
@@ -123,10 +125,10 @@ def check_history(
     history = History(answered=len(answered), in_flight=len(in_flight))
     wanted, cut_ids = {norm(m) for m in answered}, {norm(m) for m in cut}
     escalation_of = _check_intake(database_url, wanted, cut_ids, history)
-    at_sink = Counter(norm(_header(r.data, "Message-ID")) for r in sink)
-    _check_keys(database_url, sink, at_sink, history)
-    _check_resends(at_sink, {norm(m) for m in in_flight}, history)
-    _check_delivered(database_url, escalation_of, at_sink, history)
+    at_sink = Counter(norm(header(r.data, "Message-ID")) for r in sink)
+    check_keys(database_url, sink, at_sink, history)
+    check_resends(at_sink, {norm(m) for m in in_flight}, history)
+    check_delivered(database_url, escalation_of, at_sink, history)
     return history
 
 
@@ -161,7 +163,7 @@ def _check_intake(database_url: str, wanted: set[str], cut: set[str], history: H
     return {mid: ids[0] for mid, ids in opened.items() if mid in wanted and len(ids) == 1}
 
 
-def _check_keys(database_url: str, sink: Iterable[Received], at_sink: Counter[str], history: History) -> None:
+def check_keys(database_url: str, sink: Iterable[Received], at_sink: Counter[str], history: History) -> None:
     """No two different Message-IDs at the sink for one (escalation, kind, step, recipient)."""
     known = {
         norm(mid): (escalation, kind, step, recipient)
@@ -171,11 +173,11 @@ def _check_keys(database_url: str, sink: Iterable[Received], at_sink: Counter[st
     }
     ids_by_key: dict[tuple[object, ...], set[str]] = defaultdict(set)
     for received in sink:
-        mid = norm(_header(received.data, "Message-ID"))
+        mid = norm(header(received.data, "Message-ID"))
         key = known.get(mid)
         if key is None:  # rendered and sent, but its row was never committed
             kind = _KIND.match("<" + mid + ">")
-            escalation = _header(received.data, "X-Qmark-Escalation")
+            escalation = header(received.data, "X-Qmark-Escalation")
             key = (escalation, kind.group(1) if kind else "?", "?", ",".join(received.rcpt_tos))
             history.problems.append(f"{mid}: at the sink but not in outbound_mails")
         ids_by_key[key].add(mid)
@@ -187,7 +189,7 @@ def _check_keys(database_url: str, sink: Iterable[Received], at_sink: Counter[st
     history.different_id_duplicates += len(unknown)
 
 
-def _check_resends(at_sink: Counter[str], in_flight: set[str], history: History) -> None:
+def check_resends(at_sink: Counter[str], in_flight: set[str], history: History) -> None:
     for mid, times in at_sink.items():
         if times == 1:
             continue
@@ -197,7 +199,7 @@ def _check_resends(at_sink: Counter[str], in_flight: set[str], history: History)
             history.problems.append(f"{mid}: at the sink {times} times, in flight at a kill: {flying}")
 
 
-def _check_delivered(
+def check_delivered(
     database_url: str, escalation_of: dict[str, int], at_sink: Counter[str], history: History
 ) -> None:
     """Each escalation's owner forward and executive acknowledgement reached the sink."""
@@ -217,5 +219,5 @@ def _check_delivered(
                 history.acks += 1
 
 
-def _header(raw: bytes, name: str) -> str:
+def header(raw: bytes, name: str) -> str:
     return str(_HEADERS.parsebytes(raw, headersonly=True).get(name, ""))

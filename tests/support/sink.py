@@ -4,7 +4,9 @@
 :class:`Received`, counts connections, and can be told to refuse with any reply
 (``reply_with``) at RCPT or DATA to exercise failure mapping. With ``answer_delay`` it records
 a mail, then waits that long before its 250: a sender killed meanwhile has delivered a mail
-it never learns was accepted (the window in which a crash makes a resend). The ``relay_sink``
+it never learns was accepted (the window in which a crash makes a resend). With ``hang`` set
+(seconds) it plays a relay that stopped answering: DATA waits that long, records nothing and
+answers 451. Each :class:`Received` carries the time it arrived (``at``). The ``relay_sink``
 fixture yields a started sink and stops it afterwards.
 """
 
@@ -15,7 +17,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
@@ -31,6 +33,7 @@ class Received:
     mail_from: str
     rcpt_tos: tuple[str, ...]
     data: bytes
+    at: float = field(default_factory=time.time, compare=False)  # when it arrived (epoch seconds)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -59,6 +62,7 @@ class RelaySink:
         self.reply_with = reply_with
         self.reply_stage = reply_stage
         self.answer_delay = answer_delay
+        self.hang = 0.0  # seconds DATA waits before a 451 that records nothing; 0: answer at once
         self._received: list[Received] = []
         self._connections = 0
         self._changed = threading.Condition()
@@ -143,6 +147,9 @@ class _Handler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         if self._sink.reply_with and self._sink.reply_stage == "DATA":
             return self._sink.reply_with
+        if self._sink.hang:
+            await asyncio.sleep(self._sink.hang)
+            return "451 4.4.2 relay-sink timed out"
         data: Any = envelope.original_content or envelope.content or b""
         self._sink._record(Received(str(envelope.mail_from), tuple(envelope.rcpt_tos), bytes(data)))
         if self._sink.answer_delay:
