@@ -7,7 +7,9 @@ as :class:`DeliveryError`; ``permanent`` says whether retrying can help.
 
 from __future__ import annotations
 
+import hashlib
 import mailbox
+import os
 import re
 import smtplib
 import ssl
@@ -184,14 +186,18 @@ class SmtpTransport:
 
 
 class MaildirTransport:
-    """Delivers into a Maildir (created if missing), one file in ``new/`` per mail, LF line endings."""
+    """Delivers into a Maildir (created if missing), one file in ``new/`` per mail, LF line endings.
+
+    Idempotent by Message-ID: a mail's file name is derived from its Message-ID and recipient,
+    so a resend (a worker killed after writing, before recording it as sent) finds the file
+    in ``new/`` or ``cur/`` and writes nothing more. A Maildir reader never sees a mail twice.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = threading.Lock()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._box = mailbox.Maildir(path, factory=None, create=True)
+            mailbox.Maildir(path, factory=None, create=True)
         except OSError as exc:
             raise ValueError(f"cannot create Maildir {path}: {exc}") from exc
 
@@ -199,17 +205,41 @@ class MaildirTransport:
         return f"MaildirTransport({str(self.path)!r})"
 
     def send(self, mail: OutgoingMail) -> None:
-        """Store ``mail`` with a ``Delivered-To`` line on top; written to tmp/ then moved to new/."""
+        """Store ``mail`` with a ``Delivered-To`` line on top; written to tmp/, then linked into new/."""
         _check_envelope(mail)
         data = b"Delivered-To: " + mail.recipient.encode("ascii") + b"\n" + _LINE_BREAK.sub(b"\n", mail.raw)
+        name = maildir_name(mail)
         try:
-            with self._lock:
-                self._box.add(data)
+            if self._delivered(name):
+                return
+            temporary = self.path / "tmp" / f"{name}.{os.getpid()}.{threading.get_ident()}"
+            with temporary.open("wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            try:
+                os.link(temporary, self.path / "new" / name)  # never replaces: the first copy stays
+            except FileExistsError:
+                pass
+            finally:
+                temporary.unlink()
         except OSError as exc:
             raise DeliveryError(f"cannot write to Maildir {self.path}: {exc}", permanent=False) from exc
 
+    def _delivered(self, name: str) -> bool:
+        """The file is in new/, or a reader moved it to cur/ (``name:2,<flags>``)."""
+        if (self.path / "new" / name).exists():
+            return True
+        return any(self.path.joinpath("cur").glob(f"{name}:*")) or (self.path / "cur" / name).exists()
+
     def close(self) -> None:
         """Nothing to release; present for the Transport protocol."""
+
+
+def maildir_name(mail: OutgoingMail) -> str:
+    """The Maildir file name of ``mail``: the same for every send of one Message-ID to one recipient."""
+    digest = hashlib.sha256(f"{mail.message_id}\0{mail.recipient}".encode()).hexdigest()[:32]
+    return f"qmark-{digest}"
 
 
 def _check_envelope(mail: OutgoingMail) -> None:

@@ -197,22 +197,33 @@ def test_unusable_outbound_urls_are_refused_with_the_accepted_forms(url: str) ->
         open_transport(url)
 
 
-def test_maildir_delivery_creates_exactly_one_file_in_new_per_send(
+def test_maildir_delivery_writes_one_file_per_message_id_and_recipient_however_often_it_is_sent(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forward: OutgoingMail
 ) -> None:
     monkeypatch.chdir(tmp_path)
     transport = open_transport("maildir:var/sent")
     assert isinstance(transport, MaildirTransport)
+    box = tmp_path / "var" / "sent"
 
     transport.send(forward)
-    transport.send(forward)
+    transport.send(forward)  # a resend after a kill: same Message-ID, same recipient
 
-    new = sorted((tmp_path / "var" / "sent" / "new").iterdir())
-    assert len(new) == 2
-    assert list((tmp_path / "var" / "sent" / "tmp").iterdir()) == []
+    new = sorted((box / "new").iterdir())
+    assert len(new) == 1
+    assert list((box / "tmp").iterdir()) == []
     stored = new[0].read_bytes()
     assert stored.startswith(b"Delivered-To: pat.owner@acme.test\n")
     assert stored.split(b"\n", 1)[1] == forward.raw.replace(b"\r\n", b"\n")
+
+    # A reader moved it to cur/ and marked it seen: a resend still writes nothing
+    new[0].rename(box / "cur" / f"{new[0].name}:2,S")
+    transport.send(forward)
+    assert list((box / "new").iterdir()) == []
+
+    # Another mail, or the same mail to another recipient, is a file of its own
+    transport.send(replace(forward, message_id="<qmark.q1.executive_ack.2@acme.test>"))
+    transport.send(replace(forward, recipient="lee.manager@acme.test"))
+    assert len(list((box / "new").iterdir())) == 2
 
 
 def test_maildir_refuses_a_recipient_that_would_inject_a_header(
