@@ -18,7 +18,8 @@ from pipeline.decide.classify import Policy
 from pipeline.inbound.limits import ParseLimits
 from pipeline.model.mail import Address
 from pipeline.outbound.compose import Identity
-from pipeline.outbound.transport import Transport, open_transport
+from pipeline.outbound.delivery import Transport
+from pipeline.outbound.transport import open_transport
 from pipeline.steps.services import Services
 from pipeline.store.db import open_database
 from rules.loader import load_rules

@@ -25,7 +25,7 @@ from typing import Any
 import dramatiq
 
 from pipeline import log
-from pipeline.outbound.transport import Transport
+from pipeline.outbound.delivery import Transport
 from pipeline.steps.action_chase import chase_actions
 from pipeline.steps.chase import chase_many
 from pipeline.steps.process import process_messages

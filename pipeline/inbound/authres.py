@@ -79,27 +79,41 @@ def verify_sender(headers: Iterable[str], from_email: str, trusted: Iterable[str
     counts. Across headers, one that does not pass outweighs one that does.
     """
     from_domain = from_email.rpartition("@")[2].lower()
-    trusted_ids = {t.lower() for t in trusted}
-    per_header = [[r for r in parse_header(value) if r.authserv_id in trusted_ids] for value in headers]
-    per_header = [results for results in per_header if results]
+    per_header = _trusted_headers(headers, trusted)
     if not per_header:
         return SenderCheck(False, "no Authentication-Results header from a trusted authserv-id")
-    verdicts = [_header_verdict(results, from_domain) for results in per_header]
-    passes = [v for v in verdicts if v is not None and v.authenticated]
-    fails = [v for v in verdicts if v is not None and not v.authenticated]
+    return _combined(per_header, from_domain)
+
+
+def _trusted_headers(headers: Iterable[str], trusted: Iterable[str]) -> list[list[AuthResult]]:
+    """The results of each header, keeping only those from a trusted authserv-id; empty headers dropped."""
+    trusted_ids = {t.lower() for t in trusted}
+    per_header = [[r for r in parse_header(value) if r.authserv_id in trusted_ids] for value in headers]
+    return [results for results in per_header if results]
+
+
+def _combined(per_header: list[list[AuthResult]], from_domain: str) -> SenderCheck:
+    """The headers' verdicts together: one that does not pass outweighs one that does."""
+    passes: list[SenderCheck] = []
+    fails: list[SenderCheck] = []
+    for results in per_header:
+        verdict = _header_verdict(results, from_domain)
+        if verdict is not None:
+            (passes if verdict.authenticated else fails).append(verdict)
     if passes and fails:
-        return SenderCheck(
-            False,
-            f"trusted Authentication-Results headers disagree for {from_domain}: one says "
-            f"{passes[0].reason}, another {fails[0].reason.partition(' (')[2].rstrip(')')}"
-            " (one of them was not written by our edge)",
-        )
-    if passes:
-        return passes[0]
-    if fails:
-        return fails[0]
-    results = [r for header in per_header for r in header]
-    return _not_passed(results, from_domain)
+        return _disagreeing(passes[0], fails[0], from_domain)
+    if passes or fails:
+        return (passes or fails)[0]
+    return _not_passed([r for header in per_header for r in header], from_domain)
+
+
+def _disagreeing(passed: SenderCheck, failed: SenderCheck, from_domain: str) -> SenderCheck:
+    return SenderCheck(
+        False,
+        f"trusted Authentication-Results headers disagree for {from_domain}: one says "
+        f"{passed.reason}, another {failed.reason.partition(' (')[2].rstrip(')')}"
+        " (one of them was not written by our edge)",
+    )
 
 
 def _header_verdict(results: list[AuthResult], from_domain: str) -> SenderCheck | None:

@@ -1,4 +1,4 @@
-"""Hand a rendered :class:`~pipeline.model.mail.OutgoingMail` to the SMTP relay or to a Maildir.
+"""Hand a rendered :class:`~pipeline.model.mail.OutgoingMail` to the SMTP relay, or to a Maildir.
 
 ``open_transport`` reads the ``[outbound] url`` forms ``smtp://host:port``,
 ``smtp+starttls://[user:pass@]host:port`` and ``maildir:PATH``. Failures surface
@@ -7,40 +7,18 @@ as :class:`DeliveryError`; ``permanent`` says whether retrying can help.
 
 from __future__ import annotations
 
-import hashlib
-import mailbox
-import os
-import re
 import smtplib
 import ssl
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
 from pipeline.model.mail import OutgoingMail
+from pipeline.outbound.delivery import LINE_BREAK, DeliveryError, Transport, check_envelope
+from pipeline.outbound.maildir import MaildirTransport
 
 SMTP_TIMEOUT = 30.0
-_LINE_BREAK = re.compile(rb"\r\n|\r|\n")
-_ENVELOPE_ADDRESS = re.compile(r"[\x21-\x3b\x3d\x3f-\x7e]{1,254}")
-
-
-class DeliveryError(Exception):
-    """The mail was not handed over. ``permanent`` means do not retry; ``code`` is the SMTP reply, if any."""
-
-    def __init__(self, message: str, *, permanent: bool, code: int | None = None) -> None:
-        super().__init__(message)
-        self.permanent = permanent
-        self.code = code
-
-
-class Transport(Protocol):
-    """Something that delivers outgoing mail."""
-
-    def send(self, mail: OutgoingMail) -> None: ...
-
-    def close(self) -> None: ...
 
 
 def open_transport(url: str, *, helo: str | None = None) -> Transport:
@@ -80,7 +58,7 @@ def _relay(url: str, helo: str | None) -> Relay:
 
 def crlf(data: bytes) -> bytes:
     """``data`` with every line break (CR LF, bare LF, bare CR) as CR LF, ending in CR LF."""
-    fixed = _LINE_BREAK.sub(b"\r\n", data)
+    fixed = LINE_BREAK.sub(b"\r\n", data)
     return fixed if fixed.endswith(b"\r\n") else fixed + b"\r\n"
 
 
@@ -115,7 +93,7 @@ class SmtpTransport:
 
     def send(self, mail: OutgoingMail) -> None:
         """Deliver ``mail`` (MAIL FROM envelope_from, RCPT recipient) or raise DeliveryError."""
-        _check_envelope(mail)
+        check_envelope(mail)
         data = crlf(mail.raw)
         for attempt in (1, 2):
             try:
@@ -183,70 +161,6 @@ class SmtpTransport:
         conn: smtplib.SMTP | None = getattr(self._local, "conn", None)
         if conn is not None and conn.sock is None:
             self._drop()
-
-
-class MaildirTransport:
-    """Delivers into a Maildir (created if missing), one file in ``new/`` per mail, LF line endings.
-
-    Idempotent by Message-ID: a mail's file name is derived from its Message-ID and recipient,
-    so a resend (a worker killed after writing, before recording it as sent) finds the file
-    in ``new/`` or ``cur/`` and writes nothing more. A Maildir reader never sees a mail twice.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            mailbox.Maildir(path, factory=None, create=True)
-        except OSError as exc:
-            raise ValueError(f"cannot create Maildir {path}: {exc}") from exc
-
-    def __repr__(self) -> str:
-        return f"MaildirTransport({str(self.path)!r})"
-
-    def send(self, mail: OutgoingMail) -> None:
-        """Store ``mail`` with a ``Delivered-To`` line on top; written to tmp/, then linked into new/."""
-        _check_envelope(mail)
-        data = b"Delivered-To: " + mail.recipient.encode("ascii") + b"\n" + _LINE_BREAK.sub(b"\n", mail.raw)
-        name = maildir_name(mail)
-        try:
-            if self._delivered(name):
-                return
-            temporary = self.path / "tmp" / f"{name}.{os.getpid()}.{threading.get_ident()}"
-            with temporary.open("wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            try:
-                os.link(temporary, self.path / "new" / name)  # never replaces: the first copy stays
-            except FileExistsError:
-                pass
-            finally:
-                temporary.unlink()
-        except OSError as exc:
-            raise DeliveryError(f"cannot write to Maildir {self.path}: {exc}", permanent=False) from exc
-
-    def _delivered(self, name: str) -> bool:
-        """The file is in new/, or a reader moved it to cur/ (``name:2,<flags>``)."""
-        if (self.path / "new" / name).exists():
-            return True
-        return any(self.path.joinpath("cur").glob(f"{name}:*")) or (self.path / "cur" / name).exists()
-
-    def close(self) -> None:
-        """Nothing to release; present for the Transport protocol."""
-
-
-def maildir_name(mail: OutgoingMail) -> str:
-    """The Maildir file name of ``mail``: the same for every send of one Message-ID to one recipient."""
-    digest = hashlib.sha256(f"{mail.message_id}\0{mail.recipient}".encode()).hexdigest()[:32]
-    return f"qmark-{digest}"
-
-
-def _check_envelope(mail: OutgoingMail) -> None:
-    """Refuse envelope addresses that could break an SMTP command or a header line."""
-    for role, address in (("recipient", mail.recipient), ("envelope sender", mail.envelope_from)):
-        if not _ENVELOPE_ADDRESS.fullmatch(address):
-            raise DeliveryError(f"unsafe {role} {address[:80]!r}", permanent=True)
 
 
 def _refused(what: str, code: int | None, text: bytes | str) -> DeliveryError:

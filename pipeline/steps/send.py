@@ -15,7 +15,7 @@ from datetime import datetime
 from pipeline import log
 from pipeline.model.escalation import Event
 from pipeline.model.ids import ref
-from pipeline.outbound.transport import DeliveryError, Transport
+from pipeline.outbound.delivery import DeliveryError, Transport
 from pipeline.steps.services import Services
 from pipeline.store import escalations, outbox
 

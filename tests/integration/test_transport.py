@@ -12,14 +12,10 @@ import pytest
 
 from pipeline.model.mail import Address, Original, OutgoingMail
 from pipeline.outbound.compose import Identity
+from pipeline.outbound.delivery import DeliveryError, Transport
+from pipeline.outbound.maildir import MaildirTransport
 from pipeline.outbound.opening import EscalationFacts, render_owner_forward
-from pipeline.outbound.transport import (
-    DeliveryError,
-    MaildirTransport,
-    SmtpTransport,
-    Transport,
-    open_transport,
-)
+from pipeline.outbound.transport import SmtpTransport, open_transport
 from tests.support.sink import RelaySink, free_port
 
 pytestmark = pytest.mark.integration

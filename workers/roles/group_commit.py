@@ -107,12 +107,9 @@ class GroupCommitter:
         # A session that went away (client gone, timeout, shutdown) cancels its future. Those not
         # yet taken are dropped here (no 250 was given, the sender retries); once running, a future
         # can no longer be cancelled, so setting its result below cannot kill this thread.
-        cancelled = sum(1 for _, future in batch if not future.set_running_or_notify_cancel())
-        if cancelled:
-            logger.info("store_skipped_cancelled", count=cancelled)
-            batch = [(row, future) for row, future in batch if future.running()]
-            if not batch:
-                return
+        batch = _still_wanted(batch)
+        if not batch:
+            return
         try:
             with self._db.transaction() as session:
                 ids = messages.store_many(session, rows=[row for row, _ in batch])
@@ -129,3 +126,13 @@ class GroupCommitter:
             logger.error(
                 "doorbell_failed_sweeper_will_retry", ids=ids[:20], error=f"{type(error).__name__}: {error}"
             )
+
+
+def _still_wanted(
+    batch: list[tuple[dict[str, object], Future[int]]],
+) -> list[tuple[dict[str, object], Future[int]]]:
+    """The rows whose session still waits, each future now running (it can no longer be cancelled)."""
+    cancelled = sum(1 for _, future in batch if not future.set_running_or_notify_cancel())
+    if cancelled:
+        logger.info("store_skipped_cancelled", count=cancelled)
+    return [(row, future) for row, future in batch if future.running()]
