@@ -15,6 +15,7 @@ from tests.support.soak import soak
 pytestmark = pytest.mark.e2e
 
 
+@pytest.mark.timeout(900)
 def test_f26_three_minutes_of_nemesis_lose_nothing_send_nothing_twice_and_answer_no_machine(tmp_path):
     report = soak(
         tmp_path, f"sqlite:///{tmp_path / 'qmark.db'}", minutes=3, rate=1.0, seed=26, gap=(8.0, 12.0)
